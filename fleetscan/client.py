@@ -1,0 +1,243 @@
+"""The Plexus read client: `/api/v1/telemetry` and `/api/monitors` over httpx.
+
+Contracts (plexus-api.md §1, §2, §8) this module relies on:
+- auth is the `x-api-key` header; without a `plx_` key Plexus answers 307 to /sign-in, which we never
+  follow (following would send the key on to the redirect target and end in an HTML 200);
+- rows come back oldest→newest, and when a window holds more than `limit` rows the *newest* are kept,
+  so a big window is fetched by paging backwards in time; `from`/`to` are inclusive, so the rows at the
+  page boundary are dropped from the newer page and fetched whole with the older one;
+- errors map onto fleetscan's tree (errors.py); 5xx, 429, timeouts and connection errors are retried
+  with bounded exponential backoff before `UnavailableError`;
+- a 200 with empty `data` is not an error, but Plexus also answers it when ClickHouse timed out, so
+  callers say so when it matters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from fleetscan.errors import (
+    InputError,
+    AuthError,
+    NotFoundError,
+    PlexusError,
+    ProtocolError,
+    ScopeError,
+    UnavailableError,
+    ValidationError,
+)
+from fleetscan.telemetry import ParsedRows, parse_rows
+from fleetscan.timeutil import iso_z, parse_timestamp_ms
+
+MAX_LIMIT = 100_000
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+USER_AGENT = "fleetscan/0.1"
+
+
+class PlexusClient:
+    """A small, synchronous client for the Plexus app API.
+
+    `transport` lets tests plug in `httpx.MockTransport`; `sleep` lets them skip backoff waits.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        api_key: str,
+        timeout_s: float = 10.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.requests = 0  # HTTP requests made, for benchmarks and summaries
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.endpoint,
+            headers={"x-api-key": api_key, "user-agent": USER_AGENT},
+            timeout=timeout_s,
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PlexusClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- telemetry ---------------------------------------------------------------------------
+
+    def telemetry_page(
+        self,
+        *,
+        metrics: Sequence[str],
+        sources: Sequence[str] | None,
+        from_ms: int,
+        to_ms: int,
+        limit: int = MAX_LIMIT,
+    ) -> list[dict[str, Any]]:
+        """One GET /api/v1/telemetry: the newest `limit` rows in [from, to], oldest first."""
+        params: dict[str, str] = {
+            "from": iso_z(from_ms),
+            "to": iso_z(to_ms),
+            "limit": str(min(limit, MAX_LIMIT)),
+        }
+        if metrics:
+            params["metric"] = ",".join(metrics)
+        if sources:
+            params["source"] = ",".join(sources)
+        body = self._request("GET", "/api/v1/telemetry", params=params)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise ProtocolError(f"{self.endpoint}/api/v1/telemetry answered without a `data` list")
+        return [row for row in data if isinstance(row, dict)]
+
+    def fetch(
+        self,
+        *,
+        metrics: Sequence[str],
+        sources: Sequence[str] | None = None,
+        from_ms: int,
+        to_ms: int,
+        page_limit: int = MAX_LIMIT,
+    ) -> ParsedRows:
+        """Every row in [from_ms, to_ms], paging backwards in time; parsed, oldest first.
+
+        A page that comes back full (`len == limit`) may have dropped older rows, so we ask again with
+        `to` moved to the oldest timestamp we got. That timestamp's rows are dropped from this page and
+        come back whole in the next one (bounds are inclusive), so nothing is doubled or lost.
+        """
+        pages: list[list[dict[str, Any]]] = []
+        upper = to_ms
+        while True:
+            page = self.telemetry_page(
+                metrics=metrics, sources=sources, from_ms=from_ms, to_ms=upper, limit=page_limit
+            )
+            if len(page) < page_limit:
+                pages.append(page)
+                break
+            oldest = _row_ms(page[0])
+            newest = _row_ms(page[-1])
+            if oldest == newest:
+                # Over `limit` rows share one millisecond: the API cannot split them, so keep
+                # what we have rather than loop forever.
+                pages.append(page)
+                break
+            pages.append([row for row in page if _row_ms(row) > oldest])
+            upper = oldest
+        parsed = ParsedRows()
+        for page in reversed(pages):
+            parse_rows(page, into=parsed)
+        return parsed
+
+    # -- monitors ----------------------------------------------------------------------------
+
+    def list_monitors(self) -> list[dict[str, Any]]:
+        body = self._request("GET", "/api/monitors")
+        monitors = body.get("monitors") if isinstance(body, dict) else None
+        if not isinstance(monitors, list):
+            raise ProtocolError(f"{self.endpoint}/api/monitors answered without a `monitors` list")
+        return [m for m in monitors if isinstance(m, dict)]
+
+    def create_monitor(self, body: Mapping[str, Any]) -> None:
+        """POST /api/monitors (Plexus upserts thresholds by source and metric)."""
+        self._request("POST", "/api/monitors", json=dict(body))
+
+    def delete_monitor(self, *, source_id: str, metric: str) -> None:
+        self._request("DELETE", "/api/monitors", params={"source_id": source_id, "metric": metric})
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> Any:
+        url = f"{self.endpoint}{path}"
+        attempt = 0
+        while True:
+            self.requests += 1
+            try:
+                response = self._http.request(method, path, params=params, json=json)
+            except httpx.TimeoutException:
+                problem = f"{method} {url} timed out"
+            except httpx.TransportError as exc:
+                problem = f"cannot reach {url}: {type(exc).__name__}"
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return _decode(response, url)
+                problem = f"{method} {url} answered {response.status_code}"
+            if attempt >= self.retries:
+                raise UnavailableError(f"{problem} (gave up after {attempt + 1} attempts)")
+            self._sleep(min(self.backoff_s * 2**attempt, self.max_backoff_s))
+            attempt += 1
+
+
+def _row_ms(row: Mapping[str, Any]) -> int:
+    try:
+        return parse_timestamp_ms(row.get("timestamp"))
+    except InputError:
+        raise ProtocolError(f"row with unreadable timestamp {row.get('timestamp')!r}") from None
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error") or body.get("detail")
+        if isinstance(message, str):
+            return message
+    return str(body)[:200]
+
+
+def _decode(response: httpx.Response, url: str) -> Any:
+    status = response.status_code
+    if 300 <= status < 400:
+        target = response.headers.get("location", "")
+        where = "/sign-in" if "sign-in" in target else (target.split("?")[0] or "elsewhere")
+        raise AuthError(
+            f"Plexus redirected {url} to {where}: the API key is missing or is not a plx_ key "
+            "(set PLEXUS_API_KEY)"
+        )
+    if status == 401:
+        raise AuthError(f"Plexus rejected the API key for {url} (401): check PLEXUS_API_KEY")
+    if status == 403:
+        text = _error_text(response)
+        hint = (
+            ": create a key with read scope (keys made in the UI default to write only)"
+            if "read" in text
+            else ""
+        )
+        raise ScopeError(f"Plexus refused {url} (403 {text}){hint}")
+    if status == 404:
+        raise NotFoundError(f"{url}: {_error_text(response)} (404)")
+    if status == 400:
+        raise ValidationError(f"Plexus rejected the request to {url}: {_error_text(response)}")
+    if status >= 400:
+        raise PlexusError(f"{url} answered {status}: {_error_text(response)}")
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "unknown content").split(";")[0]
+        raise ProtocolError(
+            f"{url} answered {status} with {kind}, not JSON: is the endpoint a Plexus app API?"
+        ) from None

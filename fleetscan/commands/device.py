@@ -1,0 +1,189 @@
+"""`fleetscan device`: score each new reading of one or more streams and post `<metric>.zscore`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleetscan.client import PlexusClient
+from fleetscan.commands.common import OutputFormat, emit_json, fail, note, stop_event_on_signals
+from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
+from fleetscan.detectors import METHODS, DetectorOptions, make_detector
+from fleetscan.device import DeviceRunner, Sample
+from fleetscan.emitter import Emitter, Point
+from fleetscan.errors import FleetscanError
+from fleetscan.inputs import read_rows
+from fleetscan.timeutil import now_ms, parse_duration_ms
+
+MAX_BACKOFF_S = 30.0
+
+
+def device(
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="Source id to watch; repeat for several (default: all in --input)."),
+    ] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="Metric to watch; repeat for several.")
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help=f"Detector: {', '.join(METHODS)}. `tutorial` is the tutorial's exact z-score.")
+    ] = "auto",
+    window: Annotated[
+        str | None,
+        typer.Option(help="Window: samples (15) or a duration (30s, 10m). Default: the method's own."),
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="Long baseline for level/drift checks, e.g. 6h or 7d.")
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="Score (robust σ) above which a sample is anomalous.")] = 3.0,
+    consecutive: Annotated[int, typer.Option(min=1, help="Anomalous samples in a row before posting.")] = 3,
+    min_scale: Annotated[
+        float | None, typer.Option(help="Floor for the scale (metric units); default per sensor.")
+    ] = None,
+    poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
+    lookback: Annotated[str, typer.Option(help="History read on the first poll, e.g. 5m.")] = "5m",
+    once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Post nothing.")] = False,
+    input_file: Annotated[
+        Path | None, typer.Option("--input", help="Score a CSV or JSON-lines file instead (offline).")
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="text or jsonl.")] = OutputFormat.text,
+    endpoint: EndpointOption = "",
+    gateway_url: GatewayOption = "",
+    api_key: ApiKeyOption = "",
+) -> None:
+    """Score each new reading of a stream and post `<metric>.zscore` after N anomalies in a row."""
+    try:
+        options = DetectorOptions(
+            threshold=threshold, window=window, baseline=baseline, min_scale=min_scale
+        )
+        make_detector(method, options)  # fail fast on a bad method or window
+        runner = DeviceRunner(
+            lambda _src, m: make_detector(method, _with_metric(options, m)),
+            consecutive=consecutive,
+        )
+        if input_file is not None:
+            _run_offline(runner, input_file, source or [], metric or [], output)
+            return
+        if not source or not metric:
+            fail("give at least one --source and one --metric (or --input FILE)", code=2)
+        settings = resolve(endpoint, gateway_url, api_key)
+        key = settings.require_key()
+        client = PlexusClient(endpoint=settings.endpoint, api_key=key)
+        emitter = Emitter(api_key=key, gateway_url=settings.gateway_url, dry_run=dry_run)
+    except FleetscanError as exc:
+        fail(str(exc), code=2)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    with client, emitter:
+        _poll_loop(
+            runner,
+            client,
+            emitter,
+            sources=source,
+            metrics=metric,
+            poll_s=poll,
+            lookback_ms=parse_duration_ms(lookback),
+            once=once,
+            output=output,
+        )
+
+
+def _with_metric(options: DetectorOptions, metric: str) -> DetectorOptions:
+    return replace(options, metric=metric)
+
+
+def _show(samples: Sequence[Sample], output: OutputFormat, prefix: bool) -> None:
+    for sample in samples:
+        if output is OutputFormat.jsonl:
+            emit_json(sample.record())
+        else:
+            typer.echo(sample.line(prefix=prefix))
+
+
+def _run_offline(
+    runner: DeviceRunner, path: Path, sources: list[str], metrics: list[str], output: OutputFormat
+) -> None:
+    default_source = sources[0] if len(sources) == 1 else "input"
+    default_metric = metrics[0] if len(metrics) == 1 else "value"
+    parsed = read_rows(path, default_source=default_source, default_metric=default_metric)
+    readings = [
+        r
+        for r in parsed.readings
+        if (not sources or r.source_id in sources) and (not metrics or r.metric in metrics)
+    ]
+    samples = runner.process(readings)
+    _show(samples, output, prefix=len(runner.streams) > 1)
+    anomalies = sum(s.anomaly for s in samples)
+    summary = f"{path}: {len(samples)} samples in {len(runner.streams)} streams, {anomalies} anomalous"
+    skipped = parsed.skipped_summary()
+    note(f"{summary}; {skipped}" if skipped else summary)
+
+
+def _poll_loop(
+    runner: DeviceRunner,
+    client: PlexusClient,
+    emitter: Emitter,
+    *,
+    sources: list[str],
+    metrics: list[str],
+    poll_s: float,
+    lookback_ms: int,
+    once: bool,
+    output: OutputFormat,
+) -> None:
+    """Poll, score, print, post; a failing API or gateway logs one line and backs off."""
+    stop = stop_event_on_signals()
+    pending: list[Point] = []
+    backoff_s = poll_s
+    prefix = len(sources) * len(metrics) > 1
+    empty_said = False
+    while not stop.is_set():
+        now = now_ms()
+        seen_ts = [s.last_ts for s in runner.streams.values() if s.last_ts is not None]
+        since = min(seen_ts) if len(seen_ts) == len(sources) * len(metrics) else now - lookback_ms
+        try:
+            parsed = client.fetch(metrics=metrics, sources=sources, from_ms=min(since, now - 1), to_ms=now)
+        except FleetscanError as exc:
+            note(f"poll failed: {exc}; retrying in {backoff_s:.0f}s")
+            if once:
+                raise typer.Exit(code=3) from None
+            stop.wait(backoff_s)
+            backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
+            continue
+        backoff_s = poll_s
+        if parsed.skipped:
+            note(parsed.skipped_summary())
+        if not parsed.readings and not empty_said and not runner.streams:
+            note(
+                f"no readings yet for {', '.join(sources)} / {', '.join(metrics)} "
+                "(an empty answer can also mean Plexus timed out)"
+            )
+            empty_said = True
+        samples = runner.process(parsed.readings)
+        seen = {(s.source_id, s.metric) for s in samples}
+        samples += runner.idle(now, seen)
+        _show(samples, output, prefix)
+        pending += [s.point() for s in samples]
+        if pending:
+            result = emitter.send(pending)
+            pending = result.undelivered
+            if result.error:
+                note(f"{result.error}; {len(pending)} points kept for the next poll")
+        if once:
+            break
+        stop.wait(poll_s)
+    if pending:
+        result = emitter.send(pending)
+        if result.undelivered:
+            note(f"exiting with {len(result.undelivered)} undelivered points: {result.error}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(device)
+

@@ -1,0 +1,121 @@
+"""Telemetry rows as fleetscan sees them, and the one place raw rows are validated.
+
+A Plexus row is `{"source_id", "metric", "value", "timestamp", "tags"}` (plexus-api.md §1.4). Rows from
+the API, from JSON-lines files and from CSV files all pass through `parse_row`, which returns a
+`Reading` or raises `InputError` saying why the row was skipped. `parse_rows` tallies the skips so
+commands can say what they dropped ("skipped 3 rows: 2 non-numeric value, 1 bad timestamp").
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from fleetscan.errors import InputError
+from fleetscan.timeutil import parse_timestamp_ms
+
+NO_TAGS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One numeric reading. `ts_ms` is epoch milliseconds UTC; `value` is always finite."""
+
+    source_id: str
+    metric: str
+    ts_ms: int
+    value: float
+    tags: Mapping[str, str] = field(default_factory=lambda: NO_TAGS)
+
+
+@dataclass
+class ParsedRows:
+    """Readings in input order, plus a tally of skipped rows by reason and by (source, metric)."""
+
+    readings: list[Reading] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    skipped_by_series: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def skipped_summary(self) -> str:
+        """`'skipped 3 rows: 2 non-numeric value, 1 bad timestamp'`, or `''` when nothing was skipped."""
+        total = sum(self.skipped.values())
+        if total == 0:
+            return ""
+        parts = ", ".join(f"{n} {reason}" for reason, n in self.skipped.most_common())
+        return f"skipped {total} row{'s' if total != 1 else ''}: {parts}"
+
+
+def parse_value(raw: object) -> float:
+    """A finite float from a JSON/CSV value, or `InputError` naming why not.
+
+    >>> parse_value(22.39999962), parse_value("21.5")
+    (22.39999962, 21.5)
+    """
+    if raw is None or raw == "":
+        raise InputError("null value")
+    if isinstance(raw, bool):
+        raise InputError("non-numeric value")
+    if isinstance(raw, int | float):
+        number = float(raw)
+    elif isinstance(raw, str):
+        try:
+            number = float(raw.strip())
+        except ValueError:
+            raise InputError("non-numeric value") from None
+    else:
+        raise InputError("non-numeric value")
+    if not math.isfinite(number):
+        raise InputError("NaN or infinite value")
+    return number
+
+
+def parse_row(
+    row: Mapping[str, object], *, default_source: str = "", default_metric: str = ""
+) -> Reading:
+    """Validate one row into a `Reading`; `InputError`'s message is the skip reason."""
+    if "__bad__" in row:  # marked by a reader that could not even decode the row
+        raise InputError(str(row["__bad__"]))
+    source = row.get("source_id") or default_source
+    metric = row.get("metric") or default_metric
+    if not isinstance(source, str) or not source:
+        raise InputError("missing source_id")
+    if not isinstance(metric, str) or not metric:
+        raise InputError("missing metric")
+    if "timestamp" not in row:
+        raise InputError("missing timestamp")
+    try:
+        ts_ms = parse_timestamp_ms(row["timestamp"])
+    except InputError:
+        raise InputError("bad timestamp") from None
+    value = parse_value(row.get("value"))
+    raw_tags = row.get("tags")
+    tags: Mapping[str, str] = field(default_factory=lambda: NO_TAGS)
+    if isinstance(raw_tags, Mapping) and raw_tags:
+        tags = {str(k): str(v) for k, v in raw_tags.items()}
+    return Reading(source, metric, ts_ms, value, tags)
+
+
+def parse_rows(
+    rows: Iterable[Mapping[str, object]],
+    *,
+    default_source: str = "",
+    default_metric: str = "",
+    into: ParsedRows | None = None,
+) -> ParsedRows:
+    """Parse many rows, skipping (and counting) the bad ones instead of failing."""
+    result = into if into is not None else ParsedRows()
+    for row in rows:
+        try:
+            result.readings.append(
+                parse_row(row, default_source=default_source, default_metric=default_metric)
+            )
+        except InputError as exc:
+            reason = str(exc)
+            result.skipped[reason] += 1
+            source = row.get("source_id") or default_source
+            metric = row.get("metric") or default_metric
+            result.skipped_by_series[(str(source), str(metric))] += 1
+    return result
