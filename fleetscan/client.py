@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from fleetscan.errors import (
-    InputError,
     AuthError,
+    InputError,
     NotFoundError,
     PlexusError,
     ProtocolError,

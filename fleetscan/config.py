@@ -60,7 +60,9 @@ class Settings:
     api_key: str
 
     def __repr__(self) -> str:
-        return f"Settings(endpoint={self.endpoint!r}, gateway_url={self.gateway_url!r}, api_key=***)"
+        return (
+            f"Settings(endpoint={self.endpoint!r}, gateway_url={self.gateway_url!r}, api_key=***)"
+        )
 
     def require_key(self) -> str:
         """The API key, or a `ConfigError` saying how to provide one."""

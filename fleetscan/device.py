@@ -90,7 +90,9 @@ class Stream:
         if self.last_ts is not None and reading.ts_ms <= self.last_ts:
             return None
         self.last_ts = reading.ts_ms
-        return self._sample(reading.ts_ms, reading.value, self.detector.update(reading.ts_ms, reading.value))
+        return self._sample(
+            reading.ts_ms, reading.value, self.detector.update(reading.ts_ms, reading.value)
+        )
 
     def idle(self, now_ms: int) -> Sample | None:
         score = self.detector.idle(now_ms)

@@ -97,7 +97,9 @@ def test_fetch_pages_backwards_and_dedupes_the_inclusive_boundary() -> None:
 def test_fetch_stops_when_one_millisecond_holds_more_than_a_page() -> None:
     rows = [row(T0, i, f"s{i}") for i in range(10)]
     with make_client(FakePlexus(rows)) as client:
-        parsed = client.fetch(metrics=["temperature"], from_ms=T0 - 1000, to_ms=T0 + 1000, page_limit=5)
+        parsed = client.fetch(
+            metrics=["temperature"], from_ms=T0 - 1000, to_ms=T0 + 1000, page_limit=5
+        )
     assert len(parsed.readings) == 5
 
 
@@ -108,8 +110,13 @@ def test_empty_data_is_not_an_error() -> None:
 
 
 def test_bad_rows_are_skipped_and_counted() -> None:
-    rows = [row(T0 + 1), {**row(T0 + 2), "value": None}, {**row(T0 + 3), "value": "NaN"},
-            {**row(T0 + 4), "value": "warm"}, {**row(T0 + 5), "timestamp": "yesterday"}]
+    rows = [
+        row(T0 + 1),
+        {**row(T0 + 2), "value": None},
+        {**row(T0 + 3), "value": "NaN"},
+        {**row(T0 + 4), "value": "warm"},
+        {**row(T0 + 5), "timestamp": "yesterday"},
+    ]
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"data": rows, "count": 5})
@@ -117,8 +124,12 @@ def test_bad_rows_are_skipped_and_counted() -> None:
     with make_client(handler) as client:
         parsed = client.fetch(metrics=["temperature"], from_ms=T0, to_ms=T0 + 1000)
     assert len(parsed.readings) == 1
-    assert parsed.skipped == {"null value": 1, "NaN or infinite value": 1,
-                              "non-numeric value": 1, "bad timestamp": 1}
+    assert parsed.skipped == {
+        "null value": 1,
+        "NaN or infinite value": 1,
+        "non-numeric value": 1,
+        "bad timestamp": 1,
+    }
     assert parsed.skipped_summary().startswith("skipped 4 rows:")
 
 
@@ -127,7 +138,9 @@ def test_redirect_to_sign_in_is_an_auth_error_and_is_not_followed() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         hosts.append(request.url.host)
-        return httpx.Response(307, headers={"location": "https://evil.test/sign-in?redirect_url=/api"})
+        return httpx.Response(
+            307, headers={"location": "https://evil.test/sign-in?redirect_url=/api"}
+        )
 
     with make_client(handler) as client, pytest.raises(AuthError) as info:
         client.fetch(metrics=["temperature"], from_ms=T0, to_ms=T0 + 1)
@@ -139,10 +152,18 @@ def test_redirect_to_sign_in_is_an_auth_error_and_is_not_followed() -> None:
     ("status", "body", "error", "words"),
     [
         (401, {"error": "Unauthorized"}, AuthError, "rejected the API key"),
-        (403, {"error": "API key does not have required scope: read"}, ScopeError,
-         "create a key with read scope"),
-        (400, {"error": "VALIDATION_ERROR", "message": "limit must not exceed 100000"},
-         ValidationError, "limit must not exceed 100000"),
+        (
+            403,
+            {"error": "API key does not have required scope: read"},
+            ScopeError,
+            "create a key with read scope",
+        ),
+        (
+            400,
+            {"error": "VALIDATION_ERROR", "message": "limit must not exceed 100000"},
+            ValidationError,
+            "limit must not exceed 100000",
+        ),
         (404, {"error": "Source 'x' not found in org"}, NotFoundError, "Source 'x' not found"),
     ],
 )
@@ -183,7 +204,10 @@ def test_transient_failures_retry_with_bounded_backoff_then_fail(failure: str) -
 
 
 def test_transient_failure_then_success_recovers() -> None:
-    answers = [httpx.Response(502, text="bad gateway"), httpx.Response(200, json={"data": [row(T0)]})]
+    answers = [
+        httpx.Response(502, text="bad gateway"),
+        httpx.Response(200, json={"data": [row(T0)]}),
+    ]
 
     def handler(request: httpx.Request) -> httpx.Response:
         return answers.pop(0)
@@ -196,8 +220,9 @@ def test_transient_failure_then_success_recovers() -> None:
 @pytest.mark.parametrize(
     "response",
     [
-        httpx.Response(200, text="<!doctype html><html>sign in</html>",
-                       headers={"content-type": "text/html"}),
+        httpx.Response(
+            200, text="<!doctype html><html>sign in</html>", headers={"content-type": "text/html"}
+        ),
         httpx.Response(200, json={"rows": []}),
         httpx.Response(200, json=[1, 2, 3]),
     ],

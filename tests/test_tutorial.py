@@ -49,6 +49,8 @@ def tutorial_lines(rows: list[tuple[str, float]]) -> list[tuple[str, float, floa
         tag = "ANOMALY" if consecutive >= CONSECUTIVE else "normal "
         out.append((f"[{tag}] t={value:6.2f} z={z:+5.2f} streak={consecutive}", z, emit))
     return out
+
+
 # -------------------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 import threading
-from enum import Enum
+from enum import StrEnum
 from types import FrameType
 from typing import NoReturn
 
@@ -15,7 +15,7 @@ import typer
 from fleetscan.errors import redact
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     jsonl = "jsonl"
 

@@ -25,23 +25,34 @@ MAX_BACKOFF_S = 30.0
 def device(
     source: Annotated[
         list[str] | None,
-        typer.Option("--source", help="Source id to watch; repeat for several (default: all in --input)."),
+        typer.Option(
+            "--source", help="Source id to watch; repeat for several (default: all in --input)."
+        ),
     ] = None,
     metric: Annotated[
         list[str] | None, typer.Option("--metric", help="Metric to watch; repeat for several.")
     ] = None,
     method: Annotated[
-        str, typer.Option(help=f"Detector: {', '.join(METHODS)}. `tutorial` is the tutorial's exact z-score.")
+        str,
+        typer.Option(
+            help=f"Detector: {', '.join(METHODS)}. `tutorial` is the tutorial's exact z-score."
+        ),
     ] = "auto",
     window: Annotated[
         str | None,
-        typer.Option(help="Window: samples (15) or a duration (30s, 10m). Default: the method's own."),
+        typer.Option(
+            help="Window: samples (15) or a duration (30s, 10m). Default: the method's own."
+        ),
     ] = None,
     baseline: Annotated[
         str | None, typer.Option(help="Long baseline for level/drift checks, e.g. 6h or 7d.")
     ] = None,
-    threshold: Annotated[float, typer.Option(help="Score (robust σ) above which a sample is anomalous.")] = 3.0,
-    consecutive: Annotated[int, typer.Option(min=1, help="Anomalous samples in a row before posting.")] = 3,
+    threshold: Annotated[
+        float, typer.Option(help="Score (robust σ) above which a sample is anomalous.")
+    ] = 3.0,
+    consecutive: Annotated[
+        int, typer.Option(min=1, help="Anomalous samples in a row before posting.")
+    ] = 3,
     min_scale: Annotated[
         float | None, typer.Option(help="Floor for the scale (metric units); default per sensor.")
     ] = None,
@@ -50,9 +61,12 @@ def device(
     once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Post nothing.")] = False,
     input_file: Annotated[
-        Path | None, typer.Option("--input", help="Score a CSV or JSON-lines file instead (offline).")
+        Path | None,
+        typer.Option("--input", help="Score a CSV or JSON-lines file instead (offline)."),
     ] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="text or jsonl.")] = OutputFormat.text,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text or jsonl.")
+    ] = OutputFormat.text,
     endpoint: EndpointOption = "",
     gateway_url: GatewayOption = "",
     api_key: ApiKeyOption = "",
@@ -120,7 +134,9 @@ def _run_offline(
     samples = runner.process(readings)
     _show(samples, output, prefix=len(runner.streams) > 1)
     anomalies = sum(s.anomaly for s in samples)
-    summary = f"{path}: {len(samples)} samples in {len(runner.streams)} streams, {anomalies} anomalous"
+    summary = (
+        f"{path}: {len(samples)} samples in {len(runner.streams)} streams, {anomalies} anomalous"
+    )
     skipped = parsed.skipped_summary()
     note(f"{summary}; {skipped}" if skipped else summary)
 
@@ -148,7 +164,9 @@ def _poll_loop(
         seen_ts = [s.last_ts for s in runner.streams.values() if s.last_ts is not None]
         since = min(seen_ts) if len(seen_ts) == len(sources) * len(metrics) else now - lookback_ms
         try:
-            parsed = client.fetch(metrics=metrics, sources=sources, from_ms=min(since, now - 1), to_ms=now)
+            parsed = client.fetch(
+                metrics=metrics, sources=sources, from_ms=min(since, now - 1), to_ms=now
+            )
         except FleetscanError as exc:
             note(f"poll failed: {exc}; retrying in {backoff_s:.0f}s")
             if once:
@@ -186,4 +204,3 @@ def _poll_loop(
 
 def register(app: typer.Typer) -> None:
     app.command()(device)
-
