@@ -249,6 +249,25 @@ fleetnode_err_t fleetnode_record_sample(fleetnode_queue_t *q, fleetnode_counters
                                         const fleetnode_sample_t *sample, bool sensor_present,
                                         uint64_t now_epoch_ms);
 
+/* Diagnostic metric names (sent every DIAG_INTERVAL_MS by the sketch). */
+#define FLEETNODE_METRIC_SKIPPED "node.readings_skipped"
+#define FLEETNODE_METRIC_DROPPED "node.points_dropped"
+#define FLEETNODE_METRIC_SENSOR_MISSING "node.sensor_missing"
+#define FLEETNODE_METRIC_UPTIME "node.uptime_s"
+#define FLEETNODE_METRIC_RSSI "node.wifi_rssi_dbm"
+
+/**
+ * Queue the node's health counters (cumulative since boot) so a fleet view can
+ * tell a flaky sensor or a lossy uplink from a quiet room:
+ * node.readings_skipped, node.points_dropped (queue evictions),
+ * node.sensor_missing, node.uptime_s and, if rssi_dbm < 0, node.wifi_rssi_dbm.
+ * Returns FLEETNODE_ERR_CLOCK (queuing nothing) while the clock is not sane.
+ */
+fleetnode_err_t fleetnode_record_diagnostics(fleetnode_queue_t *q,
+                                             const fleetnode_counters_t *counters,
+                                             uint32_t uptime_s, int rssi_dbm,
+                                             uint64_t now_epoch_ms);
+
 /* ------------------------------------------------------------------------- */
 /* Flush decision                                                            */
 /* ------------------------------------------------------------------------- */
@@ -288,8 +307,12 @@ void fleetnode_batcher_done(fleetnode_batcher_t *b, bool ok, uint32_t now_ms);
 /* Wi-Fi reconnect pacing                                                    */
 /* ------------------------------------------------------------------------- */
 
-/** Next reconnect delay: 1 s, 2 s, 4 s, ... capped at max_ms (prev 0 = first). */
-uint32_t fleetnode_next_backoff_ms(uint32_t prev_ms, uint32_t max_ms);
+/**
+ * Next retry delay: base_ms first (prev_ms == 0), then doubling, capped at
+ * max_ms. Used to pace Wi-Fi reconnects (WiFi.begin() is asynchronous, so
+ * base_ms should cover one connection attempt, ~10 s).
+ */
+uint32_t fleetnode_next_backoff_ms(uint32_t prev_ms, uint32_t base_ms, uint32_t max_ms);
 
 /* ------------------------------------------------------------------------- */
 /* JSON payload for POST /ingest                                             */
