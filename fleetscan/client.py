@@ -85,12 +85,15 @@ class PlexusClient:
         self,
         *,
         metrics: Sequence[str],
-        sources: Sequence[str] | None,
+        source: str | None,
         from_ms: int,
         to_ms: int,
         limit: int = MAX_LIMIT,
     ) -> list[dict[str, Any]]:
-        """One GET /api/v1/telemetry: the newest `limit` rows in [from, to], oldest first."""
+        """One GET /api/v1/telemetry: the newest `limit` rows in [from, to], oldest first.
+
+        `source` is an exact match on one slug (no lists); `None` means every source of the org.
+        """
         params: dict[str, str] = {
             "from": iso_z(from_ms),
             "to": iso_z(to_ms),
@@ -98,8 +101,8 @@ class PlexusClient:
         }
         if metrics:
             params["metric"] = ",".join(metrics)
-        if sources:
-            params["source"] = ",".join(sources)
+        if source:
+            params["source"] = source
         body = self._request("GET", "/api/v1/telemetry", params=params)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
@@ -115,17 +118,34 @@ class PlexusClient:
         to_ms: int,
         page_limit: int = MAX_LIMIT,
     ) -> ParsedRows:
-        """Every row in [from_ms, to_ms], paging backwards in time; parsed, oldest first.
+        """Every row in [from_ms, to_ms], paging backwards in time; parsed, oldest first per source.
+
+        Plexus's `source` is an exact match on one slug, so several sources are fetched one by one;
+        `None` fetches every source of the org in one paged stream.
 
         A page that comes back full (`len == limit`) may have dropped older rows, so we ask again with
         `to` moved to the oldest timestamp we got. That timestamp's rows are dropped from this page and
         come back whole in the next one (bounds are inclusive), so nothing is doubled or lost.
         """
+        parsed = ParsedRows()
+        for source in sources or [None]:
+            self._fetch_into(parsed, metrics, source, from_ms, to_ms, page_limit)
+        return parsed
+
+    def _fetch_into(
+        self,
+        parsed: ParsedRows,
+        metrics: Sequence[str],
+        source: str | None,
+        from_ms: int,
+        to_ms: int,
+        page_limit: int,
+    ) -> None:
         pages: list[list[dict[str, Any]]] = []
         upper = to_ms
         while True:
             page = self.telemetry_page(
-                metrics=metrics, sources=sources, from_ms=from_ms, to_ms=upper, limit=page_limit
+                metrics=metrics, source=source, from_ms=from_ms, to_ms=upper, limit=page_limit
             )
             if len(page) < page_limit:
                 pages.append(page)
@@ -139,10 +159,8 @@ class PlexusClient:
                 break
             pages.append([row for row in page if _row_ms(row) > oldest])
             upper = oldest
-        parsed = ParsedRows()
         for page in reversed(pages):
             parse_rows(page, into=parsed)
-        return parsed
 
     # -- monitors ----------------------------------------------------------------------------
 

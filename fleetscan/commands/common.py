@@ -6,6 +6,8 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from types import FrameType
 from typing import NoReturn
@@ -39,14 +41,21 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-def stop_event_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT, so loops finish their step, flush and exit 0."""
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT while the block runs, so loops finish their step, flush
+    and exit 0; the previous handlers come back afterwards."""
     stop = threading.Event()
 
     def _handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _handler)
-        signal.signal(signal.SIGINT, _handler)
-    return stop
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,103 @@
+"""`fleetscan sandbox`: run a local Plexus-compatible server until Ctrl+C or SIGTERM."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleetscan.commands.common import fail, note, stop_on_signals
+from fleetscan.errors import FleetscanError
+from fleetscan.sandbox import Sandbox
+
+DEFAULT_PORT = 8787
+
+
+def export_lines(sb: Sandbox) -> list[str]:
+    """The shell lines that point fleetscan and plexus-python at a running sandbox.
+
+    The keys are the sandbox's fixed, documented test keys (fleetscan/sandbox/keys.py), not
+    secrets, so printing them is the point.
+    """
+    return [
+        f"export PLEXUS_ENDPOINT={sb.endpoint}",
+        f"export PLEXUS_GATEWAY_URL={sb.gateway_url}",
+        f"export PLEXUS_GATEWAY_WS_URL={sb.ws_url}",
+        f"export PLEXUS_API_KEY={sb.read_key}",
+        f"# write-only key (reading telemetry with it gives Plexus's 403): {sb.write_key}",
+        f"# read-only key (posting to /ingest with it gives a 403): {sb.read_only_key}",
+    ]
+
+
+OnStarted = Callable[[Sandbox], Callable[[], None] | None]
+"""The hook type: called with the running sandbox; may return a function to call at shutdown."""
+
+
+def run_sandbox(
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    db: Path | None = None,
+    quiet: bool = False,
+    on_started: OnStarted | None = None,
+) -> None:
+    """Start a sandbox, print the exports, call `on_started(sb)`, serve until SIGINT/SIGTERM.
+
+    HOOK for `--simulate N` / `--fault` (wired by the CLI owner): `on_started` runs on the main
+    thread once the server is up. It should start its work (e.g. a simulator thread posting to
+    `sb.gateway_url`, or a backfill through `sb.insert`) and return promptly; if it returns a
+    callable, that is called on shutdown, before the server stops.
+    """
+    sb = Sandbox(host=host, port=port, db_path=db, quiet=quiet)
+    with stop_on_signals() as stop:
+        try:
+            sb.start()
+        except FleetscanError as exc:
+            fail(str(exc))
+        cleanup: Callable[[], None] | None = None
+        try:
+            storage = f"data in {db}" if db is not None else "data in memory (lost on exit)"
+            note(f"Plexus sandbox listening on {sb.endpoint}, {storage}")
+            for line in export_lines(sb):
+                typer.echo(line)
+            note("press Ctrl+C to stop")
+            if on_started is not None:
+                cleanup = on_started(sb)
+            while not stop.wait(0.5):
+                pass
+        finally:
+            try:
+                if cleanup is not None:
+                    cleanup()
+            finally:
+                sb.stop()
+    note("sandbox stopped")
+
+
+def sandbox(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind. Use 0.0.0.0 to let other machines in.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port for both the app API and the gateway.")
+    ] = DEFAULT_PORT,
+    db: Annotated[
+        Path | None,
+        typer.Option(help="SQLite file to keep data in across restarts (default: in memory)."),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Do not print alert.triggered / alert.resolved lines.")
+    ] = False,
+) -> None:
+    """Run a local Plexus stand-in (telemetry, monitors, ingest, alerts) until Ctrl+C.
+
+    Prints the PLEXUS_* exports; plexus-python and fleetscan work against it unchanged.
+    """
+    run_sandbox(host=host, port=port, db=db, quiet=quiet)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `sandbox` command to the fleetscan app."""
+    app.command("sandbox")(sandbox)

@@ -1,0 +1,55 @@
+"""The sandbox's fixed API keys and the two ways Plexus checks them.
+
+The keys are public, documented test keys, not secrets: they only open a sandbox on your own
+machine. Both have the real shape (`plx_` + 32 characters, plexus-api.md §1.1).
+
+- `READ_KEY` (`read`, `write`): like a CLI-issued key; ingests and reads telemetry.
+- `WRITE_KEY` (`write`): like a key created in the UI, the default; ingest works, but reading
+  telemetry answers 403 `API key does not have required scope: read`.
+- `READ_ONLY_KEY` (`read`): reads telemetry; `/ingest` answers 403 `API key lacks write scope`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+ORG_ID = "org_sandbox"
+KEY_PREFIX = "plx_"
+KEY_LENGTH = 36
+
+READ_KEY = "plx_sandbox_readwrite_00000000000001"
+WRITE_KEY = "plx_sandbox_writeonly_00000000000002"
+READ_ONLY_KEY = "plx_sandbox_readonly_000000000000003"
+
+KEY_SCOPES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        READ_KEY: frozenset({"read", "write"}),
+        WRITE_KEY: frozenset({"write"}),
+        READ_ONLY_KEY: frozenset({"read"}),
+    }
+)
+
+
+def app_key_scopes(key: str) -> frozenset[str] | None:
+    """The scopes of a key as the app's `authenticateRequest` sees it, or None (→ 401).
+
+    The app first checks the format (`plx_` + 32 characters), then looks the key up.
+
+    >>> sorted(app_key_scopes(READ_KEY) or ())
+    ['read', 'write']
+    >>> app_key_scopes("plx_short") is None
+    True
+    """
+    if not key.startswith(KEY_PREFIX) or len(key) != KEY_LENGTH:
+        return None
+    return KEY_SCOPES.get(key)
+
+
+def has_scope(scopes: frozenset[str], scope: str) -> bool:
+    """A key has a scope when it lists it or `*` (api-keys.ts `requireScope`, gateway `HasScope`).
+
+    >>> has_scope(frozenset({"write"}), "read"), has_scope(frozenset({"*"}), "read")
+    (False, True)
+    """
+    return scope in scopes or "*" in scopes
