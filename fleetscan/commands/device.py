@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import OutputFormat, emit_json, fail, note, stop_event_on_signals
+from fleetscan.commands.common import OutputFormat, emit_json, fail, note, stop_on_signals
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.detectors import METHODS, DetectorOptions, make_detector
 from fleetscan.device import DeviceRunner, Sample
@@ -154,7 +155,34 @@ def _poll_loop(
     output: OutputFormat,
 ) -> None:
     """Poll, score, print, post; a failing API or gateway logs one line and backs off."""
-    stop = stop_event_on_signals()
+    with stop_on_signals() as stop:
+        _poll_until_stopped(
+            runner,
+            client,
+            emitter,
+            stop,
+            sources=sources,
+            metrics=metrics,
+            poll_s=poll_s,
+            lookback_ms=lookback_ms,
+            once=once,
+            output=output,
+        )
+
+
+def _poll_until_stopped(
+    runner: DeviceRunner,
+    client: PlexusClient,
+    emitter: Emitter,
+    stop: threading.Event,
+    *,
+    sources: list[str],
+    metrics: list[str],
+    poll_s: float,
+    lookback_ms: int,
+    once: bool,
+    output: OutputFormat,
+) -> None:
     pending: list[Point] = []
     backoff_s = poll_s
     prefix = len(sources) * len(metrics) > 1

@@ -51,8 +51,12 @@ def drive(
     metrics: Iterable[str] = METRICS,
     stats: LiveStats | None = None,
     clock: Callable[[], float] = time.monotonic,
+    from_ms: int | None = None,
 ) -> LiveStats:
     """Call `send(board, tags, points)` as the simulated clock passes each board's samples.
+
+    `from_ms` starts the simulated clock there instead of at `spec.start_ms`, skipping the samples
+    before it (they were backfilled directly), so a backfilled history continues seamlessly live.
 
     Returns when `stop_event` is set or every sample up to the end of the spec has been offered.
     An exception from `send` is counted and the loop goes on (a device keeps sampling).
@@ -64,12 +68,13 @@ def drive(
     sampler, spec = fleet._sampler, fleet.spec
     boards = list(sampler.layout.boards)
     tags = {b.name: fleet.tags(b.name) for b in boards}
-    next_k = {b.name: 0 for b in boards}
+    start_ms = spec.start_ms if from_ms is None else from_ms
+    next_k = {b.name: sampler.index_at(b, start_ms) if from_ms is not None else 0 for b in boards}
     blocks: dict[str, Block] = {}
     tick_s = min(max(spec.cadence_s / speed, 0.01), 1.0)
     wall0 = clock()
     while not stop_event.is_set():
-        sim_now = spec.start_ms + int((clock() - wall0) * 1000 * speed)
+        sim_now = start_ms + int((clock() - wall0) * 1000 * speed)
         done = True
         for board in boards:
             k_hi = sampler.index_at(board, sim_now + 1)  # nominal time <= sim_now
@@ -126,6 +131,7 @@ def run_live(
     timeout: float = 5.0,
     max_retries: int = 0,
     stats: LiveStats | None = None,
+    from_ms: int | None = None,
 ) -> LiveStats:
     """Play `spec` through one real `plexus.Plexus` client per board; blocks until done/stopped.
 
@@ -161,7 +167,14 @@ def run_live(
             raise
 
     try:
-        return drive(SimulatedFleet(spec), send, stop_event=stop_event, speed=speed, stats=stats)
+        return drive(
+            SimulatedFleet(spec),
+            send,
+            stop_event=stop_event,
+            speed=speed,
+            stats=stats,
+            from_ms=from_ms,
+        )
     finally:
         if clients:  # each close joins two SDK threads (~0.5 s): close them side by side
             with ThreadPoolExecutor(max_workers=min(16, len(clients))) as pool:
@@ -201,6 +214,7 @@ class LiveFleet:
         speed: float = 1.0,
         timeout: float = 5.0,
         max_retries: int = 0,
+        from_ms: int | None = None,
     ) -> None:
         self.spec = spec
         self.stats = LiveStats()
@@ -212,6 +226,7 @@ class LiveFleet:
             "speed": speed,
             "timeout": timeout,
             "max_retries": max_retries,
+            "from_ms": from_ms,
         }
 
     @property
