@@ -1,0 +1,123 @@
+"""`DetectorOptions`: the knobs every method shares, and how window strings are read.
+
+A window is either a sample count or a duration: a bare integer (`"15"`) counts samples (the
+tutorial's `deque(maxlen=15)`), anything with a unit (`"30s"`, `"10m"`, `"7d"`) is a duration.
+Note that this differs from `timeutil.parse_duration_ms`, where a bare number means seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from fleetscan.errors import InputError
+from fleetscan.sensors import MetricProfile, profile_for
+from fleetscan.timeutil import parse_duration_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A parsed window: exactly one of `samples` and `span_ms` is set."""
+
+    samples: int | None = None
+    span_ms: int | None = None
+
+    def describe(self) -> str:
+        """`'15 samples'` or `'10m'`-style text for reasons.
+
+        >>> parse_window("15").describe(), parse_window("90s").describe()
+        ('15 samples', '1.5m')
+        """
+        if self.samples is not None:
+            return f"{self.samples} samples"
+        assert self.span_ms is not None
+        return describe_ms(self.span_ms)
+
+
+def describe_ms(ms: float) -> str:
+    """A short human duration.
+
+    >>> describe_ms(45_000), describe_ms(600_000), describe_ms(6 * 3_600_000), describe_ms(7 * 86_400_000)
+    ('45s', '10m', '6h', '7d')
+    """
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms >= size:
+            return f"{ms / size:.3g}{unit}"
+    return f"{ms:.0f}ms"
+
+
+def parse_window(text: str) -> Window:
+    """`"15"` → 15 samples; `"30s"`, `"10m"`, `"7d"` → a duration.
+
+    >>> parse_window("15"), parse_window("10m")
+    (Window(samples=15, span_ms=None), Window(samples=None, span_ms=600000))
+    """
+    stripped = text.strip()
+    if stripped.isdigit():
+        samples = int(stripped)
+        if samples < 1:
+            raise ValueError(f"invalid window {text!r}: a sample count must be at least 1")
+        return Window(samples=samples)
+    try:
+        span_ms = parse_duration_ms(stripped)
+    except InputError:
+        raise ValueError(
+            f"invalid window {text!r}: use a sample count (15) or a duration (30s, 10m, 7d)"
+        ) from None
+    if span_ms <= 0:
+        raise ValueError(f"invalid window {text!r}: a duration must be positive")
+    return Window(span_ms=span_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorOptions:
+    """What `make_detector` needs besides the method name (the CLI fills these from flags).
+
+    - `threshold`: robust-σ units, the same meaning for every method (checks map onto it).
+    - `window`: `"15"` samples, `"30s"`/`"10m"` a duration, `None` the method's default
+      (tutorial: 15 samples; robust: 10m; twoscale: the recent level, 30s).
+    - `baseline`: the long baseline of `twoscale`/`auto` (`"6h"`, `"7d"`; default 1d).
+    - `metric`: selects `sensors.profile_for(metric)` (ranges, resolution, noise floor).
+    - `min_scale`: a floor under every robust scale (else the sensor's noise floor).
+    - `cadence_s`: the expected cadence if known, else each stream learns its own.
+    """
+
+    threshold: float = 3.0
+    window: str | None = None
+    baseline: str | None = None
+    metric: str = ""
+    min_scale: float | None = None
+    cadence_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.threshold) or self.threshold <= 0:
+            raise ValueError(f"threshold must be a positive number, got {self.threshold!r}")
+        if self.min_scale is not None and (not math.isfinite(self.min_scale) or self.min_scale < 0):
+            raise ValueError(f"min_scale must be ≥ 0, got {self.min_scale!r}")
+        if self.cadence_s is not None and (
+            not math.isfinite(self.cadence_s) or self.cadence_s <= 0
+        ):
+            raise ValueError(f"cadence_s must be positive, got {self.cadence_s!r}")
+        if self.window is not None:
+            parse_window(self.window)
+        if self.baseline is not None:
+            self.baseline_window()
+
+    @property
+    def profile(self) -> MetricProfile:
+        return profile_for(self.metric)
+
+    def scale_floor(self) -> float:
+        """The smallest robust scale any method may use: `--min-scale`, else the noise floor."""
+        return self.min_scale if self.min_scale is not None else self.profile.noise_floor
+
+    def window_or(self, default: str) -> Window:
+        return parse_window(self.window if self.window is not None else default)
+
+    def baseline_window(self, default: str = "1d") -> Window:
+        window = parse_window(self.baseline if self.baseline is not None else default)
+        if window.span_ms is None:
+            raise ValueError(
+                f"invalid baseline {self.baseline!r}: give a duration such as 6h or 7d"
+            )
+        return window
