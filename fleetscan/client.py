@@ -128,7 +128,8 @@ class PlexusClient:
         come back whole in the next one (bounds are inclusive), so nothing is doubled or lost.
         """
         parsed = ParsedRows()
-        for source in sources or [None]:
+        targets: Sequence[str | None] = list(sources) if sources else [None]
+        for source in targets:
             self._fetch_into(parsed, metrics, source, from_ms, to_ms, page_limit)
         return parsed
 

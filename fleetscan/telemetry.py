@@ -92,7 +92,7 @@ def parse_row(
         raise InputError("bad timestamp") from None
     value = parse_value(row.get("value"))
     raw_tags = row.get("tags")
-    tags: Mapping[str, str] = field(default_factory=lambda: NO_TAGS)
+    tags: Mapping[str, str] = NO_TAGS
     if isinstance(raw_tags, Mapping) and raw_tags:
         tags = {str(k): str(v) for k, v in raw_tags.items()}
     return Reading(source, metric, ts_ms, value, tags)

@@ -69,9 +69,9 @@ def fleet(
         list[str] | None,
         typer.Option(
             "--min-scale",
-            help="Smallest scale z divides by, in metric units: 0.2 for "
-            "all metrics or humidity=1.0 (default: the BME280 "
-            "noise floor, 0.1 °C / 0.5 %RH / 0.1 hPa).",
+            help="Smallest scale z divides by, in metric units: 0.2 for all metrics or "
+            "humidity=1.0. Default: with a baseline the BME280 noise floor (0.1 °C, 0.5 %RH, "
+            "0.1 hPa); for snapshots its unit-to-unit accuracy (0.5, 1.5, 0.5).",
         ),
     ] = None,
     threshold: Annotated[float, typer.Option(help="|z| above which a source alerts.")] = 3.0,
@@ -84,7 +84,10 @@ def fleet(
     ] = None,
     at: Annotated[
         str | None,
-        typer.Option(help="With --input: sweep as of this time, using only rows up to it."),
+        typer.Option(
+            help="With --input: sweep as of this time, using only rows up to it "
+            "(default: as of the newest reading)."
+        ),
     ] = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", help="text (a table) or jsonl.")
@@ -147,9 +150,18 @@ def fleet(
 def _offline(
     path: Path, metrics: Sequence[str], at: str | None, options: SweepOptions, use_baseline: bool
 ) -> tuple[FleetResult, ...]:
-    """The same sweep over a file: rows up to `--at` (all rows, as of now, without it)."""
+    """The same sweep over a file, as of `--at` with only the rows up to it.
+
+    Without `--at` the sweep runs as of the newest reading not stamped in the future, and every
+    row counts: rows stamped after it (a device clock fault) and rows `parse_rows` skipped (NaN or
+    null values, whose times are lost) are reported as invalid.
+    """
     parsed = read_rows(path)
-    sweep_at = parse_timestamp_ms(at) if at is not None else now_ms()
+    if at is not None:
+        sweep_at = parse_timestamp_ms(at)
+    else:
+        wall = now_ms()
+        sweep_at = max((r.ts_ms for r in parsed.readings if r.ts_ms <= wall), default=wall)
     builder = BatchBuilder(metrics, group_by=options.group_by)
     builder.add(r for r in parsed.readings if at is None or r.ts_ms <= sweep_at)
     if at is None:

@@ -1,0 +1,315 @@
+"""Learned baselines: each source's usual offset from its cohort, as an explicit value.
+
+The whole fleet moves together (day and night, weather, HVAC per room), so what is stable about a
+board is not its level but its *gap to its peers*. A `MetricBaseline` keeps, per source and per
+time bucket (hourly by default, over 7 days), that gap: the source's median minus the
+leave-one-out median of its cohort. Its usual offset is the median over completed buckets, and
+the offset's own noise is 1.4826 × their MAD, so "how much did the gap change" is judged on each
+source's own scale.
+
+Baselines are plain values, never hidden state: `run_sweep` takes one in and hands a new one back.
+They come from history (`learn_baseline` over raw readings, e.g. `--baseline 7d` from the API or an
+input file) or from previous sweeps (`fold_window`, which averages each sweep's window offset into
+the current bucket). `to_dict`/`from_dict` give a JSON-able form for durable sweep state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fleetscan.fleet.batch import SeriesBatch
+from fleetscan.fleet.options import SweepOptions
+from fleetscan.fleet.reduce import possible
+from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, loo_median, nan_median
+from fleetscan.sensors import profile_for
+from fleetscan.timeutil import EPOCH_MS_CUTOFF
+
+
+@dataclass(frozen=True, eq=False)
+class BaselineView:
+    """A baseline looked up for a list of sources, aligned with it (NaN / -1 / 0 when unknown)."""
+
+    offset: Floats  # usual offset from the cohort (median over completed buckets)
+    offset_sigma: Floats  # 1.4826 × MAD of the bucket offsets
+    buckets: Ints  # completed buckets with an offset
+    last_ts: Ints  # newest reading ever seen
+    interval_ms: Floats  # usual spacing of readings
+    cohorts: tuple[str, ...]  # the cohort the offsets were learned in ("" when unknown)
+
+
+@dataclass(frozen=True, eq=False)
+class MetricBaseline:
+    """Per-source offset history for one metric (rows: sources, columns: buckets)."""
+
+    metric: str
+    bucket_ms: int
+    source_ids: tuple[str, ...]
+    cohorts: tuple[str, ...]
+    bucket_start: Ints  # (B,) ascending epoch ms
+    offset: Floats  # (S, B) mean offset in the bucket, NaN when none
+    weight: Floats  # (S, B) how many windows (or 1 for a learned bucket) make that mean
+    last_ts: Ints  # (S,) newest reading seen, -1 when unknown
+    interval_ms: Floats  # (S,) typical spacing of readings, NaN when unknown
+
+    @classmethod
+    def empty(cls, metric: str, bucket_ms: int = 3_600_000) -> MetricBaseline:
+        return cls(
+            metric,
+            bucket_ms,
+            (),
+            (),
+            np.zeros(0, np.int64),
+            np.zeros((0, 0)),
+            np.zeros((0, 0)),
+            np.zeros(0, np.int64),
+            np.zeros(0),
+        )
+
+    def __len__(self) -> int:
+        return len(self.source_ids)
+
+    def view(self, source_ids: Sequence[str], *, now_ms: int) -> BaselineView:
+        """The baseline of `source_ids` as of `now_ms`: only buckets that ended by then count."""
+        index = {s: i for i, s in enumerate(self.source_ids)}
+        rows = np.array([index.get(s, -1) for s in source_ids], dtype=np.int64)
+        known = rows >= 0
+        safe = np.where(known, rows, 0)
+        history = self.offset[:, self.bucket_start + self.bucket_ms <= now_ms]
+        usual = nan_median(history)
+        sigma = MAD_TO_SIGMA * nan_median(np.abs(history - usual[:, None]))
+        buckets = np.isfinite(history).sum(axis=1)
+
+        def pick(column: Floats | Ints, missing: float) -> Floats:
+            if len(self) == 0:
+                return np.full(len(rows), missing)
+            out: Floats = np.where(known, column[safe], missing)
+            return out
+
+        return BaselineView(
+            offset=pick(usual, np.nan),
+            offset_sigma=pick(sigma, np.nan),
+            buckets=pick(buckets, 0).astype(np.int64),
+            last_ts=pick(self.last_ts, -1).astype(np.int64),
+            interval_ms=pick(self.interval_ms, np.nan),
+            cohorts=tuple(self.cohorts[r] if r >= 0 else "" for r in rows),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (NaN becomes None); `from_dict` reads it back."""
+        sources = []
+        for i, source_id in enumerate(self.source_ids):
+            filled = np.flatnonzero(np.isfinite(self.offset[i]))
+            sources.append(
+                {
+                    "source_id": source_id,
+                    "cohort": self.cohorts[i],
+                    "last_ts": int(self.last_ts[i]),
+                    "interval_ms": _none_if_nan(float(self.interval_ms[i])),
+                    "buckets": [
+                        [
+                            int(self.bucket_start[j]),
+                            float(self.offset[i, j]),
+                            float(self.weight[i, j]),
+                        ]
+                        for j in filled
+                    ],
+                }
+            )
+        return {"metric": self.metric, "bucket_ms": self.bucket_ms, "sources": sources}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricBaseline:
+        sources = list(data.get("sources", []))
+        starts = sorted({int(b[0]) for s in sources for b in s.get("buckets", [])})
+        column = {start: j for j, start in enumerate(starts)}
+        offset = np.full((len(sources), len(starts)), np.nan)
+        weight = np.zeros((len(sources), len(starts)))
+        for i, s in enumerate(sources):
+            for start, value, w in s.get("buckets", []):
+                offset[i, column[int(start)]] = float(value)
+                weight[i, column[int(start)]] = float(w)
+        interval = [s.get("interval_ms") for s in sources]
+        return cls(
+            metric=str(data["metric"]),
+            bucket_ms=int(data["bucket_ms"]),
+            source_ids=tuple(str(s["source_id"]) for s in sources),
+            cohorts=tuple(str(s.get("cohort", "")) for s in sources),
+            bucket_start=np.array(starts, dtype=np.int64),
+            offset=offset,
+            weight=weight,
+            last_ts=np.array([int(s.get("last_ts", -1)) for s in sources], dtype=np.int64),
+            interval_ms=np.array([np.nan if v is None else float(v) for v in interval]),
+        )
+
+
+Baseline = Mapping[str, MetricBaseline]
+"""A whole sweep's baseline: one `MetricBaseline` per metric name."""
+
+
+def _none_if_nan(number: float) -> float | None:
+    return None if math.isnan(number) else number
+
+
+def learn_baseline(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) -> MetricBaseline:
+    """Learn offsets from raw history: readings in `[now - span, now - window]`, per bucket.
+
+    Each (source, bucket) gets the median of its readings; each bucket's offsets are those medians
+    minus the leave-one-out median of the source's cohort in that bucket. The readings may be a
+    sample of each bucket (e.g. its last two minutes), since offsets compare sources at the same
+    moments. Readings that are impossible for the sensor are left out.
+    """
+    bucket_ms = options.bucket_ms
+    ts, value, src = batch.ts_ms, batch.value, batch.source
+    start = now_ms - options.baseline_span_ms
+    end = now_ms - options.window_ms
+    seen = (ts >= start) & (ts <= now_ms + options.clock_tolerance_ms) & (ts >= EPOCH_MS_CUTOFF)
+    n_sources = len(batch.source_ids)
+    last_ts = np.full(n_sources, -1, np.int64)
+    np.maximum.at(last_ts, src[seen], ts[seen])
+    keep = seen & (ts <= end) & np.isfinite(value) & possible(value, profile_for(batch.metric))
+    ts, value, src = ts[keep], value[keep], src[keep]
+    first_bucket = start // bucket_ms
+    n_buckets = int(end // bucket_ms - first_bucket + 1) if end >= start else 0
+    bucket = ts // bucket_ms - first_bucket
+    cell = src * max(n_buckets, 1) + bucket
+    medians, counts, spacing = _cell_stats(cell, ts, value, n_sources * max(n_buckets, 1))
+    grid = medians.reshape(n_sources, max(n_buckets, 1))[:, :n_buckets]
+    spacing_grid = spacing.reshape(n_sources, max(n_buckets, 1))[:, :n_buckets]
+    offsets = _cohort_offsets(grid, batch.cohorts)
+    interval = nan_median(spacing_grid) if n_buckets else np.full(n_sources, np.nan)
+    return MetricBaseline(
+        metric=batch.metric,
+        bucket_ms=bucket_ms,
+        source_ids=batch.source_ids,
+        cohorts=batch.cohorts,
+        bucket_start=(first_bucket + np.arange(n_buckets, dtype=np.int64)) * bucket_ms,
+        offset=offsets,
+        weight=np.where(np.isfinite(offsets), 1.0, 0.0),
+        last_ts=last_ts,
+        interval_ms=interval,
+    )
+
+
+def _cell_stats(cell: Ints, ts: Ints, value: Floats, n_cells: int) -> tuple[Floats, Ints, Floats]:
+    """Median, count and mean reading spacing per cell (cells without readings: NaN, 0, NaN)."""
+    counts = np.bincount(cell, minlength=n_cells).astype(np.int64)
+    medians = np.full(n_cells, np.nan)
+    spacing = np.full(n_cells, np.nan)
+    if len(cell) == 0:
+        return medians, counts, spacing
+    order = np.lexsort((value, cell))
+    ordered = value[order]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    full = counts > 0
+    lo = starts[full] + (counts[full] - 1) // 2
+    hi = starts[full] + counts[full] // 2
+    medians[full] = (ordered[lo] + ordered[hi]) / 2.0
+    first = np.full(n_cells, np.iinfo(np.int64).max, np.int64)
+    last = np.full(n_cells, np.iinfo(np.int64).min, np.int64)
+    np.minimum.at(first, cell, ts)
+    np.maximum.at(last, cell, ts)
+    many = counts >= 2
+    spacing[many] = (last[many] - first[many]) / (counts[many] - 1)
+    return medians, counts, spacing
+
+
+def _cohort_offsets(levels: Floats, cohorts: Sequence[str]) -> Floats:
+    """`levels` (sources × buckets) minus each cohort's leave-one-out median, column by column."""
+    offsets = np.full(levels.shape, np.nan)
+    for members in cohort_members(cohorts).values():
+        block = levels[members]
+        offsets[members] = block - loo_median(block)
+    return offsets
+
+
+def cohort_members(cohorts: Sequence[str]) -> dict[str, Ints]:
+    """Row indexes per cohort label, labels in first-seen order."""
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(cohorts):
+        groups.setdefault(label, []).append(i)
+    return {label: np.array(rows, dtype=np.int64) for label, rows in groups.items()}
+
+
+def fold_window(
+    baseline: MetricBaseline,
+    *,
+    source_ids: Sequence[str],
+    cohorts: Sequence[str],
+    offsets: Floats,
+    learn: Bools,
+    last_ts: Ints,
+    interval_ms: Floats,
+    now_ms: int,
+    options: SweepOptions,
+) -> MetricBaseline:
+    """A new baseline with one sweep folded in (the input is left untouched).
+
+    Where `learn` is true and the offset finite, the window's offset joins the running mean of the
+    bucket holding `now_ms`. A source whose cohort changed starts its offset history afresh.
+    Buckets older than the span are dropped, and so are sources not seen within it.
+    """
+    bucket_ms = baseline.bucket_ms
+    index = {s: i for i, s in enumerate(baseline.source_ids)}
+    ids, labels = list(baseline.source_ids), list(baseline.cohorts)
+    rows = np.empty(len(source_ids), dtype=np.int64)
+    moved: list[int] = []
+    for k, (source_id, label) in enumerate(zip(source_ids, cohorts, strict=True)):
+        row = index.get(source_id)
+        if row is None:
+            row = index[source_id] = len(ids)
+            ids.append(source_id)
+            labels.append(label)
+        elif labels[row] != label:
+            labels[row] = label
+            moved.append(row)
+        rows[k] = row
+    grow = len(ids) - len(baseline)
+    current = now_ms // bucket_ms * bucket_ms
+    starts = baseline.bucket_start
+    new_column = current not in set(starts.tolist())
+    if new_column:
+        starts = np.append(starts, current)
+    offset = np.pad(baseline.offset, ((0, grow), (0, int(new_column))), constant_values=np.nan)
+    weight = np.pad(baseline.weight, ((0, grow), (0, int(new_column))))
+    seen = np.pad(baseline.last_ts, (0, grow), constant_values=-1)
+    interval = np.pad(baseline.interval_ms, (0, grow), constant_values=np.nan)
+    if moved:
+        offset[moved] = np.nan
+        weight[moved] = 0.0
+    order = np.argsort(starts, kind="stable")
+    starts, offset, weight = starts[order], offset[:, order], weight[:, order]
+    col = int(np.searchsorted(starts, current))
+    take = learn & np.isfinite(offsets)
+    r = rows[take]
+    w = weight[r, col]
+    old = np.where(w > 0, offset[r, col], 0.0)
+    offset[r, col] = (old * w + offsets[take]) / (w + 1.0)
+    weight[r, col] = w + 1.0
+    np.maximum.at(seen, rows, last_ts)
+    fresh = np.isfinite(interval_ms)
+    blended = np.where(
+        np.isfinite(interval[rows[fresh]]),
+        (1 - options.interval_alpha) * interval[rows[fresh]]
+        + options.interval_alpha * interval_ms[fresh],
+        interval_ms[fresh],
+    )
+    interval[rows[fresh]] = blended
+    horizon = now_ms - options.baseline_span_ms
+    keep_cols = starts + bucket_ms > horizon
+    keep_rows = (seen >= horizon) | np.isfinite(offset[:, keep_cols]).any(axis=1)
+    return MetricBaseline(
+        metric=baseline.metric,
+        bucket_ms=bucket_ms,
+        source_ids=tuple(s for s, k in zip(ids, keep_rows, strict=True) if k),
+        cohorts=tuple(c for c, k in zip(labels, keep_rows, strict=True) if k),
+        bucket_start=starts[keep_cols],
+        offset=offset[keep_rows][:, keep_cols],
+        weight=weight[keep_rows][:, keep_cols],
+        last_ts=seen[keep_rows],
+        interval_ms=interval[keep_rows],
+    )

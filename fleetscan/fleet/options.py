@@ -1,0 +1,93 @@
+"""Every knob of a fleet sweep in one frozen value, with the defaults the CLI shows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from fleetscan.sensors import MetricProfile, profile_for
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+# Without a learned baseline a board's own calibration offset is unknown, so a snapshot compares
+# boards that may legitimately differ by the sensor's unit-to-unit accuracy (BME280 datasheet:
+# ±1 °C, ±3 %RH, ±1 hPa, read as 2σ). These are the snapshot scale floors; once a baseline has
+# learned each board's offset, the much smaller noise floor applies to changes of that offset.
+SNAPSHOT_FLOOR = {"temperature": 0.5, "humidity": 1.5, "pressure": 0.5}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepOptions:
+    """How a sweep reduces, compares, decides and learns. Durations are epoch-ms spans.
+
+    `min_scale` maps a metric name to the smallest scale (metric units) a z may be divided by;
+    the key `""` applies to every metric without its own entry; without either, the sensor
+    profile's noise floor applies (BME280: 0.1 °C, 0.5 %RH, 0.1 hPa). The scale is never below
+    the sensor's resolution, so z is always finite.
+    """
+
+    window_ms: int = 10 * MINUTE_MS  # recent window each source is summarised over
+    threshold: float = 3.0  # |z| above this is anomalous / drifting
+    min_peers: int = 5  # peers (other sources of the cohort) needed to compare at all
+    min_scale: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    group_by: tuple[str, ...] = ()  # tag names; boards are compared within equal tag values
+    min_readings: int = 1  # valid readings in the window for a source to have a value
+    stale_factor: float = 5.0  # silent for more than this many of its own intervals...
+    stale_floor_ms: int = MINUTE_MS  # ...and more than this, is stale
+    outage_fraction: float = 0.5  # this share of a cohort (or fleet) silent at once: an outage
+    clock_tolerance_ms: int = 5 * MINUTE_MS  # readings stamped further ahead are clock faults
+    noisy_ratio: float = 4.0  # own noise σ this many times the peers' median is noisy
+    min_noise_readings: int = 8  # readings needed to judge noise
+    stuck_min_readings: int = 5  # readings needed to call a sensor stuck
+    stuck_peer_factor: float = 3.0  # peers must move more than this many resolution steps
+    simulated_min_readings: int = 8  # readings needed to recognise the C SDK's fake values
+    bucket_ms: int = HOUR_MS  # baseline offsets are kept per bucket of this length
+    baseline_span_ms: int = 7 * DAY_MS  # and for this long
+    min_baseline_buckets: int = 6  # completed buckets before a baseline is used
+    learn_while_alerting: bool = False  # fold windows of a drifting source into its baseline
+    interval_alpha: float = 0.2  # smoothing of each source's learned reading interval
+
+    def __post_init__(self) -> None:
+        positive = {
+            "window_ms": self.window_ms,
+            "threshold": self.threshold,
+            "stale_factor": self.stale_factor,
+            "noisy_ratio": self.noisy_ratio,
+            "bucket_ms": self.bucket_ms,
+            "baseline_span_ms": self.baseline_span_ms,
+        }
+        for name, number in positive.items():
+            if not number > 0:
+                raise ValueError(f"{name} must be > 0, got {number!r}")
+        if self.min_peers < 1 or self.min_readings < 1 or self.min_baseline_buckets < 1:
+            raise ValueError("min_peers, min_readings and min_baseline_buckets must be >= 1")
+        if not 0 < self.outage_fraction <= 1 or not 0 < self.interval_alpha <= 1:
+            raise ValueError("outage_fraction and interval_alpha must be in (0, 1]")
+        if any(not scale > 0 for scale in self.min_scale.values()):
+            raise ValueError("min_scale values must be > 0")
+        object.__setattr__(self, "min_scale", MappingProxyType(dict(self.min_scale)))
+        object.__setattr__(self, "group_by", tuple(self.group_by))
+
+    def scale_floor(
+        self, metric: str, profile: MetricProfile | None = None, *, snapshot: bool = False
+    ) -> float:
+        """The smallest scale for `metric`, never below the sensor's resolution.
+
+        `min_scale` when given; otherwise the sensor's noise floor for baseline-relative scores
+        and `SNAPSHOT_FLOOR` (unit-to-unit accuracy) for snapshot ones.
+
+        >>> opts = SweepOptions()
+        >>> opts.scale_floor("temperature"), opts.scale_floor("temperature", snapshot=True)
+        (0.1, 0.5)
+        >>> SweepOptions(min_scale={"": 0.3}).scale_floor("humidity", snapshot=True)
+        0.3
+        """
+        prof = profile if profile is not None else profile_for(metric)
+        default = prof.noise_floor
+        if snapshot:
+            default = max(default, SNAPSHOT_FLOOR.get(prof.metric, default))
+        chosen = self.min_scale.get(metric, self.min_scale.get("", default))
+        return max(chosen, prof.resolution, 1e-9)

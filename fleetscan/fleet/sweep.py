@@ -1,0 +1,396 @@
+"""One fleet sweep: `run_sweep(window, baseline, now_ms=, options=) -> (results, baseline)`.
+
+The sweep is a pure function. For every metric it reduces raw readings to one row per source (or
+takes rows the telemetry store already reduced), adds the sources only the baseline knows (so a
+board that fell silent is still reported), scores every source against its cohort and its own
+learned offset, explains each verdict in one line, and folds this window's offsets into a new
+baseline for the next sweep. Time comes in as `now_ms`; state comes in and goes out as values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from fleetscan.fleet.baseline import Baseline, MetricBaseline, fold_window
+from fleetscan.fleet.batch import SeriesBatch
+from fleetscan.fleet.options import SweepOptions
+from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates, reduce_window
+from fleetscan.fleet.score import MetricScores, score_metric
+from fleetscan.fleet.status import CODE, CODES, Status
+from fleetscan.sensors import profile_for
+from fleetscan.timeutil import iso_z
+
+
+@dataclass(frozen=True, slots=True)
+class FleetResult:
+    """The verdict on one (source, metric) in one sweep, with everything needed to explain it.
+
+    `value` is the window median and `fleet_median` the median of its peers (leave-one-out, within
+    its cohort); `z` is in robust σ and `fleet_scale` the scale it was divided by (metric units).
+    `offset` is the value minus the level its peers imply: `fleet_median` for a snapshot, or with
+    a baseline the median of the peers' values less their own usual offsets; with a baseline `z`
+    scores the change of `offset` from `baseline_offset`. `score` is what `<metric>.fleet_z`
+    carries once the alert guard is met (0.0 when not alerting). Missing numbers are NaN (`None`
+    in `to_record`); `age_ms` is the time since the source's newest reading.
+    """
+
+    source_id: str
+    metric: str
+    at_ms: int
+    cohort: str
+    status: Status
+    alerting: bool
+    score: float
+    value: float
+    count: int
+    age_ms: float
+    fleet_median: float
+    fleet_scale: float
+    z: float
+    offset: float
+    baseline_offset: float
+    peers: int
+    reason: str
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-able dict: one line of `--format jsonl`."""
+        return {
+            "source_id": self.source_id,
+            "metric": self.metric,
+            "at": iso_z(self.at_ms),
+            "value": _num(self.value),
+            "fleet_median": _num(self.fleet_median),
+            "fleet_scale": _num(self.fleet_scale),
+            "z": _num(self.z),
+            "status": self.status.value,
+            "alerting": self.alerting,
+            "reason": self.reason,
+            "score": _num(self.score),
+            "offset": _num(self.offset),
+            "baseline_offset": _num(self.baseline_offset),
+            "peers": self.peers,
+            "count": self.count,
+            "age_s": _num(self.age_ms / 1000.0),
+            "cohort": self.cohort,
+        }
+
+
+class SweepOutcome(NamedTuple):
+    """What `run_sweep` returns: unpack as `results, baseline = run_sweep(...)`."""
+
+    results: tuple[FleetResult, ...]
+    baseline: dict[str, MetricBaseline]
+
+
+def run_sweep(
+    window: Mapping[str, SeriesBatch | WindowAggregates],
+    baseline: Baseline,
+    *,
+    now_ms: int,
+    options: SweepOptions,
+) -> SweepOutcome:
+    """Score every source of every metric in `window` as of `now_ms`; return the new baseline.
+
+    `window` maps metric names to raw readings (`SeriesBatch`, reduced here over
+    `options.window_ms`) or to rows already reduced elsewhere (`WindowAggregates`). `baseline`
+    may be empty (`{}`); metrics it holds that `window` lacks are carried over unchanged.
+    """
+    results: list[FleetResult] = []
+    new_baseline = dict(baseline)
+    for metric, data in window.items():
+        agg = (
+            data
+            if isinstance(data, WindowAggregates)
+            else reduce_window(
+                data,
+                now_ms=now_ms,
+                window_ms=options.window_ms,
+                clock_tolerance_ms=options.clock_tolerance_ms,
+            )
+        )
+        learned = baseline.get(metric) or MetricBaseline.empty(metric, options.bucket_ms)
+        agg = _with_known_sources(agg, learned, now_ms=now_ms, options=options)
+        view = learned.view(agg.source_ids, now_ms=now_ms)
+        if options.group_by:  # a window whose rows all lost their tags keeps the learned cohort
+            cohorts = tuple(c or b for c, b in zip(agg.cohorts, view.cohorts, strict=True))
+            agg = replace(agg, cohorts=cohorts)
+        scores = score_metric(agg, view, now_ms=now_ms, options=options)
+        results.extend(_results(agg, scores, now_ms=now_ms, options=options))
+        new_baseline[metric] = fold_window(
+            learned,
+            source_ids=agg.source_ids,
+            cohorts=agg.cohorts,
+            offsets=scores.offset,
+            learn=_learnable(scores, options),
+            last_ts=agg.last_ts,
+            interval_ms=np.where(agg.count >= 3, agg.interval_ms, np.nan),
+            now_ms=now_ms,
+            options=options,
+        )
+    return SweepOutcome(tuple(results), new_baseline)
+
+
+def _with_known_sources(
+    agg: WindowAggregates, learned: MetricBaseline, *, now_ms: int, options: SweepOptions
+) -> WindowAggregates:
+    """`agg` plus empty rows for sources the baseline saw within its span but the window lacks."""
+    present = set(agg.source_ids)
+    horizon = now_ms - options.baseline_span_ms
+    extra = [
+        i
+        for i, s in enumerate(learned.source_ids)
+        if s not in present and learned.last_ts[i] >= horizon
+    ]
+    if not extra:
+        return agg
+    missing = WindowAggregates.empty(
+        agg.metric,
+        tuple(learned.source_ids[i] for i in extra),
+        tuple(learned.cohorts[i] for i in extra),
+    )
+    return agg.concat(missing)
+
+
+def _learnable(scores: MetricScores, options: SweepOptions) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Windows whose offsets may join the baseline: trustworthy values, not an alert in progress."""
+    status = scores.status
+    calm = (status == CODE[Status.OK]) | (status == CODE[Status.INSUFFICIENT_PEERS])
+    flagged = (status == CODE[Status.DRIFTING]) | (status == CODE[Status.ANOMALOUS])
+    # Until a source has a baseline, its snapshot outliers are learned too: a board that always
+    # sits 3 °C above the rest must become normal, not stay anomalous forever.
+    warming = flagged & (~scores.has_baseline | options.learn_while_alerting)
+    learn: np.ndarray[Any, np.dtype[np.bool_]] = (calm | warming) & np.isfinite(scores.offset)
+    return learn
+
+
+def _results(
+    agg: WindowAggregates,
+    scores: MetricScores,
+    *,
+    now_ms: int,
+    options: SweepOptions,
+) -> list[FleetResult]:
+    c = _Columns(agg, scores)  # plain Python lists: indexing NumPy scalars 10,000 times is slow
+    explain = _Explainer(agg.metric, c, options)
+    floor_score = options.threshold + 1.0
+    out = []
+    for i, source_id in enumerate(agg.source_ids):
+        status = CODES[c.status[i]]
+        z = c.z[i]
+        if not status.alerting:
+            score = 0.0
+        elif status.z_based:
+            score = abs(z)
+        else:
+            score = max(abs(z) if math.isfinite(z) else 0.0, floor_score)
+        out.append(
+            FleetResult(
+                source_id=source_id,
+                metric=agg.metric,
+                at_ms=now_ms,
+                cohort=agg.cohorts[i],
+                status=status,
+                alerting=status.alerting,
+                score=score,
+                value=c.median[i],
+                count=c.count[i],
+                age_ms=c.age_ms[i],
+                fleet_median=c.peer_median[i],
+                fleet_scale=c.scale[i],
+                z=z,
+                offset=c.offset[i],
+                baseline_offset=c.usual_offset[i],
+                peers=c.peers[i],
+                reason=explain(i, status),
+            )
+        )
+    return out
+
+
+class _Columns:
+    """The columns results and reasons need, as lists."""
+
+    def __init__(self, agg: WindowAggregates, s: MetricScores) -> None:
+        self.status: list[int] = s.status.tolist()
+        self.z: list[float] = s.z.tolist()
+        self.scale: list[float] = s.scale.tolist()
+        self.peer_median: list[float] = s.peer_median.tolist()
+        self.offset: list[float] = s.offset.tolist()
+        self.usual_offset: list[float] = s.usual_offset.tolist()
+        self.peers: list[int] = s.peers.tolist()
+        self.age_ms: list[float] = s.age_ms.tolist()
+        self.stale_after_ms: list[float] = s.stale_after_ms.tolist()
+        self.noise_ratio: list[float] = s.noise_ratio.tolist()
+        self.peer_noise: list[float] = s.peer_noise.tolist()
+        self.peer_range: list[float] = s.peer_range.tolist()
+        self.simulated: list[bool] = s.simulated.tolist()
+        self.has_baseline: list[bool] = s.has_baseline.tolist()
+        self.median: list[float] = agg.median.tolist()
+        self.count: list[int] = agg.count.tolist()
+        self.nan: list[int] = agg.nan.tolist()
+        self.invalid: list[int] = agg.invalid.tolist()
+        self.future: list[int] = agg.future.tolist()
+        self.past: list[int] = agg.past.tolist()
+        self.noise: list[float] = agg.noise.tolist()
+        self.spikes: list[int] = agg.spikes.tolist()
+        self.grid: list[float] = agg.grid.tolist()
+        self.lag1: list[float] = agg.lag1.tolist()
+
+
+class _Explainer:
+    """One-line reasons, in the metric's units."""
+
+    def __init__(self, metric: str, columns: _Columns, options: SweepOptions) -> None:
+        self.c, self.options = columns, options
+        self.prof = profile_for(metric)
+        self.unit = f" {self.prof.unit}" if self.prof.unit else ""
+        self._by_status = {
+            Status.OK: self._ok,
+            Status.ANOMALOUS: self._anomalous,
+            Status.DRIFTING: self._drifting,
+            Status.STUCK: self._stuck,
+            Status.NOISY: self._noisy,
+            Status.INVALID: self._invalid,
+            Status.STALE: self._stale,
+            Status.OUTAGE: self._outage,
+            Status.NO_DATA: self._no_data,
+            Status.INSUFFICIENT_PEERS: self._insufficient_peers,
+        }
+
+    def __call__(self, i: int, status: Status) -> str:
+        return self._by_status[status](i)
+
+    def _v(self, x: float, sign: bool = False) -> str:
+        if not math.isfinite(x):
+            return "n/a"
+        if abs(x) >= 1e5:
+            return f"{x:+.4g}" if sign else f"{x:.4g}"
+        return f"{x:+.2f}" if sign else f"{x:.2f}"
+
+    def _vs_peers(self, i: int) -> str:
+        c = self.c
+        return f"peer median {self._v(c.peer_median[i])}{self.unit}, {c.peers[i]} peers"
+
+    def _ok(self, i: int) -> str:
+        c = self.c
+        if c.has_baseline[i]:
+            return (
+                f"gap to peers {self._v(c.offset[i], True)}{self.unit}, usual "
+                f"{self._v(c.usual_offset[i], True)} (z={c.z[i]:+.1f}; {self._vs_peers(i)})"
+            )
+        return f"z={c.z[i]:+.1f} vs {self._vs_peers(i)}, scale {self._v(c.scale[i])}"
+
+    def _anomalous(self, i: int) -> str:
+        c = self.c
+        side = "above" if c.z[i] > 0 else "below"
+        return (
+            f"{self._v(c.median[i])}{self.unit} is {abs(c.z[i]):.1f}σ {side} the "
+            f"{self._vs_peers(i)} (scale {self._v(c.scale[i])}; no baseline yet)"
+        )
+
+    def _drifting(self, i: int) -> str:
+        c = self.c
+        return (
+            f"gap to peers moved to {self._v(c.offset[i], True)}{self.unit} from its usual "
+            f"{self._v(c.usual_offset[i], True)} ± {self._v(c.scale[i])} "
+            f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
+        )
+
+    def _stuck(self, i: int) -> str:
+        c = self.c
+        return (
+            f"flat at {self._v(c.median[i])}{self.unit} over {c.count[i]} readings while "
+            f"peers move {self._v(c.peer_range[i])} (resolution {self.prof.resolution:g})"
+        )
+
+    def _noisy(self, i: int) -> str:
+        c = self.c
+        if c.spikes[i] > 0:
+            return (
+                f"{_count(c.spikes[i], 'spike reading')} in the window "
+                f"(noise σ {self._v(c.noise[i])}{self.unit})"
+            )
+        return (
+            f"noise σ {c.noise[i]:.3g}{self.unit} is {c.noise_ratio[i]:.1f}× the peers' "
+            f"{c.peer_noise[i]:.3g}"
+        )
+
+    def _invalid(self, i: int) -> str:
+        c, p = self.c, self.prof
+        parts = []
+        if c.nan[i]:
+            parts.append(f"{_count(c.nan[i], 'NaN/null reading')}")
+        if c.invalid[i]:
+            bracket = "(" if p.exclusive_low else "["
+            parts.append(
+                f"{_count(c.invalid[i], 'reading')} outside the BME280 range "
+                f"{bracket}{p.low:g}, {p.high:g}]"
+            )
+        if c.future[i]:
+            parts.append(f"{_count(c.future[i], 'reading')} stamped in the future (device clock?)")
+        if c.past[i]:
+            parts.append(f"{_count(c.past[i], 'reading')} stamped before 2001 (device clock?)")
+        if c.simulated[i]:
+            low, high = SIMULATED_RANGE[p.metric]
+            parts.append(
+                f"values look simulated: {c.grid[i]:.0%} on the 0.1 grid in {low:g}-{high:g}, "
+                f"lag-1 autocorrelation {c.lag1[i]:+.2f} (BME280 missing?)"
+            )
+        return "; ".join(parts)
+
+    def _stale(self, i: int) -> str:
+        c = self.c
+        return f"no reading for {_span(c.age_ms[i])} (stale after {_span(c.stale_after_ms[i])})"
+
+    def _outage(self, i: int) -> str:
+        return (
+            f"no reading for {_span(self.c.age_ms[i])}, like most of its cohort: "
+            "a gateway, network or read outage?"
+        )
+
+    def _no_data(self, i: int) -> str:
+        age = self.c.age_ms[i]
+        since = f"; last {_span(age)} ago" if math.isfinite(age) else ""
+        return f"no reading in the {_span(self.options.window_ms)} window{since}"
+
+    def _insufficient_peers(self, i: int) -> str:
+        return f"{_count(self.c.peers[i], 'peer')}, need {self.options.min_peers} to compare"
+
+
+def _count(n: int, noun: str) -> str:
+    """`1 peer`, `3 peers`.
+
+    >>> _count(1, "peer"), _count(3, "spike reading")
+    ('1 peer', '3 spike readings')
+    """
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _span(ms: float) -> str:
+    """A short human duration: 45s, 12m, 3h5m, 2d4h.
+
+    >>> _span(45_000), _span(750_000), _span(11_100_000), _span(187_200_000)
+    ('45s', '12m', '3h5m', '2d4h')
+    """
+    if not math.isfinite(ms):
+        return "n/a"
+    seconds = int(round(ms / 1000))
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours else f"{days}d"
+
+
+def _num(x: float) -> float | None:
+    return x if math.isfinite(x) else None
