@@ -196,9 +196,9 @@ def _poll_until_stopped(
                 metrics=metrics, sources=sources, from_ms=min(since, now - 1), to_ms=now
             )
         except FleetscanError as exc:
-            note(f"poll failed: {exc}; retrying in {backoff_s:.0f}s")
             if once:
-                raise typer.Exit(code=3) from None
+                fail(f"poll failed: {exc}", code=3)
+            note(f"poll failed: {exc}; retrying in {backoff_s:.0f}s")
             stop.wait(backoff_s)
             backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
             continue
