@@ -90,7 +90,7 @@ class Emitter:
                 timeout=timeout_s,
                 retry_config=RetryConfig(max_retries=retries, base_delay=0.5, max_delay=2.0),
                 persistent_buffer=False,
-                ws_url=_ws_url(self.gateway_url),
+                ws_url=ws_url_for(self.gateway_url),
             )
             self._px.gateway_url = self.gateway_url  # the constructor reads only the environment
 
@@ -136,7 +136,7 @@ class Emitter:
         self.close()
 
 
-def _ws_url(gateway_url: str) -> str:
+def ws_url_for(gateway_url: str) -> str:
     """The WebSocket URL on the same host as the gateway, so plexus-python never reaches elsewhere."""
     if gateway_url.startswith("https://"):
         return "wss://" + gateway_url.removeprefix("https://")

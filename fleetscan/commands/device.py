@@ -95,11 +95,12 @@ def device(
         fail(str(exc), code=2)
     except ValueError as exc:
         fail(str(exc), code=2)
-    with client, emitter:
+    with client, emitter, stop_on_signals() as stop:
         _poll_loop(
             runner,
             client,
             emitter,
+            stop,
             sources=source,
             metrics=metric,
             poll_s=poll,
@@ -146,34 +147,6 @@ def _poll_loop(
     runner: DeviceRunner,
     client: PlexusClient,
     emitter: Emitter,
-    *,
-    sources: list[str],
-    metrics: list[str],
-    poll_s: float,
-    lookback_ms: int,
-    once: bool,
-    output: OutputFormat,
-) -> None:
-    """Poll, score, print, post; a failing API or gateway logs one line and backs off."""
-    with stop_on_signals() as stop:
-        _poll_until_stopped(
-            runner,
-            client,
-            emitter,
-            stop,
-            sources=sources,
-            metrics=metrics,
-            poll_s=poll_s,
-            lookback_ms=lookback_ms,
-            once=once,
-            output=output,
-        )
-
-
-def _poll_until_stopped(
-    runner: DeviceRunner,
-    client: PlexusClient,
-    emitter: Emitter,
     stop: threading.Event,
     *,
     sources: list[str],
@@ -183,6 +156,7 @@ def _poll_until_stopped(
     once: bool,
     output: OutputFormat,
 ) -> None:
+    """Poll, score, print, post until `stop`; a failing API or gateway logs one line, backs off."""
     pending: list[Point] = []
     backoff_s = poll_s
     prefix = len(sources) * len(metrics) > 1

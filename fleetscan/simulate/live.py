@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from fleetscan.emitter import ws_url_for
 from fleetscan.errors import InputError, redact
 from fleetscan.simulate.fleet import SimulatedFleet
 from fleetscan.simulate.generate import Block
@@ -154,7 +155,7 @@ def run_live(
                 persistent_buffer=False,
                 timeout=timeout,
                 retry_config=RetryConfig(max_retries=max_retries, base_delay=0.5, max_delay=2.0),
-                ws_url=_ws_url(base),
+                ws_url=ws_url_for(base),
             )
             px.gateway_url = base  # the constructor reads only the environment and config file
             px._ws_auth_waited = True  # skip the up-to-5 s first-send wait for a WebSocket
@@ -187,13 +188,6 @@ def _close_quietly(px: Any) -> None:
         px.close()
     except Exception:  # closing must not mask the loop's own outcome
         pass
-
-
-def _ws_url(gateway_url: str) -> str:
-    """The WebSocket URL on the gateway's own host, so plexus-python never reaches elsewhere."""
-    if gateway_url.startswith("https://"):
-        return "wss://" + gateway_url.removeprefix("https://")
-    return "ws://" + gateway_url.removeprefix("http://")
 
 
 class LiveFleet:
