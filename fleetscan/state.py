@@ -1,24 +1,31 @@
 """Durable sweep state: one SQLite file that survives between cron runs.
 
-What it keeps, per (source, metric): the lifecycle state (streak, open alert, recovery, cooldown,
-last seen) and the learned baseline (an opaque JSON document owned by the fleet scorer); for the whole
-store: the last sweep time and an outbox of emissions the gateway has not accepted yet.
+It stores a `SweepState` (fleetscan.sweeps.step) and the outbox:
+
+| table       | one row per             | holds                                                   |
+|-------------|-------------------------|---------------------------------------------------------|
+| `meta`      | key                     | `schema_version`, `last_sweep_ms`, `storms` (JSON)      |
+| `metrics`   | metric                  | when it was last swept, its baseline's bucket length    |
+| `series`    | (source, metric)        | the alert lifecycle (JSON), only for non-idle series    |
+| `seen`      | (source, metric)        | the newest reading seen (epoch ms)                      |
+| `baselines` | (source, metric)        | the learned offsets per bucket (JSON, `MetricBaseline`) |
+| `outbox`    | point                   | emissions the gateway has not accepted yet, in order   |
 
 Safety rules:
 - `open_state()` takes an exclusive file lock (`<path>.lock`, via `filelock`) before touching the
   database; a second sweep waits up to `lock_wait_s` and then gets `StateLockedError`.
-- All of a sweep's changes are written in ONE transaction (`Store.commit_sweep`), so a sweep killed
-  at any point, even by SIGKILL, leaves the previous sweep's state intact (SQLite's journal).
-- The schema is versioned; a newer file than this code understands is refused, not rewritten.
+- All of a sweep's changes (state and outbox) are written in ONE transaction (`Store.commit`), so
+  a sweep killed at any point, even by SIGKILL, leaves the previous sweep's state intact.
+- The schema is versioned: an older file is migrated in a transaction; a newer one is refused,
+  not rewritten.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +33,21 @@ import filelock
 
 from fleetscan.emitter import Point
 from fleetscan.errors import StateError, StateLockedError
+from fleetscan.fleet.baseline import MetricBaseline
 from fleetscan.lifecycle import SeriesState
+from fleetscan.sweeps.step import StormKey, SweepState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS metrics (
+    metric TEXT PRIMARY KEY, swept_ms INTEGER NOT NULL, bucket_ms INTEGER);
 CREATE TABLE IF NOT EXISTS series (
     source_id TEXT NOT NULL, metric TEXT NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (source_id, metric));
+CREATE TABLE IF NOT EXISTS seen (
+    source_id TEXT NOT NULL, metric TEXT NOT NULL, ts_ms INTEGER NOT NULL,
     PRIMARY KEY (source_id, metric));
 CREATE TABLE IF NOT EXISTS baselines (
     source_id TEXT NOT NULL, metric TEXT NOT NULL, baseline TEXT NOT NULL,
@@ -43,17 +57,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     value REAL NOT NULL, ts_ms INTEGER NOT NULL, tags TEXT NOT NULL DEFAULT '{}');
 """
 
-Key = tuple[str, str]
-
-
-@dataclass
-class SweepChanges:
-    """Everything one sweep writes, applied atomically by `Store.commit_sweep`."""
-
-    now_ms: int
-    series: dict[Key, SeriesState] = field(default_factory=dict)
-    baselines: dict[Key, Any] = field(default_factory=dict)  # JSON-serialisable documents
-    outbox: list[Point] = field(default_factory=list)  # the full new outbox (replaces the old)
+MAX_OUTBOX = 500_000  # points kept for retry; beyond this the oldest are dropped (and counted)
 
 
 class Store:
@@ -67,46 +71,114 @@ class Store:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'last_sweep_ms'").fetchone()
         return int(row[0]) if row else None
 
-    def series(self) -> dict[Key, SeriesState]:
-        rows = self._db.execute("SELECT source_id, metric, state FROM series").fetchall()
-        return {(s, m): SeriesState.from_dict(json.loads(state)) for s, m, state in rows}
+    def load(self) -> SweepState:
+        """The state the last committed sweep left (an empty state for a new file)."""
+        try:
+            return self._load()
+        except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+            raise StateError(
+                f"cannot read sweep state {self.path}: {exc}; move it aside to start afresh"
+            ) from None
 
-    def baselines(self) -> dict[Key, Any]:
-        rows = self._db.execute("SELECT source_id, metric, baseline FROM baselines").fetchall()
-        return {(s, m): json.loads(doc) for s, m, doc in rows}
+    def _load(self) -> SweepState:
+        db = self._db
+        metrics = db.execute("SELECT metric, swept_ms, bucket_ms FROM metrics").fetchall()
+        sources: dict[str, list[dict[str, Any]]] = {m: [] for m, _, b in metrics if b is not None}
+        for _, metric, doc in db.execute(
+            "SELECT source_id, metric, baseline FROM baselines ORDER BY rowid"
+        ):
+            if metric in sources:
+                sources[metric].append(json.loads(doc))
+        baselines = {
+            m: MetricBaseline.from_dict({"metric": m, "bucket_ms": b, "sources": sources[m]})
+            for m, _, b in metrics
+            if b is not None
+        }
+        storms_row = db.execute("SELECT value FROM meta WHERE key = 'storms'").fetchone()
+        storms: dict[StormKey, int] = {}
+        for metric, cohort, since in json.loads(storms_row[0]) if storms_row else []:
+            storms[(str(metric), None if cohort is None else str(cohort))] = int(since)
+        return SweepState(
+            last_sweep_ms=self.last_sweep_ms(),
+            swept_ms={m: int(t) for m, t, _ in metrics},
+            baselines=baselines,
+            series={
+                (s, m): SeriesState.from_dict(json.loads(doc))
+                for s, m, doc in db.execute("SELECT source_id, metric, state FROM series")
+            },
+            last_seen={
+                (s, m): int(t)
+                for s, m, t in db.execute("SELECT source_id, metric, ts_ms FROM seen")
+            },
+            storms=storms,
+        )
 
     def outbox(self) -> list[Point]:
-        rows = self._db.execute(
-            "SELECT source_id, metric, value, ts_ms, tags FROM outbox ORDER BY id"
-        ).fetchall()
-        return [Point(s, m, v, t, json.loads(tags)) for s, m, v, t, tags in rows]
+        """Points not delivered yet, oldest first."""
+        try:
+            rows = self._db.execute(
+                "SELECT source_id, metric, value, ts_ms, tags FROM outbox ORDER BY id"
+            ).fetchall()
+            return [Point(s, m, v, t, json.loads(tags)) for s, m, v, t, tags in rows]
+        except (sqlite3.Error, ValueError) as exc:
+            raise StateError(f"cannot read the outbox in {self.path}: {exc}") from None
 
-    def commit_sweep(self, changes: SweepChanges) -> None:
-        """Write a sweep's changes in one transaction: all of them, or (if killed) none."""
+    def commit(
+        self,
+        state: SweepState,
+        outbox: Sequence[Point],
+        *,
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
+        """Replace the stored state and outbox in one transaction: all of it, or (if killed) none.
+
+        `before_commit` runs inside the transaction after every write (tests kill the process
+        there to check that nothing of a half-written sweep survives).
+        """
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
+            for table in ("metrics", "series", "seen", "baselines", "outbox"):
+                db.execute(f"DELETE FROM {table}")
             db.executemany(
-                "INSERT OR REPLACE INTO series VALUES (?, ?, ?)",
-                [(s, m, json.dumps(st.to_dict())) for (s, m), st in changes.series.items()],
+                "INSERT INTO metrics VALUES (?, ?, ?)",
+                [
+                    (m, t, state.baselines[m].bucket_ms if m in state.baselines else None)
+                    for m, t in state.swept_ms.items()
+                ],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO baselines VALUES (?, ?, ?)",
-                [(s, m, json.dumps(doc)) for (s, m), doc in changes.baselines.items()],
+                "INSERT INTO series VALUES (?, ?, ?)",
+                [(s, m, json.dumps(st.to_dict())) for (s, m), st in state.series.items()],
             )
-            db.execute("DELETE FROM outbox")
+            db.executemany(
+                "INSERT INTO seen VALUES (?, ?, ?)",
+                [(s, m, t) for (s, m), t in state.last_seen.items()],
+            )
+            db.executemany(
+                "INSERT INTO baselines VALUES (?, ?, ?)",
+                [
+                    (doc["source_id"], metric, json.dumps(doc, allow_nan=False))
+                    for metric, baseline in state.baselines.items()
+                    for doc in baseline.to_dict()["sources"]
+                ],
+            )
             db.executemany(
                 "INSERT INTO outbox (source_id, metric, value, ts_ms, tags) VALUES (?, ?, ?, ?, ?)",
                 [
                     (p.source_id, p.metric, p.value, p.ts_ms, json.dumps(dict(p.tags)))
-                    for p in changes.outbox
+                    for p in outbox
                 ],
             )
-            db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('last_sweep_ms', ?)", (str(changes.now_ms),)
-            )
+            storms = [[m, c, since] for (m, c), since in state.storms.items()]
+            meta = [("storms", json.dumps(storms))]
+            if state.last_sweep_ms is not None:
+                meta.append(("last_sweep_ms", str(state.last_sweep_ms)))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+            if before_commit is not None:
+                before_commit()
             db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise StateError(f"cannot write sweep state {self.path}: {exc}") from None
@@ -116,16 +188,36 @@ class Store:
 
 
 def _prepare(db: sqlite3.Connection, path: Path) -> None:
-    db.executescript(_SCHEMA)
-    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is None:
-        db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        db.commit()
-    elif int(row[0]) > SCHEMA_VERSION:
+    """Create the tables of a new file, migrate an older one, refuse a newer one."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    version = None
+    if "meta" in tables:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else None
+    if version is not None and version > SCHEMA_VERSION:
         raise StateError(
-            f"{path} was written by a newer fleetscan (schema {row[0]} > {SCHEMA_VERSION}); "
+            f"{path} was written by a newer fleetscan (schema {version} > {SCHEMA_VERSION}); "
             "upgrade fleetscan or use another --state"
         )
+    if version == SCHEMA_VERSION and tables >= {"metrics", "series", "seen", "baselines"}:
+        return  # the common case: nothing to write, so a failed sweep leaves the file untouched
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if version == 1:
+            # Version 1 kept opaque baseline documents that nothing wrote; its series states
+            # read as they are.
+            db.execute("DELETE FROM baselines")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 @contextmanager
@@ -149,9 +241,16 @@ def open_state(path: Path, *, lock_wait_s: float = 10.0) -> Iterator[Store]:
     try:
         try:
             db = sqlite3.connect(str(path), isolation_level=None, timeout=lock_wait_s)
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot open sweep state {path}: {exc}") from None
+        try:
             _prepare(db, path)
         except sqlite3.DatabaseError as exc:
+            db.close()
             raise StateError(f"cannot read sweep state {path}: {exc}") from None
+        except BaseException:
+            db.close()
+            raise
         store = Store(db, path)
         try:
             yield store
@@ -162,12 +261,21 @@ def open_state(path: Path, *, lock_wait_s: float = 10.0) -> Iterator[Store]:
 
 
 def outbox_merge(old: Sequence[Point], new: Sequence[Point]) -> list[Point]:
-    """Pending points, oldest first, without duplicates of the same (source, metric, time)."""
+    """Pending points, oldest first, without duplicates of the same (source, metric, time).
+
+    A newer point for the same (source, metric, time) replaces the older one in its place.
+    """
     seen: dict[tuple[str, str, int], Point] = {}
     for point in [*old, *new]:
         seen[(point.source_id, point.metric, point.ts_ms)] = point
     return list(seen.values())
 
 
-def states_for(keys: Sequence[Key], known: Mapping[Key, SeriesState]) -> dict[Key, SeriesState]:
-    return {key: known.get(key, SeriesState()) for key in keys}
+def cap_outbox(points: Sequence[Point], limit: int = MAX_OUTBOX) -> tuple[list[Point], int]:
+    """The newest `limit` points, and how many older ones were dropped.
+
+    >>> cap_outbox([Point("a", "t", 1.0, t) for t in range(5)], 3)[1]
+    2
+    """
+    dropped = max(0, len(points) - limit)
+    return list(points[dropped:]), dropped

@@ -1,4 +1,5 @@
-"""`fleetscan fleet` end to end: offline files, and live against the sandbox with plexus-python."""
+"""`fleetscan fleet` one-off sweeps end to end (`--input`, `--no-state`): offline files, and live
+against the sandbox with plexus-python. Cron sweeps with state: test_sweeps_cli.py."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def test_offline_jsonl_as_of_a_moment(tmp_path: Path) -> None:
         "jsonl",
         *GROUPING,
     )
-    assert code == 0, err
+    assert code == 2, err  # CRITICAL: the drifting board's fleet_z is above --critical 6
     got = records(out)
     assert len(got) == 40
     bad = got[(BAD, "temperature")]
@@ -113,7 +114,7 @@ def test_offline_csv_table(tmp_path: Path) -> None:
         iso_z(START + 8 * HOUR - 1000),
         *GROUPING,
     )
-    assert code == 0, err
+    assert code == 2, err
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["SOURCE", "METRIC", "VALUE"]
     assert lines[1].startswith(BAD) and "drifting" in lines[1]
@@ -123,14 +124,13 @@ def test_offline_csv_table(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--metric", "temperature", "--at", "2026-06-12T10:00:00Z"], "--at needs --input"),
         (["--metric", "temperature", "--min-scale", "x=y"], "--min-scale"),
         (["--metric", "temperature", "--window", "soon"], "invalid duration"),
     ],
 )
-def test_bad_options_exit_2_with_one_line(args: list[str], message: str) -> None:
-    code, _, err = run(*args)
-    assert code == 2 and message in err and "Traceback" not in err
+def test_bad_options_exit_64_with_one_line(args: list[str], message: str) -> None:
+    code, _, err = run("--no-state", *args)
+    assert code == 64 and message in err and "Traceback" not in err and err.count("\n") == 1
 
 
 def _seed_sandbox(sb: Sandbox) -> SimulatedFleet:
@@ -155,9 +155,9 @@ def test_live_sweep_posts_fleet_z_through_plexus_python(plexus_env: Sandbox) -> 
     sb = plexus_env
     _seed_sandbox(sb)
     code, out, err = run(
-        "--metric", "temperature", "--baseline", "9h", "--format", "jsonl", *GROUPING
+        "--metric", "temperature", "--baseline", "9h", "--format", "jsonl", "--no-state", *GROUPING
     )
-    assert code == 0, err
+    assert code == 2, err
     got = records(out)
     assert got[(BAD, "temperature")]["status"] == "drifting"
     assert "posted 40 points" in err
@@ -171,8 +171,10 @@ def test_live_sweep_posts_fleet_z_through_plexus_python(plexus_env: Sandbox) -> 
 
 def test_dry_run_posts_nothing(plexus_env: Sandbox) -> None:
     _seed_sandbox(plexus_env)
-    code, _, err = run("--metric", "temperature", "--baseline", "0", "--dry-run", *GROUPING)
-    assert code == 0, err
+    code, _, err = run(
+        "--metric", "temperature", "--baseline", "0", "--dry-run", "--no-state", *GROUPING
+    )
+    assert code == 1, err  # the board is anomalous (a snapshot): a WARNING
     assert "dry run: 40 points not posted" in err
     assert _rows(plexus_env, "temperature.fleet_z") == []
 
@@ -190,15 +192,23 @@ def test_nothing_is_lost_while_the_gateway_is_down(plexus_env: Sandbox, tmp_path
         str(outbox),
         "--gateway-url",
         "http://127.0.0.1:9",
+        "--no-state",
         *GROUPING,
     )
-    assert code == 1 and "40 points not delivered" in err and str(outbox) in err
+    assert code == 3 and "40 points not delivered" in err and str(outbox) in err
     assert len(outbox.read_text().splitlines()) == 40
     assert _rows(sb, "temperature.fleet_z") == []
     code, _, err = run(
-        "--metric", "temperature", "--baseline", "0", "--outbox", str(outbox), *GROUPING
+        "--metric",
+        "temperature",
+        "--baseline",
+        "0",
+        "--outbox",
+        str(outbox),
+        "--no-state",
+        *GROUPING,
     )
-    assert code == 0, err
+    assert code == 1, err  # the board is anomalous (a snapshot): a WARNING
     assert "posted 80 points (40 from" in err
     assert outbox.read_text() == ""
     assert len(_rows(sb, "temperature.fleet_z")) == 40  # both sweeps' points, one per source each
@@ -224,7 +234,7 @@ def test_offline_without_at_sweeps_as_of_the_newest_reading(tmp_path: Path) -> N
     code, out, err = run(
         "--metric", "temperature", "--input", str(path), "--format", "jsonl", *GROUPING
     )
-    assert code == 0, err
+    assert code == 2, err
     got = records(out)
     newest = max(int(ts.max()) for ts, _ in (fleet.series(b, "temperature") for b in fleet.boards))
     assert {r["at"] for r in got.values()} == {iso_z(newest)}

@@ -1,7 +1,16 @@
 """`fleetscan fleet`: compare every source of a metric with its peers, explain, and post fleet_z.
 
-Exit codes: 0 the sweep ran (alerts are output, not errors); 1 Plexus or the gateway failed
-(undelivered points are kept in `--outbox` when given); 2 bad options, input or configuration.
+Made to run unattended every few minutes (cron, a systemd timer). Between runs it keeps a state
+file (`--state`): baselines, alert lifecycles, the last sweep, undelivered points. Each run
+fetches only what is new, alerts after `--consecutive` flagged sweeps, resolves after
+`--recovery`, and posts `<metric>.fleet_z` following that lifecycle, so one Plexus monitor with
+`max: 3.0` opens and resolves once per alert. `--no-state` (or `--input FILE`) is the one-off
+sweep: the first flagged sweep alerts.
+
+Output: text mode is quiet unless something changed (an alert opened or resolved, a storm
+began or ended) or went wrong; `-v` prints the whole table. One-off sweeps always print the table.
+`--format jsonl` prints every series, every run. Exit codes: see `sweep_cli` (0 OK, 1 WARNING,
+2 CRITICAL, 3 UNKNOWN, 64 usage).
 """
 
 from __future__ import annotations
@@ -11,91 +20,139 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
+import platformdirs
 import typer
 
 from fleetscan.client import PlexusClient
 from fleetscan.commands.common import OutputFormat, emit_json, fail, note
+from fleetscan.commands.sweep_cli import (
+    DEFAULT_BASELINE,
+    DEFAULT_BASELINE_SAMPLE,
+    DEFAULT_CONSECUTIVE,
+    DEFAULT_COOLDOWN,
+    DEFAULT_CRITICAL,
+    DEFAULT_MIN_PEERS,
+    DEFAULT_RECOVERY,
+    DEFAULT_STORM_FRACTION,
+    DEFAULT_STORM_MIN,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WINDOW,
+    EXIT_USAGE,
+    BaselineOption,
+    BaselineSampleOption,
+    ConsecutiveOption,
+    CooldownOption,
+    CriticalOption,
+    GroupByOption,
+    MetricsOption,
+    MinPeersOption,
+    MinScaleOption,
+    RecoveryOption,
+    StormFractionOption,
+    StormMinOption,
+    SweepCommand,
+    ThresholdOption,
+    WindowOption,
+    exit_code,
+    step_options,
+)
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import FleetscanError, InputError
-from fleetscan.fleet import (
-    BatchBuilder,
-    FleetResult,
-    Status,
-    SweepOptions,
-    fleet_points,
-    learn_baseline,
-    render,
-    run_sweep,
-)
-from fleetscan.fleet.fetch import fetch_baseline, fetch_window
+from fleetscan.fleet import BatchBuilder, Status, render
+from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
 from fleetscan.inputs import read_rows
-from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
+from fleetscan.state import open_state
+from fleetscan.sweeps import render as sweep_render
+from fleetscan.sweeps.live import LiveReport, live_sweep
+from fleetscan.sweeps.prom import exposition, write_prom
+from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, sweep_step
+from fleetscan.timeutil import now_ms, parse_timestamp_ms
 
-NO_BASELINE = ("0", "off", "none", "no")
-DEFAULT_SPAN_MS = SweepOptions().baseline_span_ms
+UNKNOWN = int(Severity.UNKNOWN)
+
+
+def default_state_path() -> Path:
+    """Where the state lives unless `--state` says otherwise (the user's state directory)."""
+    return platformdirs.user_state_path("fleetscan") / "state.db"
 
 
 def fleet(
-    metric: Annotated[
-        list[str], typer.Option("--metric", help="Metric to compare across sources; repeatable.")
-    ],
-    window: Annotated[
-        str, typer.Option(help="Recent window each source is summarised over (median).")
-    ] = "10m",
-    baseline: Annotated[
-        str,
+    metric: MetricsOption,
+    window: WindowOption = DEFAULT_WINDOW,
+    baseline: BaselineOption = DEFAULT_BASELINE,
+    baseline_sample: BaselineSampleOption = DEFAULT_BASELINE_SAMPLE,
+    group_by: GroupByOption = None,
+    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
+    min_scale: MinScaleOption = None,
+    threshold: ThresholdOption = DEFAULT_THRESHOLD,
+    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
+    recovery: RecoveryOption = DEFAULT_RECOVERY,
+    cooldown: CooldownOption = DEFAULT_COOLDOWN,
+    storm_fraction: StormFractionOption = DEFAULT_STORM_FRACTION,
+    storm_min: StormMinOption = DEFAULT_STORM_MIN,
+    critical: CriticalOption = DEFAULT_CRITICAL,
+    state: Annotated[
+        Path | None,
         typer.Option(
-            help="History to learn each source's usual offset from its peers "
-            "(e.g. 7d); 0 to compare snapshots only."
-        ),
-    ] = "7d",
-    baseline_sample: Annotated[
-        str,
-        typer.Option(help="Live runs fetch this much at the end of every baseline hour."),
-    ] = "2m",
-    group_by: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--group-by",
-            help="Tag whose value defines cohorts (room, site); "
-            "repeatable. Boards are compared only within a cohort.",
+            "--state",
+            envvar="FLEETSCAN_STATE",
+            show_envvar=True,
+            help=f"SQLite file keeping what sweeps share (default: {default_state_path()}).",
         ),
     ] = None,
-    min_peers: Annotated[
-        int, typer.Option(min=1, help="Peers needed to compare; fewer gives insufficient_peers.")
-    ] = 5,
-    min_scale: Annotated[
-        list[str] | None,
+    no_state: Annotated[
+        bool,
         typer.Option(
-            "--min-scale",
-            help="Smallest scale z divides by, in metric units: 0.2 for all metrics or "
-            "humidity=1.0. Default: with a baseline the BME280 noise floor (0.1 °C, 0.5 %RH, "
-            "0.1 hPa); for snapshots its unit-to-unit accuracy (0.5, 1.5, 0.5).",
+            "--no-state",
+            help="One-off sweep without state: the first flagged sweep alerts, and the "
+            "baseline is learned from --baseline history every time.",
+        ),
+    ] = False,
+    lock_wait: Annotated[
+        float,
+        typer.Option(
+            "--lock-wait", min=0.0, help="Seconds to wait for a sweep holding --state, then exit 3."
+        ),
+    ] = 5.0,
+    prom_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--prom-file",
+            help="Write Prometheus metrics here, atomically (node_exporter textfile collector).",
         ),
     ] = None,
-    threshold: Annotated[float, typer.Option(help="|z| above which a source alerts.")] = 3.0,
     input_file: Annotated[
         Path | None,
         typer.Option(
             "--input",
-            help="Plexus rows from a JSON-lines or CSV file (offline, nothing is posted).",
+            help="One-off sweep over Plexus rows from a JSON-lines or CSV file (nothing posted; "
+            "for cron-like sweeps over a file use `fleetscan replay`).",
         ),
     ] = None,
     at: Annotated[
         str | None,
         typer.Option(
-            help="With --input: sweep as of this time, using only rows up to it "
-            "(default: as of the newest reading)."
+            "--at",
+            help="Sweep as of this time instead of now. With --input: only rows up to it "
+            "(default: the newest reading). Live: rows stamped after it are not fetched.",
         ),
     ] = None,
     output: Annotated[
-        OutputFormat, typer.Option("--format", help="text (a table) or jsonl.")
+        OutputFormat, typer.Option("--format", help="text or jsonl (every series, every run).")
     ] = OutputFormat.text,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Post nothing.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Text: print the whole table every run.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Post nothing; write no state and no --prom-file.")
+    ] = False,
     outbox: Annotated[
         Path | None,
-        typer.Option(help="File keeping points the gateway did not take; sent first next run."),
+        typer.Option(
+            help="With --no-state: file keeping points the gateway did not take; sent first "
+            "next run. (With state, the state keeps them.)"
+        ),
     ] = None,
     endpoint: EndpointOption = "",
     gateway_url: GatewayOption = "",
@@ -103,127 +160,211 @@ def fleet(
 ) -> None:
     """Compare every source of each metric with its peers and post <metric>.fleet_z.
 
-    Statuses: ok, anomalous, drifting, stuck, noisy, invalid, stale (alerting); outage, no_data,
-    insufficient_peers (not alerting). fleet_z is |z| for anomalous/drifting and at least
-    threshold + 1 for the other alerting statuses, else 0, so a Plexus monitor with max 3.0 on
-    <metric>.fleet_z fires for all of them.
+    Statuses: ok, anomalous, drifting, stuck, noisy, invalid, stale (flagged); outage, no_data,
+    insufficient_peers (not flagged). A source alerts after --consecutive flagged sweeps and
+    resolves after --recovery of normal ones; fleet_z carries the open alert's score (|z|, or
+    at least threshold + 1 for the non-z statuses), else 0, so a Plexus monitor with max 3.0 on
+    <metric>.fleet_z opens and resolves with it. Exit: 0 ok, 1 warning, 2 critical, 3 unknown
+    (Plexus, key or state trouble), 64 usage.
     """
-    use_baseline = baseline.strip().lower() not in NO_BASELINE
+    one_off = no_state or input_file is not None
     try:
-        options = SweepOptions(
-            window_ms=parse_duration_ms(window),
-            threshold=threshold,
+        options = step_options(
+            window=window,
+            baseline=baseline,
+            baseline_sample=baseline_sample,
+            group_by=group_by,
             min_peers=min_peers,
-            min_scale=_min_scales(min_scale or []),
-            group_by=tuple(group_by or ()),
-            baseline_span_ms=parse_duration_ms(baseline) if use_baseline else DEFAULT_SPAN_MS,
+            min_scale=min_scale,
+            threshold=threshold,
+            consecutive=consecutive,
+            recovery=recovery,
+            cooldown=cooldown,
+            storm_fraction=storm_fraction,
+            storm_min=storm_min,
+            critical=critical,
+            immediate=one_off,
         )
-        if at is not None and input_file is None:
-            raise InputError("--at needs --input: live sweeps run as of now")
-        if input_file is not None:
-            results = _offline(input_file, metric, at, options, use_baseline)
-            _show(results, output)
-            return
+        at_ms = parse_timestamp_ms(at) if at is not None else None
+        if outbox is not None and not no_state:
+            raise InputError("--outbox is for --no-state sweeps: with state, the state keeps them")
+    except (FleetscanError, ValueError) as exc:
+        fail(str(exc), code=EXIT_USAGE)
+    if input_file is not None:
+        try:
+            outcome = _offline(input_file, metric, at_ms, options)
+            code = exit_code(outcome.severity())
+            if prom_file is not None:
+                text = exposition(outcome, duration_s=0.0, outbox_points=0, severity=Severity(code))
+                write_prom(prom_file, text)
+        except FleetscanError as exc:
+            fail(str(exc), code=UNKNOWN)
+        _show(outcome, output, verbose=True, one_off=True)
+        raise typer.Exit(code)
+    report = _live(
+        metric,
+        options,
+        at_ms=at_ms,
+        state_path=None if no_state else (state or default_state_path()),
+        lock_wait_s=lock_wait,
+        outbox=outbox,
+        dry_run=dry_run,
+        prom_file=prom_file,
+        endpoint=endpoint,
+        gateway_url=gateway_url,
+        api_key=api_key,
+    )
+    if report.skipped:
+        note(report.skipped)
+    _show(report.outcome, output, verbose=verbose, one_off=no_state)
+    code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
+    _delivery_notes(report, verbose=verbose or no_state, outbox=outbox, no_state=no_state)
+    raise typer.Exit(code)
+
+
+def _live(
+    metrics: Sequence[str],
+    options: StepOptions,
+    *,
+    at_ms: int | None,
+    state_path: Path | None,
+    lock_wait_s: float,
+    outbox: Path | None,
+    dry_run: bool,
+    prom_file: Path | None,
+    endpoint: str,
+    gateway_url: str,
+    api_key: str,
+) -> LiveReport:
+    """Fetch, step, post and commit (see `fleetscan.sweeps.live`); any trouble exits 3."""
+    try:
         settings = resolve(endpoint, gateway_url, api_key)
         key = settings.require_key()
-        sample_ms = parse_duration_ms(baseline_sample)
-    except (FleetscanError, ValueError) as exc:
-        fail(str(exc), code=2)
-    try:
-        now = now_ms()
-        with PlexusClient(endpoint=settings.endpoint, api_key=key) as client:
-            batches, skipped = fetch_window(client, metric, now_ms=now, options=options)
-            learned = (
-                fetch_baseline(client, metric, now_ms=now, options=options, sample_ms=sample_ms)
-                if use_baseline
-                else {}
+        now = at_ms if at_ms is not None else now_ms()
+        upper = at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS
+        with (
+            PlexusClient(endpoint=settings.endpoint, api_key=key) as client,
+            Emitter(api_key=key, gateway_url=settings.gateway_url, dry_run=dry_run) as emitter,
+        ):
+            if state_path is None:
+                pending = _load_outbox(outbox) if outbox is not None and not dry_run else []
+                report = live_sweep(
+                    client=client,
+                    emitter=emitter,
+                    store=None,
+                    metrics=metrics,
+                    now_ms=now,
+                    upper_ms=upper,
+                    options=options,
+                    pending=pending,
+                )
+                if outbox is not None and not dry_run:
+                    _save_outbox(outbox, report.undelivered)
+            else:
+                with open_state(state_path, lock_wait_s=lock_wait_s) as store:
+                    report = live_sweep(
+                        client=client,
+                        emitter=emitter,
+                        store=store,
+                        metrics=metrics,
+                        now_ms=now,
+                        upper_ms=upper,
+                        options=options,
+                    )
+        if prom_file is not None and not dry_run:
+            severity = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
+            text = exposition(
+                report.outcome,
+                duration_s=report.duration_s,
+                outbox_points=len(report.undelivered),
+                severity=Severity(severity),
             )
-        results, _ = run_sweep(batches, learned, now_ms=now, options=options)
-        if skipped:
-            note(skipped)
-        _show(results, output)
-        _post(results, key, settings.gateway_url, dry_run=dry_run, outbox=outbox)
+            write_prom(prom_file, text)
     except FleetscanError as exc:
-        fail(str(exc), code=1)
+        fail(str(exc), code=UNKNOWN)
+    return report
 
 
 def _offline(
-    path: Path, metrics: Sequence[str], at: str | None, options: SweepOptions, use_baseline: bool
-) -> tuple[FleetResult, ...]:
-    """The same sweep over a file, as of `--at` with only the rows up to it.
+    path: Path, metrics: Sequence[str], at_ms: int | None, options: StepOptions
+) -> StepOutcome:
+    """A one-off sweep over a file, as of `--at` with only the rows up to it.
 
     Without `--at` the sweep runs as of the newest reading not stamped in the future, and every
     row counts: rows stamped after it (a device clock fault) and rows `parse_rows` skipped (NaN or
     null values, whose times are lost) are reported as invalid.
     """
     parsed = read_rows(path)
-    if at is not None:
-        sweep_at = parse_timestamp_ms(at)
+    if at_ms is not None:
+        sweep_at = at_ms
     else:
         wall = now_ms()
         sweep_at = max((r.ts_ms for r in parsed.readings if r.ts_ms <= wall), default=wall)
-    builder = BatchBuilder(metrics, group_by=options.group_by)
-    builder.add(r for r in parsed.readings if at is None or r.ts_ms <= sweep_at)
-    if at is None:
+    builder = BatchBuilder(metrics, group_by=options.sweep.group_by)
+    builder.add(r for r in parsed.readings if at_ms is None or r.ts_ms <= sweep_at)
+    if at_ms is None:
         builder.add_dropped(parsed.skipped_by_series)
-    elif parsed.skipped:
-        note(f"{parsed.skipped_summary()} (their times are unknown, so --at does not count them)")
-    batches = builder.build()
-    learned = (
-        {m: learn_baseline(b, now_ms=sweep_at, options=options) for m, b in batches.items()}
-        if use_baseline
-        else {}
-    )
-    results, _ = run_sweep(batches, learned, now_ms=sweep_at, options=options)
-    if at is None and parsed.skipped:
-        note(parsed.skipped_summary())
-    return results
+    if parsed.skipped:
+        unknown = " (their times are unknown, so --at does not count them)" if at_ms else ""
+        note(parsed.skipped_summary() + unknown)
+    return sweep_step(SweepState(), builder.build(), sweep_at, options)
 
 
-def _show(results: Sequence[FleetResult], output: OutputFormat) -> None:
-    ordered = render.order(results)
+def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off: bool) -> None:
+    ordered = sweep_render.ordered(outcome)
     if output is OutputFormat.jsonl:
-        for r in ordered:
-            emit_json(r.to_record())
-    elif results:
-        typer.echo(render.table(ordered))
-    note(render.summary(results))
-    silent = sum(r.status is Status.OUTAGE for r in results)
-    if silent:
-        note(
-            f"{silent} series silent together: a gateway or network outage, or Plexus answered "
-            "an empty page (it does when ClickHouse times out); not reported as board alerts"
-        )
-
-
-def _post(
-    results: Sequence[FleetResult],
-    key: str,
-    gateway_url: str,
-    *,
-    dry_run: bool,
-    outbox: Path | None,
-) -> None:
-    """Post fleet_z/fleet_dev for every result, after anything left in the outbox."""
-    pending = _load_outbox(outbox) if outbox is not None and not dry_run else []
-    points = pending + fleet_points(results)
-    with Emitter(api_key=key, gateway_url=gateway_url, dry_run=dry_run) as emitter:
-        sent = emitter.send(points)
-    if dry_run:
-        note(f"dry run: {len(points)} points not posted")
+        for v in ordered:
+            emit_json(v.to_record())
+        if verbose or one_off:
+            note(render.summary([v.shown() for v in ordered]))
         return
-    if outbox is not None:
-        _save_outbox(outbox, sent.undelivered)
-    if sent.rejected:
-        note(f"the gateway rejected {sent.rejected} points: {sent.error}")
-    if sent.undelivered:
-        kept = (
-            f"kept in {outbox}" if outbox is not None else "lost: pass --outbox FILE to keep them"
-        )
-        fail(f"{len(sent.undelivered)} points not delivered ({kept}): {sent.error}", code=1)
-    note(
-        f"posted {sent.delivered} points" + (f" ({len(pending)} from {outbox})" if pending else "")
-    )
+    if one_off or verbose:
+        shown = [v.shown() for v in ordered]
+        if shown:
+            typer.echo(render.table(shown))
+        if not one_off:
+            for line in sweep_render.open_lines(outcome):
+                typer.echo(line)
+        summary = render.summary(shown)
+        note(summary if one_off else f"{summary}; {sweep_render.status_line(outcome)}")
+        silent = sum(v.result.status is Status.OUTAGE for v in ordered)
+        if silent:
+            note(
+                f"{silent} series silent together: a gateway or network outage, or Plexus "
+                "answered an empty page (it does when ClickHouse times out); not board alerts"
+            )
+        if one_off:
+            for f in outcome.storms:
+                if f.storm is not None:
+                    note(f"storm: {f.storm.reason}")
+        return
+    lines = sweep_render.event_lines(outcome)
+    for line in lines:
+        typer.echo(line)
+    if lines:
+        note(sweep_render.status_line(outcome))
+
+
+def _delivery_notes(
+    report: LiveReport, *, verbose: bool, outbox: Path | None, no_state: bool
+) -> None:
+    if report.dry_run:
+        points = len(report.outcome.emissions())
+        note(f"dry run: {points} points not posted" + ("" if no_state else ", state not written"))
+        return
+    if report.rejected:
+        note(f"the gateway rejected {report.rejected} points: {report.error}")
+    if report.dropped:
+        note(f"the outbox is full: dropped the {report.dropped} oldest undelivered points")
+    if report.undelivered:
+        if no_state:
+            kept = f"kept in {outbox}" if outbox is not None else "lost: pass --outbox FILE"
+        else:
+            kept = "kept in the state, sent first next sweep"
+        note(f"{len(report.undelivered)} points not delivered ({kept}): {report.error}")
+    elif verbose:
+        earlier = f" ({report.from_outbox} from earlier sweeps)" if report.from_outbox else ""
+        note(f"posted {report.posted} points{earlier}")
 
 
 def _load_outbox(path: Path) -> list[Point]:
@@ -269,17 +410,5 @@ def _save_outbox(path: Path, points: Sequence[Point]) -> None:
         raise InputError(f"cannot write outbox {path}: {exc}") from None
 
 
-def _min_scales(items: Sequence[str]) -> dict[str, float]:
-    """`["0.2", "humidity=1"]` → `{"": 0.2, "humidity": 1.0}`."""
-    scales: dict[str, float] = {}
-    for item in items:
-        name, _, number = item.rpartition("=")
-        try:
-            scales[name.strip()] = float(number)
-        except ValueError:
-            raise InputError(f"--min-scale {item!r}: use a number or METRIC=NUMBER") from None
-    return scales
-
-
 def register(app: typer.Typer) -> None:
-    app.command("fleet")(fleet)
+    app.command("fleet", cls=SweepCommand)(fleet)

@@ -1,0 +1,199 @@
+"""`fleetscan replay`: run the cron sweep over stored history, as if cron had run every N minutes.
+
+Exactly the logic of `fleetscan fleet` with state (the same `sweep_step`: baselines learned
+once and folded forward, guards, recovery, cooldown, storms), over rows from a file (`--input`)
+or pulled from Plexus (`--from/--to` without `--input`), with the state kept in memory and
+nothing posted. It answers "what would cron have told me last week with these settings?".
+Exit codes: 0 it ran, 3 Plexus or the input could not be read, 64 usage.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleetscan.client import PlexusClient
+from fleetscan.commands.common import OutputFormat, emit_json, fail, note
+from fleetscan.commands.sweep_cli import (
+    DEFAULT_BASELINE,
+    DEFAULT_BASELINE_SAMPLE,
+    DEFAULT_CONSECUTIVE,
+    DEFAULT_COOLDOWN,
+    DEFAULT_CRITICAL,
+    DEFAULT_MIN_PEERS,
+    DEFAULT_RECOVERY,
+    DEFAULT_STORM_FRACTION,
+    DEFAULT_STORM_MIN,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WINDOW,
+    EXIT_USAGE,
+    BaselineOption,
+    BaselineSampleOption,
+    ConsecutiveOption,
+    CooldownOption,
+    CriticalOption,
+    GroupByOption,
+    MetricsOption,
+    MinPeersOption,
+    MinScaleOption,
+    RecoveryOption,
+    StormFractionOption,
+    StormMinOption,
+    SweepCommand,
+    ThresholdOption,
+    WindowOption,
+    step_options,
+)
+from fleetscan.config import ApiKeyOption, EndpointOption, resolve
+from fleetscan.errors import FleetscanError, InputError
+from fleetscan.sweeps import render as sweep_render
+from fleetscan.sweeps.live import fetch_history
+from fleetscan.sweeps.plan import plan_fetch
+from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
+from fleetscan.sweeps.replay_input import load_history
+from fleetscan.sweeps.step import Severity, StepOptions
+from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
+
+UNKNOWN = int(Severity.UNKNOWN)
+
+
+def replay_command(
+    metric: MetricsOption,
+    every: Annotated[
+        str, typer.Option("--every", help="How often the simulated cron sweeps (e.g. 5m).")
+    ] = "5m",
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input", help="Plexus rows from a JSON-lines or CSV file."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First sweep time. Default with --input: the oldest reading + --window, on "
+            "the --every grid. Needed without --input (then rows are pulled from Plexus).",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="Last sweep at or before this time (default: newest reading, or now)."
+        ),
+    ] = None,
+    window: WindowOption = DEFAULT_WINDOW,
+    baseline: BaselineOption = DEFAULT_BASELINE,
+    baseline_sample: BaselineSampleOption = DEFAULT_BASELINE_SAMPLE,
+    group_by: GroupByOption = None,
+    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
+    min_scale: MinScaleOption = None,
+    threshold: ThresholdOption = DEFAULT_THRESHOLD,
+    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
+    recovery: RecoveryOption = DEFAULT_RECOVERY,
+    cooldown: CooldownOption = DEFAULT_COOLDOWN,
+    storm_fraction: StormFractionOption = DEFAULT_STORM_FRACTION,
+    storm_min: StormMinOption = DEFAULT_STORM_MIN,
+    critical: CriticalOption = DEFAULT_CRITICAL,
+    output: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="text (a summary) or jsonl (every series, every sweep)."),
+    ] = OutputFormat.text,
+    endpoint: EndpointOption = "",
+    api_key: ApiKeyOption = "",
+) -> None:
+    """Replay cron sweeps over stored history (same logic as `fleet` with state; posts nothing).
+
+    Prints which sources would have alerted, when and for how long, and the storms. With
+    --format jsonl, one line per series per sweep (at, source_id, metric, status, z, alerting,
+    reason, ...) and the summary on stderr.
+    """
+    try:
+        options = step_options(
+            window=window,
+            baseline=baseline,
+            baseline_sample=baseline_sample,
+            group_by=group_by,
+            min_peers=min_peers,
+            min_scale=min_scale,
+            threshold=threshold,
+            consecutive=consecutive,
+            recovery=recovery,
+            cooldown=cooldown,
+            storm_fraction=storm_fraction,
+            storm_min=storm_min,
+            critical=critical,
+        )
+        every_ms = parse_duration_ms(every)
+        if every_ms <= 0:
+            raise InputError("--every must be longer than 0")
+        from_ms = parse_timestamp_ms(start) if start is not None else None
+        to_ms = parse_timestamp_ms(end) if end is not None else None
+        if input_file is None and from_ms is None:
+            raise InputError("give --input FILE, or --from (and --to) to pull rows from Plexus")
+    except (FleetscanError, ValueError) as exc:
+        fail(str(exc), code=EXIT_USAGE)
+    try:
+        if input_file is not None:
+            history = _from_file(input_file, metric, options)
+            span = history.span()
+            if from_ms is None:
+                oldest = span[0] if span else now_ms()
+                from_ms = -(-(oldest + options.sweep.window_ms) // every_ms) * every_ms
+            if to_ms is None:
+                to_ms = span[1] if span else from_ms
+        else:
+            assert from_ms is not None
+            to_ms = to_ms if to_ms is not None else now_ms()
+            history = _from_plexus(metric, options, from_ms, to_ms, endpoint, api_key)
+    except FleetscanError as exc:
+        fail(str(exc), code=UNKNOWN)
+    started = time.monotonic()
+    summary = Summary()
+    for outcome in replay(history, sweep_times(from_ms, to_ms, every_ms), options):
+        summary.add(outcome)
+        if output is OutputFormat.jsonl:
+            for v in sweep_render.ordered(outcome):
+                emit_json(v.to_record())
+    lines = sweep_render.replay_summary(
+        summary, every_ms=every_ms, elapsed_s=time.monotonic() - started
+    )
+    for line in lines:
+        typer.echo(line, err=output is OutputFormat.jsonl)
+
+
+def _from_file(path: Path, metrics: list[str], options: StepOptions) -> History:
+    history, skipped = load_history(path, metrics, group_by=options.sweep.group_by)
+    if skipped:
+        note(f"{skipped} (their times are unknown, so no sweep counts them)")
+    return history
+
+
+def _from_plexus(
+    metrics: list[str],
+    options: StepOptions,
+    from_ms: int,
+    to_ms: int,
+    endpoint: str,
+    api_key: str,
+) -> History:
+    """Pull what the replayed sweeps need: the first sweep's history, then every row."""
+    settings = resolve(endpoint, "", api_key)
+    key = settings.require_key()
+    first = plan_fetch(
+        {},
+        {},
+        metrics,
+        now_ms=from_ms,
+        options=options.sweep,
+        use_baseline=options.use_baseline,
+        sample_ms=options.sample_ms,
+    )
+    with PlexusClient(endpoint=settings.endpoint, api_key=key) as client:
+        readings = fetch_history(client, metrics, first=first, to_ms=to_ms)
+    return History.from_readings(readings, metrics, group_by=options.sweep.group_by)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay", cls=SweepCommand)(replay_command)

@@ -1,0 +1,225 @@
+"""What `fleetscan fleet` and `fleetscan replay` share: option definitions, exit codes, options.
+
+Both commands take the same scoring, baseline and lifecycle options, defined once here as
+`Annotated` types (each command lists them in its signature, as typer requires, with the
+defaults below), and turned into one `StepOptions` by `step_options`.
+
+Exit codes follow the monitoring-plugin convention (Nagios, Icinga, Sensu):
+
+| code | meaning                                                                                |
+|------|----------------------------------------------------------------------------------------|
+| 0    | OK: no alert open                                                                      |
+| 1    | WARNING: alerts open, none critical; or a storm                                        |
+| 2    | CRITICAL: an open alert's fleet_z reached `--critical`                                 |
+| 3    | UNKNOWN: Plexus unreachable, key missing or refused, state locked or unreadable; also  |
+|      | a sweep whose points could not be posted (kept for the next one), unless CRITICAL      |
+| 64   | bad command-line usage (EX_USAGE): typer's own usage errors would exit 2, which reads  |
+|      | as CRITICAL, so these commands move them to 64 (monitoring treats it as UNKNOWN)       |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperCommand
+
+from fleetscan.errors import InputError
+from fleetscan.fleet import SweepOptions
+from fleetscan.lifecycle import LifecycleOptions
+from fleetscan.sweeps.step import Severity, StepOptions
+from fleetscan.timeutil import parse_duration_ms
+
+EXIT_USAGE = 64
+NO_BASELINE = ("0", "off", "none", "no")
+DEFAULT_SPAN_MS = SweepOptions().baseline_span_ms
+
+# Click's UsageError, found through typer's public BadParameter (typer vendors click in newer
+# releases and depends on it in older ones).
+_UsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
+
+class SweepCommand(TyperCommand):
+    """A command whose command-line usage errors exit 64, not 2 (2 is CRITICAL for monitoring)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _UsageError as exc:
+            exc.exit_code = EXIT_USAGE  # type: ignore[attr-defined]
+            raise
+
+
+MetricsOption = Annotated[
+    list[str], typer.Option("--metric", help="Metric to compare across sources; repeatable.")
+]
+WindowOption = Annotated[
+    str,
+    typer.Option("--window", help="Recent window each source is summarised over (median)."),
+]
+BaselineOption = Annotated[
+    str,
+    typer.Option(
+        "--baseline",
+        help="History to learn each source's usual offset from its peers (e.g. 7d); 0 to "
+        "compare snapshots only. With state it is learned once, then folded forward.",
+    ),
+]
+BaselineSampleOption = Annotated[
+    str,
+    typer.Option(
+        "--baseline-sample", help="Baseline history is fetched as this much of every hour."
+    ),
+]
+GroupByOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--group-by",
+        help="Tag whose value defines cohorts (room, site); repeatable. Boards are compared "
+        "only within a cohort.",
+    ),
+]
+MinPeersOption = Annotated[
+    int,
+    typer.Option(
+        "--min-peers", min=1, help="Peers needed to compare; fewer gives insufficient_peers."
+    ),
+]
+MinScaleOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--min-scale",
+        help="Smallest scale z divides by, in metric units: 0.2 for all metrics or "
+        "humidity=1.0. Default: with a baseline the BME280 noise floor (0.1 °C, 0.5 %RH, "
+        "0.1 hPa); for snapshots its unit-to-unit accuracy (0.5, 1.5, 0.5).",
+    ),
+]
+ThresholdOption = Annotated[
+    float, typer.Option("--threshold", help="|z| above which a source is flagged.")
+]
+ConsecutiveOption = Annotated[
+    int,
+    typer.Option(
+        "--consecutive", min=1, help="Flagged sweeps in a row before a source's alert opens."
+    ),
+]
+RecoveryOption = Annotated[
+    str,
+    typer.Option(
+        "--recovery", help="An open alert resolves after the source is normal for this long."
+    ),
+]
+CooldownOption = Annotated[
+    str,
+    typer.Option("--cooldown", help="After an alert resolves, no new one on it for this long."),
+]
+StormFractionOption = Annotated[
+    float,
+    typer.Option(
+        "--storm-fraction",
+        min=0.01,
+        max=1.0,
+        help="This share of the fleet or a cohort flagged at once is one storm finding, "
+        "not per-source alerts.",
+    ),
+]
+StormMinOption = Annotated[
+    int,
+    typer.Option("--storm-min", min=1, help="A storm needs at least this many flagged sources."),
+]
+CriticalOption = Annotated[
+    float,
+    typer.Option("--critical", help="An open alert whose fleet_z reaches this is CRITICAL."),
+]
+
+DEFAULT_WINDOW = "10m"
+DEFAULT_BASELINE = "7d"
+DEFAULT_BASELINE_SAMPLE = "2m"
+DEFAULT_MIN_PEERS = 5
+DEFAULT_THRESHOLD = 3.0
+DEFAULT_CONSECUTIVE = 3
+DEFAULT_RECOVERY = "15m"
+DEFAULT_COOLDOWN = "30m"
+DEFAULT_STORM_FRACTION = 0.5
+DEFAULT_STORM_MIN = 5
+DEFAULT_CRITICAL = 6.0
+
+
+def step_options(
+    *,
+    window: str,
+    baseline: str,
+    baseline_sample: str,
+    group_by: Sequence[str] | None,
+    min_peers: int,
+    min_scale: Sequence[str] | None,
+    threshold: float,
+    consecutive: int,
+    recovery: str,
+    cooldown: str,
+    storm_fraction: float,
+    storm_min: int,
+    critical: float,
+    immediate: bool = False,
+) -> StepOptions:
+    """Options from the command line; `immediate` is the one-off guard (alert on first flag).
+
+    Raises `InputError` or `ValueError` with a message naming the bad option.
+    """
+    use_baseline = baseline.strip().lower() not in NO_BASELINE
+    sweep = SweepOptions(
+        window_ms=parse_duration_ms(window),
+        threshold=threshold,
+        min_peers=min_peers,
+        min_scale=min_scales(min_scale or []),
+        group_by=tuple(group_by or ()),
+        baseline_span_ms=parse_duration_ms(baseline) if use_baseline else DEFAULT_SPAN_MS,
+    )
+    if immediate:
+        lifecycle = LifecycleOptions.immediate(
+            storm_fraction=storm_fraction, storm_min_sources=storm_min
+        )
+    else:
+        lifecycle = LifecycleOptions(
+            consecutive=consecutive,
+            recovery_ms=parse_duration_ms(recovery),
+            cooldown_ms=parse_duration_ms(cooldown),
+            storm_fraction=storm_fraction,
+            storm_min_sources=storm_min,
+        )
+    return StepOptions(
+        sweep=sweep,
+        lifecycle=lifecycle,
+        use_baseline=use_baseline,
+        sample_ms=parse_duration_ms(baseline_sample),
+        critical=critical,
+    )
+
+
+def min_scales(items: Sequence[str]) -> dict[str, float]:
+    """`["0.2", "humidity=1"]` → `{"": 0.2, "humidity": 1.0}`."""
+    scales: dict[str, float] = {}
+    for item in items:
+        name, _, number = item.rpartition("=")
+        try:
+            scales[name.strip()] = float(number)
+        except ValueError:
+            raise InputError(f"--min-scale {item!r}: use a number or METRIC=NUMBER") from None
+    return scales
+
+
+def exit_code(severity: Severity, *, undelivered: bool = False) -> int:
+    """The exit code of a sweep that ran: its severity, or UNKNOWN when points stayed undelivered
+    (unless CRITICAL, which wins).
+
+    >>> exit_code(Severity.WARNING), exit_code(Severity.OK, undelivered=True)
+    (1, 3)
+    >>> exit_code(Severity.CRITICAL, undelivered=True)
+    2
+    """
+    if undelivered and severity is not Severity.CRITICAL:
+        return int(Severity.UNKNOWN)
+    return int(severity)

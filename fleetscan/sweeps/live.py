@@ -1,0 +1,160 @@
+"""A live cron sweep: fetch what the plan asks for, step, post (outbox first), commit.
+
+The order is what makes a sweep safe to kill and to repeat:
+
+1. load the state and its outbox (under the state lock, held by the caller);
+2. fetch the rows `plan.plan_fetch` asks for: the window, plus history only on the first sweep
+   or after missed ones. If Plexus fails here nothing has been written: the state is unchanged;
+3. `sweep_step` (pure);
+4. post the outbox first, then this sweep's points, in one `Emitter.send`;
+5. commit the new state together with the new outbox (what was not delivered) in ONE
+   transaction. Killed before it, the previous state and outbox stand and the next sweep
+   re-sends the outbox; nothing is lost, and only points already posted by the killed sweep
+   can be posted twice.
+
+A dry run posts nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from fleetscan.client import PlexusClient
+from fleetscan.emitter import Emitter, Point
+from fleetscan.errors import EmitError, StateError
+from fleetscan.fleet.batch import BatchBuilder, SeriesBatch
+from fleetscan.state import Store, cap_outbox, outbox_merge
+from fleetscan.sweeps.plan import FetchPlan, plan_fetch
+from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, sweep_step
+from fleetscan.telemetry import Reading
+from fleetscan.timeutil import iso_z
+
+
+@dataclass(frozen=True)
+class LiveReport:
+    """What one live sweep did, beyond its outcome."""
+
+    outcome: StepOutcome
+    posted: int = 0  # points the gateway accepted
+    from_outbox: int = 0  # of the points sent, how many were pending from earlier sweeps
+    rejected: int = 0  # points the gateway refused as invalid (dropped)
+    undelivered: list[Point] = field(default_factory=list)  # kept for the next sweep
+    dropped: int = 0  # oldest pending points dropped because the outbox was full
+    error: str = ""  # why points were not delivered
+    skipped: str = ""  # rows Plexus returned that could not be parsed
+    dry_run: bool = False
+    duration_s: float = 0.0
+
+
+def fetch_rows(
+    client: PlexusClient,
+    plan: FetchPlan,
+    metrics: Sequence[str],
+    *,
+    group_by: Sequence[str],
+    upper_ms: int,
+) -> tuple[dict[str, SeriesBatch], str]:
+    """The rows `plan` asks for, as one batch per metric, and a note on unparseable rows.
+
+    `upper_ms` bounds the window fetch: the sweep time for `--at` and replay, far in the future
+    for wall-clock sweeps, so rows a device stamped with a broken clock show up as invalid.
+    """
+    builder = BatchBuilder(metrics, group_by=group_by)
+    for ranges, group in plan.history_groups():
+        for from_ms, to_ms in ranges:
+            parsed = client.fetch(metrics=group, sources=None, from_ms=from_ms, to_ms=to_ms)
+            builder.add(parsed.readings)
+    parsed = client.fetch(
+        metrics=list(metrics), sources=None, from_ms=plan.window_from_ms, to_ms=upper_ms
+    )
+    builder.add(parsed.readings)
+    builder.add_dropped(parsed.skipped_by_series)
+    return builder.build(), parsed.skipped_summary()
+
+
+def live_sweep(
+    *,
+    client: PlexusClient,
+    emitter: Emitter,
+    store: Store | None,
+    metrics: Sequence[str],
+    now_ms: int,
+    upper_ms: int,
+    options: StepOptions,
+    pending: Sequence[Point] = (),
+) -> LiveReport:
+    """One sweep at `now_ms`. With a `store`, its state and outbox are used and committed;
+    without one the state starts empty and `pending` are the points to send first."""
+    started = time.monotonic()
+    state = store.load() if store is not None else SweepState()
+    if store is not None:
+        pending = store.outbox()
+    if state.last_sweep_ms is not None and now_ms <= state.last_sweep_ms:
+        where = store.path if store is not None else "the state"
+        raise StateError(
+            f"{where} already holds a sweep at {iso_z(state.last_sweep_ms)}, not before this "
+            f"one at {iso_z(now_ms)}: is the clock (or --at) right?"
+        )
+    plan = plan_fetch(
+        state.swept_ms,
+        state.baselines,
+        metrics,
+        now_ms=now_ms,
+        options=options.sweep,
+        use_baseline=options.use_baseline,
+        sample_ms=options.sample_ms,
+    )
+    window, skipped = fetch_rows(
+        client, plan, metrics, group_by=options.sweep.group_by, upper_ms=upper_ms
+    )
+    outcome = sweep_step(state, window, now_ms, options)
+    if emitter.dry_run:
+        return LiveReport(outcome, skipped=skipped, dry_run=True, duration_s=_since(started))
+    points = outbox_merge(pending, outcome.emissions())
+    try:
+        sent = emitter.send(points)
+        delivered, rejected, undelivered, error = (
+            sent.delivered,
+            sent.rejected,
+            sent.undelivered,
+            sent.error,
+        )
+    except EmitError as exc:  # the gateway refused the key: keep everything for later
+        delivered, rejected, undelivered, error = 0, 0, points, str(exc)
+    kept, dropped = cap_outbox(undelivered)
+    if store is not None:
+        store.commit(outcome.state, kept)
+    return LiveReport(
+        outcome,
+        posted=delivered,
+        from_outbox=len(pending),
+        rejected=rejected,
+        undelivered=kept,
+        dropped=dropped,
+        error=error,
+        skipped=skipped,
+        duration_s=_since(started),
+    )
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
+
+
+def fetch_history(
+    client: PlexusClient, metrics: Sequence[str], *, first: FetchPlan, to_ms: int
+) -> list[Reading]:
+    """Rows for replaying sweeps from `first.now_ms` to `to_ms`: the history the first sweep
+    learns from, then every row from its window on (later sweeps select from these)."""
+    readings: list[Reading] = []
+    for ranges, group in first.history_groups():
+        for from_ms, upper_ms in ranges:
+            parsed = client.fetch(metrics=group, sources=None, from_ms=from_ms, to_ms=upper_ms)
+            readings.extend(parsed.readings)
+    parsed = client.fetch(
+        metrics=list(metrics), sources=None, from_ms=first.window_from_ms, to_ms=to_ms
+    )
+    readings.extend(parsed.readings)
+    return readings

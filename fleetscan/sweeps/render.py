@@ -1,0 +1,183 @@
+"""Human output of cron sweeps and replays: what changed, what is open, what a replay found."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fleetscan.sweeps.replay import Summary
+from fleetscan.sweeps.step import SeriesVerdict, Severity, StepOutcome
+from fleetscan.timeutil import iso_z
+
+
+def duration(ms: float) -> str:
+    """A short human duration: 45s, 12m, 3h5m, 2d4h.
+
+    >>> duration(45_000), duration(750_000), duration(11_100_000), duration(187_200_000)
+    ('45s', '12m', '3h5m', '2d4h')
+    """
+    seconds = int(round(ms / 1000))
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours else f"{days}d"
+
+
+def ordered(outcome: StepOutcome) -> list[SeriesVerdict]:
+    """Metric by metric (first-seen order), alerting first, then by fleet_z and source id."""
+    verdicts = outcome.verdicts
+    rank = {m: i for i, m in enumerate(dict.fromkeys(v.result.metric for v in verdicts))}
+    return sorted(
+        verdicts,
+        key=lambda v: (rank[v.result.metric], not v.alerting, -v.fleet_z, v.result.source_id),
+    )
+
+
+def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of cells, every column but the last padded to its widest cell."""
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join([c.ljust(w) for c, w in zip(r, widths, strict=False)] + [r[-1]]).rstrip()
+        for r in rows
+    ]
+
+
+def _alert(v: SeriesVerdict) -> str:
+    return f"fleet_z {v.fleet_z:.1f} ({v.severity.name.lower()})"
+
+
+def event_lines(outcome: StepOutcome) -> list[str]:
+    """One line per change: alerts opened and resolved, storms begun and over."""
+    rows: list[list[str]] = []
+    for v in outcome.events():
+        r, event = v.result, v.event
+        assert event is not None
+        if event.kind == "opened":
+            rows.append(["opened", r.metric, r.source_id, _alert(v), f"{r.status}: {r.reason}"])
+        else:
+            rows.append(
+                [
+                    "resolved",
+                    r.metric,
+                    r.source_id,
+                    f"after {duration(event.at_ms - event.opened_ms)}",
+                    f"opened {iso_z(event.opened_ms)}",
+                ]
+            )
+    for f in outcome.storms:
+        if f.storm is not None and f.started:
+            rows.append(
+                ["storm", f.metric, f.where, f"{f.storm.flagged}/{f.storm.total}", f.storm.reason]
+            )
+        elif f.storm is None:
+            rows.append(
+                [
+                    "storm over",
+                    f.metric,
+                    f.where,
+                    f"after {duration(outcome.now_ms - f.since_ms)}",
+                    "",
+                ]
+            )
+    return _columns(rows)
+
+
+def open_lines(outcome: StepOutcome) -> list[str]:
+    """One line per open alert and ongoing storm (for `--verbose`)."""
+    rows: list[list[str]] = []
+    for v in sorted(outcome.verdicts, key=lambda v: (-v.severity, -v.fleet_z, v.result.source_id)):
+        if not v.alerting:
+            continue
+        r = v.result
+        since = v.state.opened_ms if v.state.opened_ms is not None else outcome.now_ms
+        rows.append(
+            [
+                "open",
+                r.metric,
+                r.source_id,
+                f"{_alert(v)} for {duration(outcome.now_ms - since)}",
+                f"{r.status}: {r.reason}",
+            ]
+        )
+    for f in outcome.storms:
+        if f.storm is not None:
+            rows.append(
+                [
+                    "storm",
+                    f.metric,
+                    f.where,
+                    f"for {duration(outcome.now_ms - f.since_ms)}",
+                    f.storm.reason,
+                ]
+            )
+    return _columns(rows)
+
+
+def status_line(outcome: StepOutcome) -> str:
+    """`2 alerts open (1 critical), 1 storm` or `no alert open`."""
+    open_alerts = [v for v in outcome.verdicts if v.alerting]
+    critical = sum(v.severity is Severity.CRITICAL for v in open_alerts)
+    storms = sum(f.storm is not None for f in outcome.storms)
+    parts = [
+        f"{len(open_alerts)} alert{'s' if len(open_alerts) != 1 else ''} open"
+        + (f" ({critical} critical)" if critical else "")
+        if open_alerts
+        else "no alert open"
+    ]
+    if storms:
+        parts.append(f"{storms} storm{'s' if storms != 1 else ''}")
+    return ", ".join(parts)
+
+
+def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list[str]:
+    """Which series would have alerted, when and for how long; and the storms."""
+    if summary.first_ms is None or summary.last_ms is None:
+        return ["replay: no sweep time between --from and --to"]
+    n_alerts, n_storms = len(summary.episodes), len(summary.storms)
+    lines = [
+        f"replayed {summary.sweeps} sweeps every {duration(every_ms)} from "
+        f"{iso_z(summary.first_ms)} to {iso_z(summary.last_ms)} over {len(summary.series)} "
+        f"series in {elapsed_s:.1f}s: {n_alerts} alert{'s' if n_alerts != 1 else ''}, "
+        f"{n_storms} storm{'s' if n_storms != 1 else ''}"
+    ]
+    if summary.episodes:
+        lines.append("would have alerted:")
+        rows = []
+        for e in sorted(summary.episodes, key=lambda e: (e.opened_ms, e.metric, e.source_id)):
+            end = summary.last_ms if e.resolved_ms is None else e.resolved_ms
+            until = "still open" if e.resolved_ms is None else iso_z(e.resolved_ms)
+            rows.append(
+                [
+                    f"  {e.source_id}",
+                    e.metric,
+                    f"{iso_z(e.opened_ms)} → {until}",
+                    f"({duration(end - e.opened_ms)})",
+                    f"peak fleet_z {e.peak:.1f}",
+                    f"{e.status}: {e.reason}",
+                ]
+            )
+        lines.extend(_columns(rows))
+    if summary.storms:
+        lines.append("storms (held as one finding each, not per-source alerts):")
+        rows = []
+        for s in summary.storms:
+            end = summary.last_ms if s.ended_ms is None else s.ended_ms
+            until = "still going" if s.ended_ms is None else iso_z(s.ended_ms)
+            rows.append(
+                [
+                    f"  {s.metric}",
+                    s.where,
+                    f"{iso_z(s.since_ms)} → {until}",
+                    f"({duration(end - s.since_ms)}, {s.sweeps} sweeps)",
+                    s.reason,
+                ]
+            )
+        lines.extend(_columns(rows))
+    return lines

@@ -1,0 +1,358 @@
+"""One sweep of a cron series, as a pure function: `sweep_step(state, window, now_ms, options)`.
+
+Both `fleetscan fleet` (state in SQLite, rows from Plexus) and `fleetscan replay` (state in
+memory, rows from stored history) call this one function, so a replay gives exactly what the
+live sweeps gave. It:
+
+1. brings each metric's baseline up to date: learned from the history rows on the first sweep,
+   filled in where sweeps were missed, else the stored one (see `plan`);
+2. scores the window (`fleet.run_sweep`), which also folds the window into the baseline;
+3. finds storms (a large share of the fleet or a cohort flagged at once): their series open no
+   alert (an open one is held, a streak restarts), so one finding replaces N alerts;
+4. advances every series' alert lifecycle (`lifecycle.step`): an alert opens after
+   `consecutive` flagged sweeps, resolves after `recovery_ms` of normal ones, then cools down;
+   a sweep that cannot judge a series (outage, no_data, insufficient_peers, a storm) holds it;
+5. returns the verdicts, the new state and (`outcome.emissions()`) the points to post:
+   `<metric>.fleet_z` is the open alert's score, 0.0 otherwise (storms included), and
+   `<metric>.fleet_dev` the raw deviation from the peers.
+
+Severity (for exit codes): an open alert is CRITICAL when its fleet_z reaches `critical`, else
+WARNING; a storm is a WARNING.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+from typing import Any
+
+from fleetscan.emitter import Point
+from fleetscan.fleet.baseline import MetricBaseline, learn_baseline
+from fleetscan.fleet.batch import SeriesBatch
+from fleetscan.fleet.emit import fleet_points
+from fleetscan.fleet.options import SweepOptions
+from fleetscan.fleet.status import Status
+from fleetscan.fleet.sweep import FleetResult, run_sweep
+from fleetscan.lifecycle import LifecycleOptions, SeriesState, Storm, Transition, step, storms
+from fleetscan.sweeps.plan import HistoryKind, fill_baseline, history_kind, split_batch
+from fleetscan.timeutil import iso_z
+
+Key = tuple[str, str]  # (source_id, metric)
+StormKey = tuple[str, str | None]  # (metric, cohort or None for the whole fleet)
+
+IDLE = SeriesState()
+HELD_STATUSES = frozenset({Status.OUTAGE, Status.NO_DATA, Status.INSUFFICIENT_PEERS})
+"""Statuses that say nothing about the series itself: its lifecycle is held, not stepped."""
+
+
+class Severity(IntEnum):
+    """The monitoring-plugin exit codes."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepOptions:
+    """Everything that decides a sweep: scoring, lifecycle, baselines, severity."""
+
+    sweep: SweepOptions = field(default_factory=SweepOptions)
+    lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
+    use_baseline: bool = True  # learn and keep per-source baselines (`--baseline 0`: snapshots)
+    sample_ms: int = 120_000  # history is fetched as this much at the end of every bucket
+    critical: float = 6.0  # an open alert whose fleet_z reaches this is CRITICAL
+
+    def __post_init__(self) -> None:
+        if self.sample_ms <= 0 or not self.critical > 0:
+            raise ValueError("sample_ms and critical must be > 0")
+
+
+@dataclass(frozen=True)
+class SweepState:
+    """What survives between sweeps, as one value (`fleetscan.state` stores it in SQLite).
+
+    `series` holds only series whose lifecycle is not idle; `last_seen` the newest reading of
+    every series seen within the baseline span; `storms` the active storms and since when.
+    """
+
+    last_sweep_ms: int | None = None
+    swept_ms: Mapping[str, int] = field(default_factory=dict)
+    baselines: Mapping[str, MetricBaseline] = field(default_factory=dict)
+    series: Mapping[Key, SeriesState] = field(default_factory=dict)
+    last_seen: Mapping[Key, int] = field(default_factory=dict)
+    storms: Mapping[StormKey, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesVerdict:
+    """One series after one sweep: the scorer's result and what the lifecycle made of it.
+
+    `result.alerting` / `result.score` are the scorer's (this sweep alone); `alerting` and
+    `fleet_z` are the lifecycle's. `held` names why the lifecycle did not move ("" if it did).
+    """
+
+    result: FleetResult
+    state: SeriesState
+    event: Transition | None
+    held: str
+    storm: Storm | None
+    critical: float
+
+    @property
+    def flagged(self) -> bool:
+        return self.result.status.alerting
+
+    @property
+    def alerting(self) -> bool:
+        return self.state.alerting
+
+    @property
+    def fleet_z(self) -> float:
+        return self.state.fleet_z
+
+    @property
+    def severity(self) -> Severity:
+        if not self.state.alerting:
+            return Severity.OK
+        return Severity.CRITICAL if self.state.fleet_z >= self.critical else Severity.WARNING
+
+    def shown(self) -> FleetResult:
+        """The result with `alerting` and `score` as the lifecycle decided (for tables)."""
+        return replace(self.result, alerting=self.alerting, score=self.fleet_z)
+
+    def to_record(self) -> dict[str, Any]:
+        """One `--format jsonl` line: the scorer's fields plus the lifecycle's."""
+        record = self.result.to_record()
+        record["alerting"] = self.alerting
+        record["score"] = self.fleet_z
+        record["flagged"] = self.flagged
+        record["streak"] = self.state.streak
+        record["event"] = self.event.kind if self.event else None
+        opened = self.event.opened_ms if self.event else self.state.opened_ms
+        record["opened_at"] = iso_z(opened) if opened is not None else None
+        record["held"] = self.held or None
+        record["storm"] = self.storm.where if self.storm else None
+        record["severity"] = self.severity.name.lower()
+        return record
+
+
+@dataclass(frozen=True)
+class StormFinding:
+    """A storm seen in this sweep (`storm` set) or one that ended in it (`storm` None)."""
+
+    metric: str
+    cohort: str | None
+    since_ms: int
+    storm: Storm | None
+    at_ms: int
+
+    @property
+    def started(self) -> bool:
+        return self.storm is not None and self.since_ms == self.at_ms
+
+    @property
+    def where(self) -> str:
+        return Storm(self.metric, self.cohort, 0, 0).where
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What `sweep_step` returns: verdicts, storms, the new state; `emissions()` the points."""
+
+    now_ms: int
+    verdicts: tuple[SeriesVerdict, ...]
+    storms: tuple[StormFinding, ...]
+    state: SweepState
+
+    @property
+    def results(self) -> tuple[SeriesVerdict, ...]:
+        return self.verdicts
+
+    def emissions(self) -> list[Point]:
+        """`<metric>.fleet_z` (following the lifecycle) and `<metric>.fleet_dev` per series."""
+        return fleet_points([v.shown() for v in self.verdicts], guard_met=lambda r: r.alerting)
+
+    def severity(self) -> Severity:
+        """The worst open alert (CRITICAL/WARNING), a storm counting as a WARNING."""
+        worst = max((v.severity for v in self.verdicts if v.alerting), default=Severity.OK)
+        if any(s.storm is not None for s in self.storms):
+            worst = max(worst, Severity.WARNING)
+        return Severity(worst)
+
+    def events(self) -> Iterator[SeriesVerdict]:
+        return (v for v in self.verdicts if v.event is not None)
+
+
+def sweep_step(
+    state: SweepState,
+    window: Mapping[str, SeriesBatch],
+    now_ms: int,
+    options: StepOptions,
+) -> StepOutcome:
+    """Run one sweep at `now_ms` over `window` (the rows `plan.plan_fetch` asked for, by metric).
+
+    `window` holds each metric's history rows (stamped at or before `now - window`) and its
+    window rows; every metric swept must be a key, even with no rows. Deterministic: the same
+    state, rows, time and options give the same outcome.
+    """
+    if state.last_sweep_ms is not None and now_ms <= state.last_sweep_ms:
+        raise ValueError(
+            f"sweep at {iso_z(now_ms)} is not after the last one ({iso_z(state.last_sweep_ms)})"
+        )
+    opts = options.sweep
+    recent: dict[str, SeriesBatch] = {}
+    baselines: dict[str, MetricBaseline] = {}
+    for metric, batch in window.items():
+        history, recent[metric] = split_batch(batch, now_ms - opts.window_ms)
+        kind = history_kind(
+            state.swept_ms.get(metric),
+            metric in state.baselines,
+            now_ms=now_ms,
+            options=opts,
+            use_baseline=options.use_baseline,
+        )
+        if kind is HistoryKind.LEARN:
+            baselines[metric] = learn_baseline(history, now_ms=now_ms, options=opts)
+        elif kind is HistoryKind.GAP and len(history):
+            learned = learn_baseline(history, now_ms=now_ms, options=opts)
+            baselines[metric] = fill_baseline(state.baselines[metric], learned)
+        elif kind is not HistoryKind.NONE:
+            baselines[metric] = state.baselines[metric]
+    results, folded = run_sweep(recent, baselines, now_ms=now_ms, options=opts)
+    found = storms(((r.cohort, r.metric, r.status.alerting) for r in results), options.lifecycle)
+    verdicts, series, last_seen = _lifecycle(state, results, found, window, now_ms, options)
+    kept_baselines = dict(state.baselines)
+    if options.use_baseline:
+        kept_baselines.update(folded)
+    new_state = SweepState(
+        last_sweep_ms=now_ms,
+        swept_ms={**state.swept_ms, **dict.fromkeys(window, now_ms)},
+        baselines=kept_baselines,
+        series=series,
+        last_seen=last_seen,
+        storms=_storm_state(state.storms, found, window, now_ms),
+    )
+    return StepOutcome(
+        now_ms, verdicts, _storm_findings(state.storms, found, window, now_ms), new_state
+    )
+
+
+def _lifecycle(
+    state: SweepState,
+    results: tuple[FleetResult, ...],
+    found: list[Storm],
+    window: Mapping[str, SeriesBatch],
+    now_ms: int,
+    options: StepOptions,
+) -> tuple[tuple[SeriesVerdict, ...], dict[Key, SeriesState], dict[Key, int]]:
+    lopts, critical = options.lifecycle, options.critical
+    fleet_storm = {s.metric: s for s in found if s.cohort is None}
+    cohort_storm = {(s.metric, s.cohort): s for s in found if s.cohort is not None}
+    old_series, series = state.series, dict(state.series)
+    last_seen = dict(state.last_seen)
+    verdicts: list[SeriesVerdict] = []
+    seen_keys: set[Key] = set()
+    for r in results:
+        key = (r.source_id, r.metric)
+        seen_keys.add(key)
+        prev = old_series.get(key, IDLE)
+        flagged = r.status.alerting
+        storm = (
+            (fleet_storm.get(r.metric) or cohort_storm.get((r.metric, r.cohort)))
+            if flagged
+            else None
+        )
+        event = None
+        if storm is not None:  # explained by the storm: an open alert holds, a streak restarts
+            held = "storm"
+            new = prev if prev.alerting or not prev.streak else replace(prev, streak=0)
+        elif r.status in HELD_STATUSES:
+            new, held = prev, r.status.value
+        else:
+            new, event = step(prev, flagged, now_ms, lopts, score=r.score)
+            held = ""
+        if math.isfinite(r.age_ms):
+            last_seen[key] = int(now_ms - r.age_ms)
+        if new is IDLE or new == IDLE:
+            series.pop(key, None)
+        elif new is not prev:
+            series[key] = new
+        verdicts.append(SeriesVerdict(r, new, event, held, storm, critical))
+    # Series the scorer no longer reports (forgotten after the baseline span, or, without
+    # baselines, silent): an open alert recovers as if the series were normal.
+    for key in [k for k in old_series if k[1] in window and k not in seen_keys]:
+        prev = old_series[key]
+        new, event = step(prev, False, now_ms, lopts)
+        if new == IDLE or not (new.alerting or event is not None or new.streak):
+            series.pop(key, None)
+        else:
+            series[key] = new
+        if prev.alerting or event is not None:
+            verdicts.append(
+                SeriesVerdict(
+                    _forgotten(key, now_ms, last_seen.get(key)), new, event, "", None, critical
+                )
+            )
+    horizon = now_ms - options.sweep.baseline_span_ms
+    for key in [
+        k for k, t in last_seen.items() if k[1] in window and t < horizon and k not in seen_keys
+    ]:
+        del last_seen[key]
+    return tuple(verdicts), series, last_seen
+
+
+def _forgotten(key: Key, now_ms: int, last_seen_ms: int | None) -> FleetResult:
+    nan = math.nan
+    age = float(now_ms - last_seen_ms) if last_seen_ms is not None else nan
+    return FleetResult(
+        source_id=key[0],
+        metric=key[1],
+        at_ms=now_ms,
+        cohort="",
+        status=Status.NO_DATA,
+        alerting=False,
+        score=0.0,
+        value=nan,
+        count=0,
+        age_ms=age,
+        fleet_median=nan,
+        fleet_scale=nan,
+        z=nan,
+        offset=nan,
+        baseline_offset=nan,
+        peers=0,
+        reason="no longer reported: silent for longer than the baseline remembers",
+    )
+
+
+def _storm_state(
+    active: Mapping[StormKey, int],
+    found: list[Storm],
+    window: Mapping[str, SeriesBatch],
+    now_ms: int,
+) -> dict[StormKey, int]:
+    kept = {k: since for k, since in active.items() if k[0] not in window}
+    for s in found:
+        kept[(s.metric, s.cohort)] = active.get((s.metric, s.cohort), now_ms)
+    return kept
+
+
+def _storm_findings(
+    active: Mapping[StormKey, int],
+    found: list[Storm],
+    window: Mapping[str, SeriesBatch],
+    now_ms: int,
+) -> tuple[StormFinding, ...]:
+    out = [
+        StormFinding(s.metric, s.cohort, active.get((s.metric, s.cohort), now_ms), s, now_ms)
+        for s in found
+    ]
+    current = {(s.metric, s.cohort) for s in found}
+    for (metric, cohort), since in active.items():
+        if metric in window and (metric, cohort) not in current:
+            out.append(StormFinding(metric, cohort, since, None, now_ms))
+    return tuple(out)
