@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+from fleetscan.commands import demo, device, fleet, monitor, replay, sandbox
 
 app = typer.Typer(
     name="fleetscan",
@@ -14,16 +14,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("device", "fleet", "sandbox", "demo", "monitor", "replay")
-
-for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"fleetscan.commands.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"fleetscan.commands.{_name}":
-            raise
-        continue
-    _module.register(app)
+for _command in (demo, device, fleet, replay, monitor, sandbox):
+    _command.register(app)
 
 
 def main() -> None:

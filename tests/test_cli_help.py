@@ -1,0 +1,53 @@
+"""Every command has help, names its environment variables, and `python -m fleetscan` works."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from fleetscan.cli import app
+
+COMMANDS = [
+    "demo",
+    "device",
+    "fleet",
+    "replay",
+    "sandbox",
+    "monitor",
+    "monitor create",
+    "monitor list",
+    "monitor delete",
+]
+NEEDS_PLEXUS = ["device", "fleet", "replay", "monitor create", "monitor list", "monitor delete"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = CliRunner().invoke(app, [*command.split(), "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.stdout and len(result.stdout) > 200
+
+
+@pytest.mark.parametrize("command", NEEDS_PLEXUS)
+def test_plexus_options_show_their_environment_variables(command: str) -> None:
+    result = CliRunner().invoke(app, [*command.split(), "--help"], terminal_width=200)
+    for variable in ("PLEXUS_ENDPOINT", "PLEXUS_API_KEY"):
+        assert variable in result.stdout
+
+
+def test_the_key_from_the_environment_is_never_shown_in_help() -> None:
+    key = "plx_" + "s3cr3t" * 5 + "ab"
+    result = CliRunner().invoke(
+        app, ["fleet", "--help"], env={"PLEXUS_API_KEY": key}, terminal_width=200
+    )
+    assert key not in result.output
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fleetscan", "--help"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and "fleet" in proc.stdout
