@@ -109,3 +109,26 @@ def plexus_timestamp(ts_ms: int) -> str:
 def now_ms() -> int:
     """The wall clock in epoch ms. Only edges (CLI, loops) call this; the core takes `now` as input."""
     return int(datetime.now(tz=UTC).timestamp() * 1000)
+
+
+def human_duration(ms: float) -> str:
+    """A short human duration: 45s, 12m, 3h5m, 2d4h (`n/a` when unknown).
+
+    >>> human_duration(45_000), human_duration(750_000), human_duration(11_100_000)
+    ('45s', '12m', '3h5m')
+    >>> human_duration(187_200_000), human_duration(float("nan"))
+    ('2d4h', 'n/a')
+    """
+    if not math.isfinite(ms):
+        return "n/a"
+    seconds = int(round(ms / 1000))
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours else f"{days}d"

@@ -23,7 +23,7 @@ from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates, reduce_win
 from fleetscan.fleet.score import MetricScores, score_metric
 from fleetscan.fleet.status import CODE, CODES, Status
 from fleetscan.sensors import profile_for
-from fleetscan.timeutil import iso_z
+from fleetscan.timeutil import human_duration, iso_z
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,18 +345,18 @@ class _Explainer:
 
     def _stale(self, i: int) -> str:
         c = self.c
-        return f"no reading for {_span(c.age_ms[i])} (stale after {_span(c.stale_after_ms[i])})"
+        return f"no reading for {human_duration(c.age_ms[i])} (stale after {human_duration(c.stale_after_ms[i])})"
 
     def _outage(self, i: int) -> str:
         return (
-            f"no reading for {_span(self.c.age_ms[i])}, like most of its cohort: "
+            f"no reading for {human_duration(self.c.age_ms[i])}, like most of its cohort: "
             "a gateway, network or read outage?"
         )
 
     def _no_data(self, i: int) -> str:
         age = self.c.age_ms[i]
-        since = f"; last {_span(age)} ago" if math.isfinite(age) else ""
-        return f"no reading in the {_span(self.options.window_ms)} window{since}"
+        since = f"; last {human_duration(age)} ago" if math.isfinite(age) else ""
+        return f"no reading in the {human_duration(self.options.window_ms)} window{since}"
 
     def _insufficient_peers(self, i: int) -> str:
         return f"{_count(self.c.peers[i], 'peer')}, need {self.options.min_peers} to compare"
@@ -369,27 +369,6 @@ def _count(n: int, noun: str) -> str:
     ('1 peer', '3 spike readings')
     """
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _span(ms: float) -> str:
-    """A short human duration: 45s, 12m, 3h5m, 2d4h.
-
-    >>> _span(45_000), _span(750_000), _span(11_100_000), _span(187_200_000)
-    ('45s', '12m', '3h5m', '2d4h')
-    """
-    if not math.isfinite(ms):
-        return "n/a"
-    seconds = int(round(ms / 1000))
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours}h" if hours else f"{days}d"
 
 
 def _num(x: float) -> float | None:

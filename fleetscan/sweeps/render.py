@@ -6,26 +6,7 @@ from collections.abc import Sequence
 
 from fleetscan.sweeps.replay import Summary
 from fleetscan.sweeps.step import SeriesVerdict, Severity, StepOutcome
-from fleetscan.timeutil import iso_z
-
-
-def duration(ms: float) -> str:
-    """A short human duration: 45s, 12m, 3h5m, 2d4h.
-
-    >>> duration(45_000), duration(750_000), duration(11_100_000), duration(187_200_000)
-    ('45s', '12m', '3h5m', '2d4h')
-    """
-    seconds = int(round(ms / 1000))
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours}h" if hours else f"{days}d"
+from fleetscan.timeutil import human_duration, iso_z
 
 
 def ordered(outcome: StepOutcome) -> list[SeriesVerdict]:
@@ -67,7 +48,7 @@ def event_lines(outcome: StepOutcome) -> list[str]:
                     "resolved",
                     r.metric,
                     r.source_id,
-                    f"after {duration(event.at_ms - event.opened_ms)}",
+                    f"after {human_duration(event.at_ms - event.opened_ms)}",
                     f"opened {iso_z(event.opened_ms)}",
                 ]
             )
@@ -82,7 +63,7 @@ def event_lines(outcome: StepOutcome) -> list[str]:
                     "storm over",
                     f.metric,
                     f.where,
-                    f"after {duration(outcome.now_ms - f.since_ms)}",
+                    f"after {human_duration(outcome.now_ms - f.since_ms)}",
                     "",
                 ]
             )
@@ -102,7 +83,7 @@ def open_lines(outcome: StepOutcome) -> list[str]:
                 "open",
                 r.metric,
                 r.source_id,
-                f"{_alert(v)} for {duration(outcome.now_ms - since)}",
+                f"{_alert(v)} for {human_duration(outcome.now_ms - since)}",
                 f"{r.status}: {r.reason}",
             ]
         )
@@ -113,7 +94,7 @@ def open_lines(outcome: StepOutcome) -> list[str]:
                     "storm",
                     f.metric,
                     f.where,
-                    f"for {duration(outcome.now_ms - f.since_ms)}",
+                    f"for {human_duration(outcome.now_ms - f.since_ms)}",
                     f.storm.reason,
                 ]
             )
@@ -142,7 +123,7 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
         return ["replay: no sweep time between --from and --to"]
     n_alerts, n_storms = len(summary.episodes), len(summary.storms)
     lines = [
-        f"replayed {summary.sweeps} sweeps every {duration(every_ms)} from "
+        f"replayed {summary.sweeps} sweeps every {human_duration(every_ms)} from "
         f"{iso_z(summary.first_ms)} to {iso_z(summary.last_ms)} over {len(summary.series)} "
         f"series in {elapsed_s:.1f}s: {n_alerts} alert{'s' if n_alerts != 1 else ''}, "
         f"{n_storms} storm{'s' if n_storms != 1 else ''}"
@@ -158,7 +139,7 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
                     f"  {e.source_id}",
                     e.metric,
                     f"{iso_z(e.opened_ms)} → {until}",
-                    f"({duration(end - e.opened_ms)})",
+                    f"({human_duration(end - e.opened_ms)})",
                     f"peak fleet_z {e.peak:.1f}",
                     f"{e.status}: {e.reason}",
                 ]
@@ -175,7 +156,7 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
                     f"  {s.metric}",
                     s.where,
                     f"{iso_z(s.since_ms)} → {until}",
-                    f"({duration(end - s.since_ms)}, {s.sweeps} sweeps)",
+                    f"({human_duration(end - s.since_ms)}, {s.sweeps} sweeps)",
                     s.reason,
                 ]
             )
