@@ -30,8 +30,8 @@ from fleetscan.errors import (
     UnavailableError,
     ValidationError,
 )
-from fleetscan.telemetry import ParsedRows, parse_rows
-from fleetscan.timeutil import iso_z, parse_timestamp_ms
+from fleetscan.telemetry import ParsedRows, parse_rows, row_timestamp_ms
+from fleetscan.timeutil import iso_z
 
 MAX_LIMIT = 100_000
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -211,7 +211,7 @@ class PlexusClient:
 
 def _row_ms(row: Mapping[str, Any]) -> int:
     try:
-        return parse_timestamp_ms(row.get("timestamp"))
+        return row_timestamp_ms(row.get("timestamp"))
     except InputError:
         raise ProtocolError(f"row with unreadable timestamp {row.get('timestamp')!r}") from None
 
