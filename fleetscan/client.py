@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
+import orjson
 
 from fleetscan.errors import (
     AuthError,
@@ -254,8 +255,8 @@ def _decode(response: httpx.Response, url: str) -> Any:
     if status >= 400:
         raise PlexusError(f"{url} answered {status}: {_error_text(response)}")
     try:
-        return response.json()
-    except ValueError:
+        return orjson.loads(response.content)  # 3-4x the stdlib's speed on big telemetry pages
+    except orjson.JSONDecodeError:
         kind = response.headers.get("content-type", "unknown content").split(";")[0]
         raise ProtocolError(
             f"{url} answered {status} with {kind}, not JSON: is the endpoint a Plexus app API?"

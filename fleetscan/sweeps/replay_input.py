@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from fleetscan.errors import InputError
 from fleetscan.fleet.batch import cohort_label
@@ -147,15 +148,27 @@ def _is_api_response(line: str) -> bool:
     return isinstance(document, dict) and isinstance(document.get("data"), list)
 
 
+def _slow_line(columns: _Columns, line: str) -> None:
+    """A line orjson refuses: the stdlib reads `NaN`/`Infinity` tokens; anything else is malformed."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        columns.skipped["malformed JSON line"] += 1
+        return
+    if isinstance(row, dict) and isinstance(row.get("data"), list):
+        row = row["data"]  # a saved API response on one line
+    _slow(columns, row if isinstance(row, list) else [row])
+
+
 def _read_lines(columns: _Columns, first: str, handle: Any) -> None:
-    loads, match, cols = json.loads, _PLEXUS_MS.fullmatch, columns.cols
+    loads, match, cols = orjson.loads, _PLEXUS_MS.fullmatch, columns.cols
     for line in _lines(first, handle):
         if not line.strip():
             continue
         try:
             row = loads(line)
-        except json.JSONDecodeError:
-            columns.skipped["malformed JSON line"] += 1
+        except orjson.JSONDecodeError:
+            _slow_line(columns, line)
             continue
         if type(row) is not dict:
             _slow(columns, [row])
