@@ -26,7 +26,7 @@ import numpy as np
 from bench_common import CADENCE_MS, NOW_MS, Row, Target, measure
 from bench_fleet import tutorial_oracle
 
-from fleetscan.detectors import DetectorOptions, make_detector
+from fleetscan.detectors import DetectorOptions, TutorialDetector, make_detector
 from fleetscan.device import DeviceRunner
 from fleetscan.telemetry import Reading, parse_rows
 from fleetscan.timeutil import plexus_timestamp
@@ -79,6 +79,40 @@ def one_stream(samples: int, repeats: int) -> list[Row]:
                 (("tutorial loop", samples / tutorial.median_s),),
                 None,
                 f"{samples:,} samples, printed lines included",
+            )
+        )
+    return rows + detector_core(values, repeats)
+
+
+def detector_core(values: list[float], repeats: int) -> list[Row]:
+    """The z-score alone: running sums (`TutorialDetector.zscore`) against the tutorial's
+    `zscore(list(window))`, at its 15-sample window and at 600 samples (20 min at 0.5 Hz)."""
+    oracle = tutorial_oracle()
+    rows = []
+    for window in (15, 600):
+
+        def streaming(window: int = window) -> None:
+            zscore = TutorialDetector(window=window).zscore
+            for v in values:
+                zscore(v)
+
+        def listed(window: int = window) -> None:
+            deque: collections.deque[float] = collections.deque(maxlen=window)
+            for v in values:
+                deque.append(v)
+                oracle.zscore(list(deque))
+
+        fast, slow = measure(streaming, repeats), measure(listed, repeats)
+        rows.append(
+            Row(
+                "5 device",
+                f"tutorial z-score alone, window {window}",
+                len(values) / fast.median_s,
+                "samples/s",
+                fast,
+                (("tutorial zscore(list(window))", len(values) / slow.median_s),),
+                None,
+                "running sums: cost independent of the window",
             )
         )
     return rows
