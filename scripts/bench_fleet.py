@@ -226,23 +226,10 @@ def _core_replay(
     def run() -> None:
         baseline: Baseline = {}
         for now in times:
-            window = {m: _slice(b, now - WINDOW_MS, now) for m, b in batches.items()}
+            window = {m: b.between(now - WINDOW_MS, now) for m, b in batches.items()}
             _, baseline = run_sweep(window, baseline, now_ms=now, options=options)
 
     return run, sum(int(np.isfinite(b.value).sum()) for b in batches.values())
-
-
-def _slice(batch: SeriesBatch, after_ms: int, until_ms: int) -> SeriesBatch:
-    lo, hi = np.searchsorted(batch.ts_ms, [after_ms, until_ms], side="right")
-    return SeriesBatch(
-        batch.metric,
-        batch.source_ids,
-        batch.cohorts,
-        batch.source[lo:hi],
-        batch.ts_ms[lo:hi],
-        batch.value[lo:hi],
-        batch.dropped,
-    )
 
 
 def _oracle_rate(fleet: SimulatedFleet, repeats: int) -> float:

@@ -107,26 +107,13 @@ def run_fleetscan(
     baseline: Baseline = {}
     started = time.perf_counter()
     for now in times:
-        window = {m: _slice(b, now - options.window_ms, now) for m, b in batches.items()}
+        window = {m: b.between(now - options.window_ms, now) for m, b in batches.items()}
         results, baseline = run_sweep(window, baseline, now_ms=now, options=options)
         for r in results:
             states.setdefault((r.source_id, r.metric), []).append(r.alerting)
     elapsed = time.perf_counter() - started
     ts = np.asarray(times, dtype=np.int64)
     return {k: Timeline(ts, np.array(v)) for k, v in states.items()}, elapsed
-
-
-def _slice(batch: SeriesBatch, after_ms: int, until_ms: int) -> SeriesBatch:
-    lo, hi = np.searchsorted(batch.ts_ms, [after_ms, until_ms], side="right")
-    return SeriesBatch(
-        batch.metric,
-        batch.source_ids,
-        batch.cohorts,
-        batch.source[lo:hi],
-        batch.ts_ms[lo:hi],
-        batch.value[lo:hi],
-        batch.dropped,
-    )
 
 
 def run_snapshot(

@@ -86,6 +86,20 @@ class SeriesBatch:
             self.dropped,
         )
 
+    def between(self, after_ms: int, until_ms: int) -> SeriesBatch:
+        """Rows stamped in `(after_ms, until_ms]`, found by binary search: for a batch in time
+        order (as `BatchBuilder` builds one from time-ordered readings), a view, not a copy."""
+        lo, hi = np.searchsorted(self.ts_ms, [after_ms, until_ms], side="right")
+        return SeriesBatch(
+            self.metric,
+            self.source_ids,
+            self.cohorts,
+            self.source[lo:hi],
+            self.ts_ms[lo:hi],
+            self.value[lo:hi],
+            self.dropped,
+        )
+
     def until(self, at_ms: int) -> SeriesBatch:
         """Only the rows stamped at or before `at_ms`: what a sweep at `at_ms` could have seen."""
         return self.select(self.ts_ms <= at_ms)
