@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -246,31 +247,27 @@ def _live(
             PlexusClient(endpoint=settings.endpoint, api_key=key) as client,
             Emitter(api_key=key, gateway_url=settings.gateway_url, dry_run=dry_run) as emitter,
         ):
-            if state_path is None:
-                pending = _load_outbox(outbox) if outbox is not None and not dry_run else []
+            # With state, the store holds the outbox; a one-off sweep may keep one in a file.
+            one_off_outbox = outbox if state_path is None and not dry_run else None
+            pending = _load_outbox(one_off_outbox) if one_off_outbox is not None else []
+            locked_state = (
+                open_state(state_path, lock_wait_s=lock_wait_s)
+                if state_path is not None
+                else nullcontext(None)
+            )
+            with locked_state as store:
                 report = live_sweep(
                     client=client,
                     emitter=emitter,
-                    store=None,
+                    store=store,
                     metrics=metrics,
                     now_ms=now,
                     upper_ms=upper,
                     options=options,
                     pending=pending,
                 )
-                if outbox is not None and not dry_run:
-                    _save_outbox(outbox, report.undelivered)
-            else:
-                with open_state(state_path, lock_wait_s=lock_wait_s) as store:
-                    report = live_sweep(
-                        client=client,
-                        emitter=emitter,
-                        store=store,
-                        metrics=metrics,
-                        now_ms=now,
-                        upper_ms=upper,
-                        options=options,
-                    )
+            if one_off_outbox is not None:
+                _save_outbox(one_off_outbox, report.undelivered)
         if prom_file is not None and not dry_run:
             severity = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
             text = exposition(
