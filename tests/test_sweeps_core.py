@@ -18,7 +18,7 @@ from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.state import open_state
 from fleetscan.sweeps.plan import HistoryKind, fill_baseline, plan_fetch, split_batch
 from fleetscan.sweeps.replay import History, Summary, replay
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, sweep_step
+from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
 from fleetscan.telemetry import Reading
 
 OPTIONS = StepOptions(
@@ -186,15 +186,7 @@ def test_replay_equals_sweeps_whose_state_goes_through_sqlite(tmp_path: Path) ->
     for now in times:
         with open_state(path) as store:
             state = store.load()
-            plan = plan_fetch(
-                state.swept_ms,
-                state.baselines,
-                ["temperature"],
-                now_ms=now,
-                options=OPTIONS.sweep,
-                use_baseline=True,
-                sample_ms=OPTIONS.sample_ms,
-            )
+            plan = plan_sweep(state, ["temperature"], now, OPTIONS)
             outcome = sweep_step(state, history.window(plan), now, OPTIONS)
             store.commit(outcome.state, outcome.emissions())
         got.append(_records(outcome))

@@ -51,10 +51,9 @@ from fleetscan.config import ApiKeyOption, EndpointOption, resolve
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.live import fetch_history
-from fleetscan.sweeps.plan import plan_fetch
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
-from fleetscan.sweeps.step import Severity, StepOptions
+from fleetscan.sweeps.step import Severity, StepOptions, SweepState, plan_sweep
 from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
 
 UNKNOWN = int(Severity.UNKNOWN)
@@ -181,15 +180,7 @@ def _from_plexus(
     """Pull what the replayed sweeps need: the first sweep's history, then every row."""
     settings = resolve(endpoint, "", api_key)
     key = settings.require_key()
-    first = plan_fetch(
-        {},
-        {},
-        metrics,
-        now_ms=from_ms,
-        options=options.sweep,
-        use_baseline=options.use_baseline,
-        sample_ms=options.sample_ms,
-    )
+    first = plan_sweep(SweepState(), metrics, from_ms, options)
     with PlexusClient(endpoint=settings.endpoint, api_key=key) as client:
         readings = fetch_history(client, metrics, first=first, to_ms=to_ms)
     return History.from_readings(readings, metrics, group_by=options.sweep.group_by)

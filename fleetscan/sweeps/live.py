@@ -26,9 +26,9 @@ from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import EmitError, StateError
 from fleetscan.fleet.batch import BatchBuilder, SeriesBatch
 from fleetscan.state import Store, cap_outbox, outbox_merge
-from fleetscan.sweeps.plan import FetchPlan, plan_fetch
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, sweep_step
-from fleetscan.telemetry import Reading
+from fleetscan.sweeps.plan import FetchPlan
+from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
+from fleetscan.telemetry import ParsedRows, Reading
 from fleetscan.timeutil import iso_z
 
 
@@ -62,16 +62,12 @@ def fetch_rows(
     for wall-clock sweeps, so rows a device stamped with a broken clock show up as invalid.
     """
     builder = BatchBuilder(metrics, group_by=group_by)
-    for ranges, group in plan.history_groups():
-        for from_ms, to_ms in ranges:
-            parsed = client.fetch(metrics=group, sources=None, from_ms=from_ms, to_ms=to_ms)
-            builder.add(parsed.readings)
-    parsed = client.fetch(
-        metrics=list(metrics), sources=None, from_ms=plan.window_from_ms, to_ms=upper_ms
-    )
-    builder.add(parsed.readings)
-    builder.add_dropped(parsed.skipped_by_series)
-    return builder.build(), parsed.skipped_summary()
+    history, window = _fetch_planned(client, plan, metrics, upper_ms=upper_ms)
+    for parsed in history:
+        builder.add(parsed.readings)
+    builder.add(window.readings)
+    builder.add_dropped(window.skipped_by_series)
+    return builder.build(), window.skipped_summary()
 
 
 def live_sweep(
@@ -97,15 +93,7 @@ def live_sweep(
             f"{where} already holds a sweep at {iso_z(state.last_sweep_ms)}, not before this "
             f"one at {iso_z(now_ms)}: is the clock (or --at) right?"
         )
-    plan = plan_fetch(
-        state.swept_ms,
-        state.baselines,
-        metrics,
-        now_ms=now_ms,
-        options=options.sweep,
-        use_baseline=options.use_baseline,
-        sample_ms=options.sample_ms,
-    )
+    plan = plan_sweep(state, metrics, now_ms, options)
     window, skipped = fetch_rows(
         client, plan, metrics, group_by=options.sweep.group_by, upper_ms=upper_ms
     )
@@ -148,13 +136,20 @@ def fetch_history(
 ) -> list[Reading]:
     """Rows for replaying sweeps from `first.now_ms` to `to_ms`: the history the first sweep
     learns from, then every row from its window on (later sweeps select from these)."""
-    readings: list[Reading] = []
-    for ranges, group in first.history_groups():
-        for from_ms, upper_ms in ranges:
-            parsed = client.fetch(metrics=group, sources=None, from_ms=from_ms, to_ms=upper_ms)
-            readings.extend(parsed.readings)
-    parsed = client.fetch(
-        metrics=list(metrics), sources=None, from_ms=first.window_from_ms, to_ms=to_ms
+    history, window = _fetch_planned(client, first, metrics, upper_ms=to_ms)
+    return [r for parsed in [*history, window] for r in parsed.readings]
+
+
+def _fetch_planned(
+    client: PlexusClient, plan: FetchPlan, metrics: Sequence[str], *, upper_ms: int
+) -> tuple[list[ParsedRows], ParsedRows]:
+    """The history ranges `plan` asks for (one fetch each), then its window up to `upper_ms`."""
+    history = [
+        client.fetch(metrics=group, sources=None, from_ms=from_ms, to_ms=to_ms)
+        for ranges, group in plan.history_groups()
+        for from_ms, to_ms in ranges
+    ]
+    window = client.fetch(
+        metrics=list(metrics), sources=None, from_ms=plan.window_from_ms, to_ms=upper_ms
     )
-    readings.extend(parsed.readings)
-    return readings
+    return history, window

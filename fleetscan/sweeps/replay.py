@@ -16,8 +16,8 @@ import numpy as np
 
 from fleetscan.fleet.batch import SeriesBatch, cohort_label
 from fleetscan.fleet.robust import Floats, Ints
-from fleetscan.sweeps.plan import FetchPlan, plan_fetch
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, sweep_step
+from fleetscan.sweeps.plan import FetchPlan
+from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
 from fleetscan.telemetry import Reading
 
 
@@ -32,6 +32,31 @@ class MetricHistory:
     value: Floats
     source: Ints
     label: Ints
+
+    @classmethod
+    def in_time_order(
+        cls,
+        metric: str,
+        source_ids: tuple[str, ...],
+        labels: tuple[str, ...],
+        ts_ms: Ints,
+        value: Sequence[float],
+        source: Sequence[int],
+        label: Sequence[int],
+        keep: Ints | None = None,
+    ) -> MetricHistory:
+        """Columns as collected (the rows `keep` selects, all by default), stably sorted by time."""
+        rows = np.arange(len(ts_ms)) if keep is None else keep
+        order = rows[np.argsort(ts_ms[rows], kind="stable")]
+        return cls(
+            metric,
+            source_ids,
+            labels,
+            ts_ms[order],
+            np.array(value, np.float64)[order],
+            np.array(source, np.int64)[order],
+            np.array(label, np.int64)[order],
+        )
 
     def batch(self, ranges: Sequence[tuple[int, int]]) -> SeriesBatch:
         """The rows in the inclusive `ranges` (ascending, not overlapping) as a fresh batch.
@@ -111,20 +136,14 @@ class History:
             cols[2].append(s)
             cols[3].append(lab)
         source_ids, label_texts = tuple(sources), tuple(labels)
-        out = {}
-        for metric, (ts, value, src, row_labels) in columns.items():
-            ts_a = np.array(ts, np.int64)
-            order = np.argsort(ts_a, kind="stable")
-            out[metric] = MetricHistory(
-                metric,
-                source_ids,
-                label_texts,
-                ts_a[order],
-                np.array(value, np.float64)[order],
-                np.array(src, np.int64)[order],
-                np.array(row_labels, np.int64)[order],
-            )
-        return cls(out)
+        return cls(
+            {
+                metric: MetricHistory.in_time_order(
+                    metric, source_ids, label_texts, np.array(ts, np.int64), value, src, row_labels
+                )
+                for metric, (ts, value, src, row_labels) in columns.items()
+            }
+        )
 
     def span(self) -> tuple[int, int] | None:
         """(oldest, newest) row time over all metrics, or None without rows."""
@@ -160,15 +179,7 @@ def replay(
     current = state if state is not None else SweepState()
     metrics = list(history.metrics)
     for now_ms in times:
-        plan = plan_fetch(
-            current.swept_ms,
-            current.baselines,
-            metrics,
-            now_ms=now_ms,
-            options=options.sweep,
-            use_baseline=options.use_baseline,
-            sample_ms=options.sample_ms,
-        )
+        plan = plan_sweep(current, metrics, now_ms, options)
         outcome = sweep_step(current, history.window(plan), now_ms, options)
         current = outcome.state
         yield outcome

@@ -78,16 +78,8 @@ class _Columns:
         for metric, (ts, value, src, lab) in self.cols.items():
             ts_ms, ok = _timestamps(ts)
             self.skipped["bad timestamp"] += int((~ok).sum())
-            keep = np.flatnonzero(ok)
-            order = keep[np.argsort(ts_ms[keep], kind="stable")]
-            out[metric] = MetricHistory(
-                metric,
-                ids,
-                labels,
-                ts_ms[order],
-                np.array(value, np.float64)[order],
-                np.array(src, np.int64)[order],
-                np.array(lab, np.int64)[order],
+            out[metric] = MetricHistory.in_time_order(
+                metric, ids, labels, ts_ms, value, src, lab, keep=np.flatnonzero(ok)
             )
         if not self.skipped["bad timestamp"]:
             del self.skipped["bad timestamp"]

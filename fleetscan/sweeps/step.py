@@ -23,7 +23,7 @@ WARNING; a storm is a WARNING.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any
@@ -36,7 +36,14 @@ from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.status import Status
 from fleetscan.fleet.sweep import FleetResult, run_sweep
 from fleetscan.lifecycle import LifecycleOptions, SeriesState, Storm, Transition, step, storms
-from fleetscan.sweeps.plan import HistoryKind, fill_baseline, history_kind, split_batch
+from fleetscan.sweeps.plan import (
+    FetchPlan,
+    HistoryKind,
+    fill_baseline,
+    history_kind,
+    plan_fetch,
+    split_batch,
+)
 from fleetscan.timeutil import iso_z
 
 Key = tuple[str, str]  # (source_id, metric)
@@ -185,6 +192,22 @@ class StepOutcome:
 
     def events(self) -> Iterator[SeriesVerdict]:
         return (v for v in self.verdicts if v.event is not None)
+
+
+def plan_sweep(
+    state: SweepState, metrics: Sequence[str], now_ms: int, options: StepOptions
+) -> FetchPlan:
+    """What a sweep at `now_ms` starting from `state` must fetch: `plan.plan_fetch` with the step's
+    own options, the one place live sweeps and replay ask."""
+    return plan_fetch(
+        state.swept_ms,
+        state.baselines,
+        metrics,
+        now_ms=now_ms,
+        options=options.sweep,
+        use_baseline=options.use_baseline,
+        sample_ms=options.sample_ms,
+    )
 
 
 def sweep_step(
