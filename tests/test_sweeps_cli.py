@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -274,7 +275,9 @@ def test_prom_file_is_written_atomically(blip_sandbox: Sandbox, tmp_path: Path) 
     code, _, err = sweep(state, OPENS - 10 * MIN, env, "--prom-file", str(prom))
     assert code == 0, err
     for at in (OPENS - 5 * MIN, OPENS):
+        started = time.monotonic()
         code, _, err = sweep(state, at, env, "--prom-file", str(prom))
+        elapsed = time.monotonic() - started
     assert code == 2
     assert reader.read() == "# old\n"  # replaced by rename, never rewritten in place
     reader.close()
@@ -290,7 +293,7 @@ def test_prom_file_is_written_atomically(blip_sandbox: Sandbox, tmp_path: Path) 
     assert samples['fleetscan_alerts{severity="critical"}'] == "1"
     assert float(samples["fleetscan_sweep_timestamp_seconds"]) == OPENS / 1000
     assert samples["fleetscan_sweep_severity"] == "2" and samples["fleetscan_outbox_points"] == "0"
-    assert float(samples["fleetscan_sweep_duration_seconds"]) >= 0
+    assert 0 < float(samples["fleetscan_sweep_duration_seconds"]) <= elapsed  # this sweep's time
     assert "# TYPE fleetscan_fleet_z gauge" in lines
     code, _, err = sweep(state, OPENS + 5 * MIN, env, "--prom-file", str(tmp_path / "no" / "x"))
     assert code == 3 and "cannot write" in err
