@@ -124,7 +124,7 @@ def test_a_plexus_monitor_on_fleet_z_opens_and_resolves_once(
         client.create_monitor(Threshold(max=3.0).body(BAD, "temperature.fleet_z"))
     env, state = env_for(sb, tmp_path), tmp_path / "state.db"
     for at in SWEEP_TIMES:
-        clock.now_s = at / 1000  # houston runs on its own wall clock (plexus-api.md §3.1)
+        clock.now_s = at / 1000  # houston runs on its own wall clock (docs/plexus-contract.md §3.1)
         assert sweep(state, at, env)[0] in (0, 2)
     events = [
         (e["event"], e["data"]["sourceSlug"], e["created_at"])  # type: ignore[index]

@@ -1,7 +1,7 @@
 """The sandbox's fixed API keys and the two ways Plexus checks them.
 
 The keys are public, documented test keys, not secrets: they only open a sandbox on your own
-machine. Both have the real shape (`plx_` + 32 characters, plexus-api.md §1.1).
+machine. Both have the real shape (`plx_` + 32 characters, docs/plexus-contract.md §1.1).
 
 - `READ_KEY` (`read`, `write`): like a CLI-issued key; ingests and reads telemetry.
 - `WRITE_KEY` (`write`): like a key created in the UI, the default; ingest works, but reading
