@@ -14,9 +14,16 @@ them: a Plexus threshold and the tutorial never do, since Plexus drops them):
   (learned from scratch: the first hours are snapshot-only), alerting when the status alerts;
   `fleetscan x2` additionally requires two alerting sweeps in a row (a cron guard).
 
-Detection delay: from the fault's onset to the first alert on that board and one of the fault's
-metrics. False alarms: alert episodes (a series going from quiet to alerting) on boards while they
-have no fault, per 100 board-days. Prints a markdown table.
+Detection delay: from the fault's onset (or the start, for a fault already under way) to the first
+alert on that board and one of the fault's metrics. False alarms: alert episodes (a series going
+from quiet to alerting) on boards while they have no fault, per 100 board-days, and the number of
+alerting sweeps on healthy (board, metric) series. Prints a markdown table per scenario and per
+cohort rule:
+
+- scenarios: `plain` (today's simulator) and `real` (`simulate.realism`: sunny windows, radiators,
+  weekday heating, groups of neighbours moving together without tags, heavy bursty loss, coarse
+  readings, plus a drift that begins at night and one already under way when history starts);
+- cohorts: by site/room tags, and without tags (the whole fleet is one cohort).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from fleetscan.detectors.tutorial import TutorialDetector
 from fleetscan.fleet import Baseline, SeriesBatch, SweepOptions, run_sweep
 from fleetscan.fleet.from_sim import fleet_batches
 from fleetscan.simulate import Fault, FleetSpec, SimulatedFleet
+from fleetscan.simulate.realism import RealWorld, SharedEvent
 from fleetscan.timeutil import parse_duration_ms
 
 METRICS = ("temperature", "humidity", "pressure")
@@ -53,6 +61,11 @@ FAULTS = (
     ("random", 0.0, 109.8),  # the C SDK's values when the BME280 is missing
     ("nan", 0.2, 121.2),  # share of readings that are NaN
 )
+# The real-world scenario adds two faults of the kind a real fleet shows.
+REAL_FAULTS = (  # (column, kind, size, onset in hours)
+    ("night drift", "drift", 12.0, 46.0),  # 0.5 °C/h from 22:00 on the second evening
+    ("drift under way", "drift", 5.0, -6.0),  # °C per day, begun 6 h before the history starts
+)
 
 Bools = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
@@ -69,17 +82,22 @@ class Timeline:
 Timelines = dict[tuple[str, str], Timeline]
 
 
-def build_fleet(boards: int, days: float, cadence_s: float, seed: int) -> SimulatedFleet:
+def build_fleet(
+    boards: int, days: float, cadence_s: float, seed: int, *, real: bool = False
+) -> SimulatedFleet:
     names = [f"esp32-bme280-{i:02d}" for i in range(1, boards + 1)]
-    step = max(1, boards // len(FAULTS))
+    kinds = [(kind, size, hours) for kind, size, hours in FAULTS]
+    if real:
+        kinds += [(kind, size, hours) for _, kind, size, hours in REAL_FAULTS]
+    step = max(1, boards // len(kinds))
     faults = tuple(
         Fault(
             board=names[min(k * step + 2, boards - 1)],
             kind=kind,
             size=size,
-            onset_offset_ms=int(hours * HOUR_MS),
+            onset_ms=START_MS + int(hours * HOUR_MS),
         )
-        for k, (kind, size, hours) in enumerate(FAULTS)
+        for k, (kind, size, hours) in enumerate(kinds)
         if hours * HOUR_MS < days * 24 * HOUR_MS
     )
     spec = FleetSpec(
@@ -89,8 +107,41 @@ def build_fleet(boards: int, days: float, cadence_s: float, seed: int) -> Simula
         duration_s=days * 86_400,
         cadence_s=cadence_s,
         faults=faults,
+        loss_rate=0.3 if real else 0.01,
+        real=real_world(names, days) if real else None,
     )
     return SimulatedFleet(spec)
+
+
+def real_world(names: Sequence[str], days: float) -> RealWorld:
+    """Real-fleet habits, plus two shared events: a corner in the sun on the first Saturday
+    (2026-06-13, 10:00-14:00) and a 2 °C HVAC change over ten boards (two rooms) on day 3."""
+    corner = tuple(names[len(names) // 2 - 2 : len(names) // 2 + 2])
+    room = tuple(names[-12:-2])
+    events = [
+        SharedEvent(
+            boards=corner, start_offset_ms=34 * HOUR_MS, duration_ms=4 * HOUR_MS, delta_c=4
+        ),
+        SharedEvent(boards=room, start_offset_ms=58 * HOUR_MS, duration_ms=2 * HOUR_MS, delta_c=2),
+    ]
+    return RealWorld(
+        sun_share=0.2,
+        radiator_share=0.1,
+        heating_c=1.5,
+        group_events_per_day=0.5,
+        shared_events=tuple(e for e in events if e.start_offset_ms < days * 24 * HOUR_MS),
+        loss_bursts_per_day=6.0,
+        quantum={"temperature": 0.04, "humidity": 0.1},
+    )
+
+
+def fault_label(fault: Fault, start_ms: int) -> str:
+    """The table column of a fault: its kind, or one of `REAL_FAULTS`' names."""
+    hours = (fault.onset_at(start_ms) - start_ms) / HOUR_MS
+    for label, kind, size, at in REAL_FAULTS:
+        if abs(at - hours) < 1e-9 and (kind, size) == (fault.kind, fault.size):
+            return label
+    return fault.kind
 
 
 def sweep_times(fleet: SimulatedFleet, every_ms: int, window_ms: int) -> list[int]:
@@ -178,18 +229,33 @@ def with_guard(timelines: Timelines, consecutive: int) -> Timelines:
     return out
 
 
-def score(fleet: SimulatedFleet, timelines: Timelines) -> tuple[dict[str, float | None], float]:
-    """Delay (minutes) per fault kind, and false-alarm episodes per 100 healthy board-days."""
+@dataclass(frozen=True)
+class Score:
+    delays: dict[str, float | None]  # minutes from onset (or the start) to the first alert
+    false_rate: float  # alert episodes per 100 healthy board-days
+    false_sweeps: int  # alerting sweeps (or readings) on healthy series
+    false_boards: int  # healthy boards that alerted at least once
+
+
+def score(fleet: SimulatedFleet, timelines: Timelines) -> Score:
+    """How soon each fault was caught, and how often healthy boards alerted."""
+    start = fleet.start_ms
     onset: dict[str, tuple[str, int, tuple[str, ...]]] = {
-        f.board: (f.kind, f.onset_at(fleet.start_ms), f.metrics) for f in fleet.spec.faults
+        f.board: (fault_label(f, start), max(f.onset_at(start), start), f.metrics)
+        for f in fleet.spec.faults
     }
-    delays: dict[str, float | None] = {kind: None for kind, *_ in FAULTS}
-    false_alarms = 0
+    delays: dict[str, float | None] = {label: None for label, *_ in onset.values()}
+    false_alarms = false_sweeps = 0
+    noisy_boards: set[str] = set()
     for (board, metric), tl in timelines.items():
         rising = tl.alerting & ~np.concatenate([[False], tl.alerting[:-1]])
         fault = onset.get(board)
         healthy_until = fault[1] if fault else fleet.end_ms
-        false_alarms += int((rising & (tl.ts < healthy_until)).sum())
+        healthy = tl.ts < healthy_until
+        false_alarms += int((rising & healthy).sum())
+        false_sweeps += int((tl.alerting & healthy).sum())
+        if (tl.alerting & healthy).any():
+            noisy_boards.add(board)
         if fault and metric in fault[2]:
             hits = tl.ts[tl.alerting & (tl.ts >= fault[1])]
             if len(hits):
@@ -197,10 +263,10 @@ def score(fleet: SimulatedFleet, timelines: Timelines) -> tuple[dict[str, float 
                 best = delays.get(fault[0])
                 delays[fault[0]] = delay if best is None else min(best, delay)
     board_days = sum(
-        ((onset[b][1] if b in onset else fleet.end_ms) - fleet.start_ms) / 86_400_000.0
-        for b in fleet.boards
+        ((onset[b][1] if b in onset else fleet.end_ms) - start) / 86_400_000.0 for b in fleet.boards
     )
-    return delays, 100.0 * false_alarms / board_days
+    rate = 100.0 * false_alarms / max(board_days, 1e-9)
+    return Score(delays, rate, false_sweeps, len(noisy_boards))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -212,50 +278,92 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--window", default="10m")
     parser.add_argument("--min-peers", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scenario", choices=("plain", "real", "both"), default="both")
+    parser.add_argument(
+        "--fleetscan-only", action="store_true", help="skip the simpler methods (faster)"
+    )
     args = parser.parse_args(argv)
+    scenarios = ("plain", "real") if args.scenario == "both" else (args.scenario,)
+    for scenario in scenarios:
+        evaluate(args, real=scenario == "real")
+    return 0
 
+
+def evaluate(args: argparse.Namespace, *, real: bool) -> None:
+    """One scenario's table: every method, fleetscan with and without tags."""
     t0 = time.perf_counter()
-    fleet = build_fleet(args.boards, args.days, args.cadence, args.seed)
-    batches = fleet_batches(fleet, METRICS, group_by=("site", "room"), time_order=True)
-    readings = sum(len(b) for b in batches.values())
+    fleet = build_fleet(args.boards, args.days, args.cadence, args.seed, real=real)
+    tagged = fleet_batches(fleet, METRICS, group_by=("site", "room"), time_order=True)
+    untagged = fleet_batches(fleet, METRICS, time_order=True)
+    readings = sum(len(b) for b in tagged.values())
     window_ms, every_ms = parse_duration_ms(args.window), parse_duration_ms(args.sweep)
     times = sweep_times(fleet, every_ms, window_ms)
-    options = SweepOptions(window_ms=window_ms, group_by=("site", "room"), min_peers=args.min_peers)
+    name = "real-world" if real else "plain"
     print(
-        f"simulated {args.boards} boards × {args.days:g} days at {args.cadence:g} s: "
+        f"[{name}] simulated {args.boards} boards × {args.days:g} days at {args.cadence:g} s: "
         f"{readings:,} readings, {len(times)} sweeps ({time.perf_counter() - t0:.1f}s)",
         file=sys.stderr,
     )
 
     runs: dict[str, Timelines] = {}
-    t0 = time.perf_counter()
-    runs["fixed threshold"] = run_per_reading(fleet, fixed_threshold)
-    runs["tutorial z-score"] = run_per_reading(fleet, tutorial)
-    print(f"per-reading methods: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-    runs["snapshot median/MAD"] = run_snapshot(batches, times, window_ms)
-    runs["fleetscan"], elapsed = run_fleetscan(fleet, batches, times, options)
-    runs["fleetscan, 2 sweeps"] = with_guard(runs["fleetscan"], 2)
-    print(
-        f"fleetscan: {elapsed:.1f}s for {len(times)} sweeps "
-        f"({1000 * elapsed / len(times):.1f} ms per sweep of {args.boards} boards × 3 metrics)",
-        file=sys.stderr,
-    )
+    if not args.fleetscan_only:
+        t0 = time.perf_counter()
+        runs["fixed threshold"] = run_per_reading(fleet, fixed_threshold)
+        runs["tutorial z-score"] = run_per_reading(fleet, tutorial)
+        print(f"per-reading methods: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        runs["snapshot median/MAD"] = run_snapshot(tagged, times, window_ms)
+    for label, batches, group_by in (
+        ("tags", tagged, ("site", "room")),
+        ("no tags", untagged, ()),
+    ):
+        options = SweepOptions(window_ms=window_ms, group_by=group_by, min_peers=args.min_peers)
+        runs[f"fleetscan, {label}"], elapsed = run_fleetscan(fleet, batches, times, options)
+        runs[f"fleetscan, {label}, 2 sweeps"] = with_guard(runs[f"fleetscan, {label}"], 2)
+        print(
+            f"fleetscan ({label}): {elapsed:.1f}s for {len(times)} sweeps "
+            f"({1000 * elapsed / len(times):.1f} ms per sweep of {args.boards} boards × 3 metrics)",
+            file=sys.stderr,
+        )
 
-    kinds = [kind for kind, *_ in FAULTS]
-    header = ["method", *kinds, "false alarms / 100 board-days"]
+    scores = {method: score(fleet, timelines) for method, timelines in runs.items()}
+    kinds = list(next(iter(scores.values())).delays)
+    header = [
+        "method",
+        *kinds,
+        "false alarms / 100 board-days",
+        "false-alarm sweeps",
+        "healthy boards alerted",
+    ]
+    print(f"\n### {name} fleet\n")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for name, timelines in runs.items():
-        delays, false_rate = score(fleet, timelines)
-        cells = [_minutes(delays[k]) for k in kinds]
-        print(f"| {name} | " + " | ".join(cells) + f" | {false_rate:.1f} |")
+    for method, result in scores.items():
+        cells = [_minutes(result.delays[k]) for k in kinds]
+        print(
+            f"| {method} | " + " | ".join(cells) + f" | {result.false_rate:.1f} | "
+            f"{result.false_sweeps} | {result.false_boards} |"
+        )
     print(
         f"\nDetection delay in minutes after onset (— = never detected). {args.boards} boards, "
         f"{args.days:g} days, one reading every {args.cadence:g} s, sweeps every {args.sweep} "
-        f"over a {args.window} window; fleetscan groups by site/room with --min-peers "
-        f"{args.min_peers}."
+        f"over a {args.window} window, --min-peers {args.min_peers}; fleetscan groups by "
+        "site/room (tags) or compares the whole fleet (no tags). False-alarm sweeps count "
+        "alerting sweeps (readings, for the per-reading methods) on healthy series."
     )
-    return 0
+    if real:
+        for event in fleet.shared_events():
+            boards = event["boards"]
+            assert isinstance(boards, list)
+            print(
+                f"shared event: {len(boards)} boards ({boards[0]} .. {boards[-1]}) "
+                f"{event['delta_c']:+.1f} °C from {_hours(fleet, event['start_ms'])} "
+                f"to {_hours(fleet, event['end_ms'])}"
+            )
+
+
+def _hours(fleet: SimulatedFleet, at: object) -> str:
+    assert isinstance(at, int)
+    return f"h{(at - fleet.start_ms) / HOUR_MS:.1f}"
 
 
 def _minutes(delay: float | None) -> str:

@@ -101,8 +101,10 @@ def test_eval_script_prints_a_markdown_table(
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "eval_fleet", module)  # dataclasses look their module up
     spec.loader.exec_module(module)
-    assert module.main(["--boards", "20", "--days", "1.8", "--cadence", "60"]) == 0
+    argv = ["--boards", "20", "--days", "1.8", "--cadence", "60", "--scenario", "plain"]
+    assert module.main(argv) == 0
     out = capsys.readouterr().out
-    assert out.startswith("| method | drift | step |")
-    fleetscan_row = next(line for line in out.splitlines() if line.startswith("| fleetscan |"))
-    assert fleetscan_row.split("|")[2].strip() != "—"  # the drift was detected
+    assert "### plain fleet" in out and "| method | drift | step |" in out
+    for label in ("tags", "no tags"):
+        row = next(line for line in out.splitlines() if line.startswith(f"| fleetscan, {label} |"))
+        assert row.split("|")[2].strip() != "—"  # the drift was detected

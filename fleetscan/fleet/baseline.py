@@ -3,13 +3,14 @@
 The whole fleet moves together (day and night, weather, HVAC per room), so what is stable about a
 board is not its level but its *gap to its peers*. A `MetricBaseline` keeps, per source and per
 time bucket (hourly by default, over 7 days), that gap: the source's median minus the
-leave-one-out median of its cohort. Its usual offset is the median over completed buckets, and
-the offset's own noise is 1.4826 × their MAD, so "how much did the gap change" is judged on each
-source's own scale.
+leave-one-out median of its cohort. A window is judged against the same hour of past days
+(`profile.daily_figures`: the usual gap at this hour, the range past days covered, a scale
+pooled over neighbouring hours), falling back visibly to all-hours figures (the median over
+completed buckets and 1.4826 × their MAD) where an hour has too little history.
 
 Baselines are plain values, never hidden state: `run_sweep` takes one in and hands a new one back.
 They come from history (`learn_baseline` over raw readings, e.g. `--baseline 7d` from the API or an
-input file) or from previous sweeps (`fold_window`, which averages each sweep's window offset into
+input file, or `learn_from_buckets` over per-bucket reductions a store computed) or from previous sweeps (`fold_window`, which averages each sweep's window offset into
 the current bucket). `to_dict`/`from_dict` give a JSON-able form for durable sweep state.
 """
 
@@ -25,7 +26,8 @@ import numpy as np
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
-from fleetscan.fleet.reduce import reduce_window
+from fleetscan.fleet.profile import Level, daily_figures
+from fleetscan.fleet.reduce import WindowAggregates, reduce_window
 from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, loo_median, nan_median
 from fleetscan.sensors import profile_for
 from fleetscan.timeutil import EPOCH_MS_CUTOFF
@@ -35,8 +37,12 @@ from fleetscan.timeutil import EPOCH_MS_CUTOFF
 class BaselineView:
     """A baseline looked up for a list of sources, aligned with it (NaN / -1 / 0 when unknown)."""
 
-    offset: Floats  # usual offset from the cohort (median over completed buckets)
-    offset_sigma: Floats  # 1.4826 × MAD of the bucket offsets
+    offset: Floats  # usual offset from the cohort at this hour (or at any hour, see `level`)
+    offset_sigma: Floats  # its robust scale (pooled over neighbouring hours)
+    low: Floats  # the lowest and highest gap past days had at this hour (= offset at any hour)
+    high: Floats
+    level: Ints  # `profile.Level` codes: where the figures come from
+    days: Ints  # past days behind them
     buckets: Ints  # completed buckets with an offset
     last_ts: Ints  # newest reading ever seen
     interval_ms: Floats  # usual spacing of readings
@@ -74,16 +80,37 @@ class MetricBaseline:
     def __len__(self) -> int:
         return len(self.source_ids)
 
-    def view(self, source_ids: Sequence[str], *, now_ms: int) -> BaselineView:
-        """The baseline of `source_ids` as of `now_ms`: only buckets that ended by then count."""
+    def view(
+        self, source_ids: Sequence[str], *, now_ms: int, options: SweepOptions | None = None
+    ) -> BaselineView:
+        """The baseline of `source_ids` for a window ending at `now_ms`: only buckets that ended
+        by then count, judged at the window's hour of day (see `profile.daily_figures`)."""
+        opts = options if options is not None else SweepOptions()
         index = {s: i for i, s in enumerate(self.source_ids)}
         rows = np.array([index.get(s, -1) for s in source_ids], dtype=np.int64)
         known = rows >= 0
         safe = np.where(known, rows, 0)
-        history = self.offset[:, self.bucket_start + self.bucket_ms <= now_ms]
-        usual = nan_median(history)
-        sigma = MAD_TO_SIGMA * nan_median(np.abs(history - usual[:, None]))
+        done = self.bucket_start + self.bucket_ms <= now_ms
+        history = self.offset[:, done]
         buckets = np.isfinite(history).sum(axis=1)
+        if opts.daily_profile:
+            daily = daily_figures(
+                history,
+                self.bucket_start[done],
+                bucket_ms=self.bucket_ms,
+                at_ms=now_ms - opts.window_ms // 2,
+                hours=opts.daily_hours,
+                scale_hours=opts.daily_scale_hours,
+                min_days=opts.daily_min_days,
+                threshold=opts.threshold,
+            )
+            usual, sigma = daily.usual, daily.sigma
+            low, high, level, days = daily.low, daily.high, daily.level, daily.days
+        else:
+            usual = nan_median(history)
+            sigma = MAD_TO_SIGMA * nan_median(np.abs(history - usual[:, None]))
+            low, high, days = usual, usual, np.zeros(len(usual), np.int64)
+            level = np.where(buckets > 0, int(Level.ALL_HOURS), int(Level.NONE))
 
         def pick(column: Floats | Ints, missing: float) -> Floats:
             if len(self) == 0:
@@ -94,6 +121,10 @@ class MetricBaseline:
         return BaselineView(
             offset=pick(usual, np.nan),
             offset_sigma=pick(sigma, np.nan),
+            low=pick(low, np.nan),
+            high=pick(high, np.nan),
+            level=pick(level, int(Level.NONE)).astype(np.int64),
+            days=pick(days, 0).astype(np.int64),
             buckets=pick(buckets, 0).astype(np.int64),
             last_ts=pick(self.last_ts, -1).astype(np.int64),
             interval_ms=pick(self.interval_ms, np.nan),
@@ -159,13 +190,9 @@ def _none_if_nan(number: float) -> float | None:
 def learn_baseline(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) -> MetricBaseline:
     """Learn offsets from raw history: readings in `[now - span, now - window]`, per bucket.
 
-    Each bucket is reduced and judged exactly as a sweep's window is (`reduce_window`,
-    `peers.judge_peers`): a source's offset in a bucket is its median minus the leave-one-out median
-    of the cohort's *trusted* members in that bucket, and a source that was not trustworthy there
-    (impossible or NaN readings, the C SDK's simulated values, frozen while its cohort moved)
-    learns nothing from it. So a usual gap is always learned against the peers a sweep will compare
-    it with. The readings may be a sample of each bucket (e.g. its last two minutes), since
-    offsets compare sources at the same moments.
+    Each bucket is reduced exactly as a sweep's window is (`reduce_window`) and handed to
+    `learn_from_buckets`. The readings may be a sample of each bucket (e.g. its last two minutes),
+    since offsets compare sources at the same moments.
     """
     bucket_ms = options.bucket_ms
     prof = profile_for(batch.metric)
@@ -178,14 +205,12 @@ def learn_baseline(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) ->
     np.maximum.at(last_ts, batch.source[seen], ts[seen])
     first_bucket = start // bucket_ms
     n_buckets = int(end // bucket_ms - first_bucket + 1) if end >= start else 0
-    offsets = np.full((n_sources, n_buckets), np.nan)
-    spacing = np.full((n_sources, n_buckets), np.nan)
     rows = np.flatnonzero(seen & (ts <= end))
     bucket = ts[rows] // bucket_ms - first_bucket
     order = rows[np.argsort(bucket, kind="stable")]
     bounds = np.searchsorted(np.sort(bucket), np.arange(n_buckets + 1))
-    groups = Cohorts(batch.cohorts)
     no_drops = np.zeros(n_sources, np.int64)
+    reductions: list[tuple[int, WindowAggregates]] = []
     for j in range(n_buckets):
         take = order[bounds[j] : bounds[j + 1]]
         if len(take) == 0:
@@ -199,22 +224,68 @@ def learn_baseline(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) ->
             batch.value[take],
             no_drops,
         )
-        bucket_end = int((first_bucket + j + 1) * bucket_ms)
-        agg = reduce_window(cell, now_ms=bucket_end - 1, window_ms=bucket_ms, profile=prof)
+        bucket_start = int((first_bucket + j) * bucket_ms)
+        agg = reduce_window(
+            cell, now_ms=bucket_start + bucket_ms - 1, window_ms=bucket_ms, profile=prof
+        )
+        reductions.append((bucket_start, agg))
+    return learn_from_buckets(
+        batch.metric,
+        batch.source_ids,
+        batch.cohorts,
+        reductions,
+        last_ts=last_ts,
+        first_bucket_ms=int(first_bucket * bucket_ms),
+        n_buckets=n_buckets,
+        options=options,
+    )
+
+
+def learn_from_buckets(
+    metric: str,
+    source_ids: tuple[str, ...],
+    cohorts: tuple[str, ...],
+    reductions: Sequence[tuple[int, WindowAggregates]],
+    *,
+    last_ts: Ints,
+    first_bucket_ms: int,
+    n_buckets: int,
+    options: SweepOptions,
+) -> MetricBaseline:
+    """A baseline from per-(source, bucket) reductions: the one place gaps are learned.
+
+    `reductions` pairs each bucket's start (epoch ms, a multiple of `options.bucket_ms`) with one
+    `WindowAggregates` row per source of `source_ids` (in that order), however they were computed
+    (`learn_baseline` reduces raw readings; a telemetry store may reduce in SQL). Each bucket is
+    judged as a sweep's window is (`peers.judge_peers`): a source's offset is its median minus the
+    leave-one-out median of the cohort's *trusted* members in that bucket, and a source that was
+    not trustworthy there (impossible or NaN readings, the C SDK's simulated values, frozen while
+    its cohort moved) learns nothing from it. So a usual gap is always learned against the peers a
+    sweep will compare it with.
+    """
+    bucket_ms = options.bucket_ms
+    prof = profile_for(metric)
+    n_sources = len(source_ids)
+    offsets = np.full((n_sources, n_buckets), np.nan)
+    spacing = np.full((n_sources, n_buckets), np.nan)
+    groups = Cohorts(cohorts)
+    silent = np.zeros(n_sources, np.bool_)
+    for bucket_start, agg in reductions:
+        j = (bucket_start - first_bucket_ms) // bucket_ms
+        if not 0 <= j < n_buckets:
+            continue
         invalid, _ = invalid_readings(agg, prof, options)
-        trusted = judge_peers(
-            agg, groups, prof, options, invalid=invalid, silent=np.zeros(n_sources, np.bool_)
-        ).trusted
+        trusted = judge_peers(agg, groups, prof, options, invalid=invalid, silent=silent).trusted
         centre = groups.unpack(loo_median(groups.pack(agg.median, trusted)))
         offsets[:, j] = np.where(trusted, agg.median - centre, np.nan)
         spacing[:, j] = np.where(agg.count >= 2, agg.interval_ms, np.nan)
     interval = nan_median(spacing) if n_buckets else np.full(n_sources, np.nan)
     return MetricBaseline(
-        metric=batch.metric,
+        metric=metric,
         bucket_ms=bucket_ms,
-        source_ids=batch.source_ids,
-        cohorts=batch.cohorts,
-        bucket_start=(first_bucket + np.arange(n_buckets, dtype=np.int64)) * bucket_ms,
+        source_ids=source_ids,
+        cohorts=cohorts,
+        bucket_start=first_bucket_ms + np.arange(n_buckets, dtype=np.int64) * bucket_ms,
         offset=offsets,
         weight=np.where(np.isfinite(offsets), 1.0, 0.0),
         last_ts=last_ts,

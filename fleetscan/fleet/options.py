@@ -47,6 +47,10 @@ class SweepOptions:
     bucket_ms: int = HOUR_MS  # baseline offsets are kept per bucket of this length
     baseline_span_ms: int = 7 * DAY_MS  # and for this long
     min_baseline_buckets: int = 6  # completed buckets before a baseline is used
+    daily_profile: bool = True  # judge a window against the same hour of past days
+    daily_hours: int = 1  # ...within this many hours of the window's hour (UTC)
+    daily_scale_hours: int = 3  # scales pooled over this many hours either side
+    daily_min_days: int = 2  # past days an hour needs, else wider hours, else all hours
     learn_while_alerting: bool = False  # fold windows of a drifting source into its baseline
     interval_alpha: float = 0.2  # smoothing of each source's learned reading interval
 
@@ -64,6 +68,10 @@ class SweepOptions:
                 raise ValueError(f"{name} must be > 0, got {number!r}")
         if self.min_peers < 1 or self.min_readings < 1 or self.min_baseline_buckets < 1:
             raise ValueError("min_peers, min_readings and min_baseline_buckets must be >= 1")
+        if not 0 <= self.daily_hours <= self.daily_scale_hours <= 12 or self.daily_min_days < 1:
+            raise ValueError(
+                "need 0 <= daily_hours <= daily_scale_hours <= 12, daily_min_days >= 1"
+            )
         if not 0 < self.outage_fraction <= 1 or not 0 < self.interval_alpha <= 1:
             raise ValueError("outage_fraction and interval_alpha must be in (0, 1]")
         if any(not scale > 0 for scale in self.min_scale.values()):

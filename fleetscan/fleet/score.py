@@ -10,9 +10,11 @@ Input is one metric's `WindowAggregates` (one row per source) and its `BaselineV
   unit-to-unit accuracy, since boards' own calibration offsets are not known yet.
 - With one: the level is the leave-one-out median of the peers' values *less their own usual
   offsets* (so it does not jump when a board of a small cohort leaves or breaks),
-  offset = value - level, and z = (offset - usual offset) / max(1.4826·MAD of the source's bucket
-  offsets, floor, 1.4826·MAD of the cohort's current changes). The last term keeps a cohort-wide
-  reshuffle (every board's gap moving at once) from alerting.
+  offset = value - level, and z = (how far offset lies beyond the range the source's gap had at
+  this hour on past days) / max(its scale at this hour, floor, 1.4826·MAD of the cohort's current
+  changes). Where an hour has too little history the range is the single all-hours usual offset
+  (`profile.daily_figures`). The last term keeps a cohort-wide reshuffle (every board's gap
+  moving at once) from alerting.
 - Floors come from `SweepOptions.scale_floor` (≥ the sensor's resolution), so z is finite and a
   fleet of identical values (MAD = 0) scores 0, not ±inf.
 """
@@ -42,6 +44,8 @@ from fleetscan.sensors import profile_for
 # Noise below half the sensor's noise floor is never "noisy", however quiet the peers: with a few
 # quantised readings a peer median noise can be tiny, and a ratio to it means little.
 NOISY_MIN_FLOOR_SHARE = 0.5
+# A peer whose own scale at this hour is this many times its cohort's typical one is no reference.
+STEADY_SIGMA_FACTOR = 3.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +67,11 @@ class MetricScores:
     peer_range: Floats
     simulated: Bools
     has_baseline: Bools
+    usual_low: Floats  # past days' range of the gap at this hour (NaN without a baseline)
+    usual_high: Floats
+    level: Ints  # `profile.Level` of the figures
+    days: Ints  # past days behind them
+    buckets: Ints  # completed buckets learned so far
 
 
 def score_metric(
@@ -110,13 +119,18 @@ def score_metric(
     # With baselines, peers are compared after taking out their own usual offsets, so the level
     # does not move when a board joins, leaves or breaks (a median of 4 is not a median of 5).
     own_base = (base.buckets >= options.min_baseline_buckets) & np.isfinite(base.offset)
-    adjusted = groups.pack(agg.median - base.offset, peer & own_base)
+    reference = _steady_references(groups, peer & own_base, base.offset_sigma, floor, options)
+    adjusted = groups.pack(agg.median - base.offset, reference)
     base_centre = loo_median(adjusted)
-    has_base = own_base & (groups.loo_count(peer & own_base) >= options.min_peers)
+    has_base = own_base & (groups.loo_count(reference) >= options.min_peers)
     cross_sigma = groups.unpack(_column_sigma(adjusted - base_centre))
     level = np.where(has_base, groups.unpack(base_centre), peer_median)
     offset = agg.median - level
-    delta = offset - base.offset
+    # Only what lies beyond the range past days had at this hour counts (a cloudy day is not
+    # drift for a board in the sun); without enough days the range is the usual offset alone.
+    low = np.fmin(base.low, base.offset)
+    high = np.fmax(base.high, base.offset)
+    delta = offset - np.clip(offset, low, high)
     drift_scale = np.fmax(np.fmax(base.offset_sigma, floor), cross_sigma)
     snapshot_scale = np.fmax(snapshot_sigma, snapshot_floor)
     scale = np.where(has_base, drift_scale, snapshot_scale)
@@ -165,7 +179,29 @@ def score_metric(
         peer_range=peer_range,
         simulated=simulated,
         has_baseline=has_base,
+        usual_low=np.where(has_base, low, np.nan),
+        usual_high=np.where(has_base, high, np.nan),
+        level=base.level,
+        days=base.days,
+        buckets=base.buckets,
     )
+
+
+def _steady_references(
+    groups: Cohorts, usable: Bools, sigma: Floats, floor: float, options: SweepOptions
+) -> Bools:
+    """The peers a level is built from: those whose own gap is steady at this hour.
+
+    A board in the sun at noon is a poor reference at noon (its gap swings by degrees between
+    sunny and cloudy days), so peers whose scale at this hour is over `STEADY_SIGMA_FACTOR` times
+    their cohort's typical one are left out, as long as `min_peers` + 1 steady ones remain.
+    """
+    with np.errstate(invalid="ignore"):
+        typical = groups.unpack(loo_median(groups.pack(sigma, usable)))
+        steady = usable & (sigma <= STEADY_SIGMA_FACTOR * np.fmax(typical, floor))
+    members = groups.loo_count(steady) + steady
+    out: Bools = np.where(members > options.min_peers, steady, usable)
+    return out
 
 
 def _column_sigma(residuals: Floats) -> Floats:

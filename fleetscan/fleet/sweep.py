@@ -18,7 +18,8 @@ import numpy as np
 
 from fleetscan.fleet.baseline import Baseline, MetricBaseline, fold_window
 from fleetscan.fleet.batch import SeriesBatch
-from fleetscan.fleet.options import SweepOptions
+from fleetscan.fleet.options import HOUR_MS, SweepOptions
+from fleetscan.fleet.profile import LEVEL_TEXT, Level
 from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates, reduce_window
 from fleetscan.fleet.score import MetricScores, score_metric
 from fleetscan.fleet.status import CODE, CODES, Status
@@ -115,7 +116,7 @@ def run_sweep(
         )
         learned = baseline.get(metric) or MetricBaseline.empty(metric, options.bucket_ms)
         agg = _with_known_sources(agg, learned, now_ms=now_ms, options=options)
-        view = learned.view(agg.source_ids, now_ms=now_ms)
+        view = learned.view(agg.source_ids, now_ms=now_ms, options=options)
         if options.group_by:  # a window whose rows all lost their tags keeps the learned cohort
             cohorts = tuple(c or b for c, b in zip(agg.cohorts, view.cohorts, strict=True))
             agg = replace(agg, cohorts=cohorts)
@@ -162,8 +163,11 @@ def _learnable(scores: MetricScores, options: SweepOptions) -> np.ndarray[Any, n
     calm = (status == CODE[Status.OK]) | (status == CODE[Status.INSUFFICIENT_PEERS])
     flagged = (status == CODE[Status.DRIFTING]) | (status == CODE[Status.ANOMALOUS])
     # Until a source has a baseline, its snapshot outliers are learned too: a board that always
-    # sits 3 °C above the rest must become normal, not stay anomalous forever.
-    warming = flagged & (~scores.has_baseline | options.learn_while_alerting)
+    # sits 3 °C above the rest must become normal, not stay anomalous forever. So are the hours
+    # whose figures are still all-hours ones (too few past days at this hour): a board in the sun
+    # every morning must get a morning of its own, as history from `--baseline` would give it.
+    learning_hour = scores.level == int(Level.ALL_HOURS)
+    warming = flagged & (~scores.has_baseline | learning_hour | options.learn_while_alerting)
     learn: np.ndarray[Any, np.dtype[np.bool_]] = (calm | warming) & np.isfinite(scores.offset)
     return learn
 
@@ -176,7 +180,7 @@ def _results(
     options: SweepOptions,
 ) -> list[FleetResult]:
     c = _Columns(agg, scores)  # plain Python lists: indexing NumPy scalars 10,000 times is slow
-    explain = _Explainer(agg.metric, c, options)
+    explain = _Explainer(agg.metric, c, options, now_ms=now_ms)
     floor_score = options.threshold + 1.0
     out = []
     for i, source_id in enumerate(agg.source_ids):
@@ -230,6 +234,11 @@ class _Columns:
         self.peer_range: list[float] = s.peer_range.tolist()
         self.simulated: list[bool] = s.simulated.tolist()
         self.has_baseline: list[bool] = s.has_baseline.tolist()
+        self.usual_low: list[float] = s.usual_low.tolist()
+        self.usual_high: list[float] = s.usual_high.tolist()
+        self.level: list[int] = s.level.tolist()
+        self.days: list[int] = s.days.tolist()
+        self.buckets: list[int] = s.buckets.tolist()
         self.median: list[float] = agg.median.tolist()
         self.count: list[int] = agg.count.tolist()
         self.nan: list[int] = agg.nan.tolist()
@@ -245,8 +254,12 @@ class _Columns:
 class _Explainer:
     """One-line reasons, in the metric's units."""
 
-    def __init__(self, metric: str, columns: _Columns, options: SweepOptions) -> None:
+    def __init__(
+        self, metric: str, columns: _Columns, options: SweepOptions, *, now_ms: int
+    ) -> None:
         self.c, self.options = columns, options
+        hour = (now_ms - options.window_ms // 2) // HOUR_MS % 24
+        self.at = f"at {hour:02d}:00 UTC"
         self.prof = profile_for(metric)
         self.unit = f" {self.prof.unit}" if self.prof.unit else ""
         self._by_status = {
@@ -276,28 +289,54 @@ class _Explainer:
         c = self.c
         return f"peer median {self._v(c.peer_median[i])}{self.unit}, {c.peers[i]} peers"
 
+    def _usual(self, i: int) -> str:
+        """`usually +0.02 ± 0.08 at this hour (past days -0.05..+0.10)`, or where it came from."""
+        c = self.c
+        level = Level(c.level[i])
+        text = (
+            f"usually {self._v(c.usual_offset[i], True)} ± {self._v(c.scale[i])} "
+            f"{LEVEL_TEXT[level]}"
+        )
+        if level == Level.ALL_HOURS:
+            need = self.options.daily_min_days
+            return f"{text}, time-of-day figures from {_count(need, 'day')} of history"
+        return (
+            f"{text}, past {_count(c.days[i], 'day')} {self._v(c.usual_low[i], True)}.."
+            f"{self._v(c.usual_high[i], True)}"
+        )
+
+    def _learning(self, i: int) -> str:
+        """`learning: 5 h of history, drift checks from 6 h`."""
+        bucket_ms = self.options.bucket_ms
+        have = human_duration(self.c.buckets[i] * bucket_ms)
+        need = human_duration(self.options.min_baseline_buckets * bucket_ms)
+        return f"learning: {have} of history, drift checks from {need}"
+
     def _ok(self, i: int) -> str:
         c = self.c
         if c.has_baseline[i]:
             return (
-                f"gap to peers {self._v(c.offset[i], True)}{self.unit}, usual "
-                f"{self._v(c.usual_offset[i], True)} (z={c.z[i]:+.1f}; {self._vs_peers(i)})"
+                f"gap {self._v(c.offset[i], True)}{self.unit} {self.at}, {self._usual(i)} "
+                f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
             )
-        return f"z={c.z[i]:+.1f} vs {self._vs_peers(i)}, scale {self._v(c.scale[i])}"
+        return (
+            f"z={c.z[i]:+.1f} vs {self._vs_peers(i)}, scale {self._v(c.scale[i])}; "
+            f"{self._learning(i)}"
+        )
 
     def _anomalous(self, i: int) -> str:
         c = self.c
         side = "above" if c.z[i] > 0 else "below"
         return (
             f"{self._v(c.median[i])}{self.unit} is {abs(c.z[i]):.1f}σ {side} the "
-            f"{self._vs_peers(i)} (scale {self._v(c.scale[i])}; no baseline yet)"
+            f"{self._vs_peers(i)} (scale {self._v(c.scale[i])}; no baseline yet, "
+            f"{self._learning(i)})"
         )
 
     def _drifting(self, i: int) -> str:
         c = self.c
         return (
-            f"gap to peers moved to {self._v(c.offset[i], True)}{self.unit} from its usual "
-            f"{self._v(c.usual_offset[i], True)} ± {self._v(c.scale[i])} "
+            f"gap {self._v(c.offset[i], True)}{self.unit} {self.at}, {self._usual(i)} "
             f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
         )
 

@@ -261,6 +261,21 @@ class SimulatedFleet:
                 )
         return [event for _, _, event in sorted(keyed, key=lambda k: (k[0], k[1]))]
 
+    def shared_events(self) -> list[dict[str, object]]:
+        """Every group of boards moving together without a tag saying so (`FleetSpec.real`)."""
+        world = self.layout.world
+        if world is None:
+            return []
+        return [
+            {
+                "boards": [self.boards[i] for i in sorted(members)],
+                "start_ms": start,
+                "end_ms": end,
+                "delta_c": delta,
+            }
+            for members, start, end, delta in sorted(world.groups, key=lambda g: g[1])
+        ]
+
     def gateway_gaps(self) -> list[dict[str, object]]:
         """Every gateway outage `[start_ms, end_ms)`: no board of that site reaches Plexus."""
         return [

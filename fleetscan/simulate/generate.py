@@ -69,6 +69,16 @@ def quantize(values: Floats, quantum: float) -> Floats:
     return result
 
 
+def quantize_step(values: Floats, step: float) -> Floats:
+    """Round to an arbitrary step (e.g. a sensor's 0.04 °C code), printed to 4 decimals.
+
+    >>> quantize_step(np.array([21.013, 21.05]), 0.04).tolist()
+    [21.0, 21.04]
+    """
+    result: Floats = np.round(np.rint(values / step) * step, 4)
+    return result
+
+
 @dataclass(frozen=True)
 class Block:
     """Samples `k0 .. k0+len(ts)-1` of one board: timestamps, values and presence per metric."""
@@ -122,7 +132,9 @@ class Sampler:
         ts = self.timestamps(board, k0, k1)
         lost = chunked((spec.seed, D_LOSS, board.index), k0, k1, lambda g, n: g.random(n))
         site = self.layout.sites[self.layout.rooms[board.room].site]
-        base = (ts >= spec.start_ms) & (ts < spec.end_ms) & ~(lost < spec.loss_rate)
+        world = self.layout.world
+        rate = spec.loss_rate if world is None else world.loss_rate(board.index, ts, spec.loss_rate)
+        base = (ts >= spec.start_ms) & (ts < spec.end_ms) & ~(lost < rate)
         base &= ~in_gaps(site.gaps, ts)
         values = self._values(board, k0, k1, ts, metrics, replace=True)
         present = {}
@@ -149,7 +161,9 @@ class Sampler:
             mine = [f for f in self.faults.get(board.name, ()) if metric in f[1].metrics]
             for index, fault, onset in mine:
                 v += self._additive(fault, index, metric, k0, k1, ts, onset)
-            v = quantize(v, QUANTUM[metric])
+            world = self.layout.world
+            coarse = world.real.quantum.get(metric) if world is not None else None
+            v = quantize(v, QUANTUM[metric]) if coarse is None else quantize_step(v, coarse)
             if metric == "humidity":
                 v = np.clip(v, 0.0, 100.0)  # the BME280 compensation clamps to 0..100 %
             if replace:

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from fleetscan.errors import InputError
 from fleetscan.simulate.faults import Fault
+from fleetscan.simulate.realism import RealWorld, World, build_world
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -83,6 +84,9 @@ class FleetSpec:
     float32: bool = False  # pass every value through a C float printed with %.10g, as the C SDK
     utc_offset_h: float = 0.0  # local time of every site, for the day/night cycle
     org_id: str = "org_sim"
+    real: RealWorld | None = (
+        None  # habits of real fleets (sun, heating, bursty loss...), see realism
+    )
 
     def __post_init__(self) -> None:
         checks = [
@@ -114,10 +118,16 @@ class FleetSpec:
                     f"{board_names(self.boards)[0]} .. {board_names(self.boards)[-1]}"
                 )
             onset = fault.onset_at(self.start_ms)
-            if not self.start_ms <= onset < self.end_ms:
+            # A gradual fault may already be under way when the simulated window opens.
+            gradual = fault.kind in ("drift", "humidity_slide")
+            if onset >= self.end_ms or (onset < self.start_ms and not gradual):
                 raise InputError(
                     f"fault {fault.kind!r} on {fault.board} starts outside the simulated window"
                 )
+        for event in self.real.shared_events if self.real else ():
+            unknown = sorted(set(event.boards) - names)
+            if unknown:
+                raise InputError(f"invalid fleet spec: shared event names unknown {unknown[0]!r}")
 
     @property
     def cadence_ms(self) -> int:
@@ -224,6 +234,7 @@ class Layout:
     sites: tuple[Site, ...]
     rooms: tuple[Room, ...]
     boards: tuple[Board, ...]
+    world: World | None = None  # `FleetSpec.real` resolved, or None
 
 
 def _poisson_intervals(
@@ -341,7 +352,18 @@ def build_layout(spec: FleetSpec) -> Layout:
     for i, name in enumerate(board_names(spec.boards)):
         r = i * n_rooms // spec.boards
         boards.append(_board(spec, i, name, rooms[r], r, sites[rooms[r].site]))
-    return Layout(sites, rooms, tuple(boards))
+    world = None
+    if spec.real is not None:
+        world = build_world(
+            spec.real,
+            seed=spec.seed,
+            start_ms=spec.start_ms,
+            end_ms=spec.end_ms,
+            utc_offset_h=spec.utc_offset_h,
+            board_names=[b.name for b in boards],
+            sites=len(sites),
+        )
+    return Layout(sites, rooms, tuple(boards), world)
 
 
 def _seconds(ts_ms: Ints) -> Floats:
@@ -375,6 +397,8 @@ def local_temperature(layout: Layout, board: Board, ts_ms: Ints) -> Floats:
     t_s = _seconds(ts_ms)
     for wave in board.wander:
         temp += wave.at(t_s)
+    if layout.world is not None:
+        temp += layout.world.extra_temperature(board.index, room.site, ts_ms)
     return temp
 
 

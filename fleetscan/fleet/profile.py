@@ -1,0 +1,178 @@
+"""A board's usual gap to its peers *at this time of day*: the daily profile behind drift checks.
+
+Real boards have habits of their own: sun through a window a few hours a day (more on clear days,
+less on cloudy ones), a radiator on weekdays. Their gap to the peers is small at night and large in
+the daytime, so one usual gap with one σ per board turns every sunny morning into drift and lets
+the daytime spread hide a night-time fault. `daily_figures` judges a window against what the board
+did around the same hour on past days instead:
+
+- the **usual gap** is the median of the board's hourly gaps within ±`hours` of the window's hour
+  (UTC) on past days, of the same kind of day (weekday or weekend) when there are enough;
+- the **range** is the lowest and highest of those gaps: a gap inside it is normal, however
+  bimodal the history (sunny and cloudy days), and a z counts only what lies beyond it;
+- the **scale** is pooled over ±`scale_hours`: 1.4826 × the median absolute deviation of every
+  gap from its own hour's median (one hour over a few days is far too few values for a spread),
+  and at least half the range's width over the threshold (a board that varied by 7 °C between
+  days at this hour may well vary a little more);
+- where an hour has fewer than `min_days` past days, the figures widen smoothly to the same hours
+  of any kind of day, then to ±`scale_hours`, and last to every hour (the median and σ of all
+  buckets, no range): `level` says which was used, so a reason can say so.
+
+Everything is vectorised over sources; the learner's buckets come in as an (S, B) matrix.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, nan_median
+
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+PAST_DAYS_MIN_AGE_MS = 12 * HOUR_MS  # a bucket is "a past day at this hour" once this old
+
+
+class Level(IntEnum):
+    """Which history a source's figures come from, most specific first."""
+
+    SAME_DAYS = 0  # this hour (± hours) on past days of the same kind (weekday / weekend)
+    ANY_DAYS = 1  # this hour (± hours) on any past day
+    NEAR_HOURS = 2  # ± scale_hours on any past day
+    ALL_HOURS = 3  # every completed bucket: the median and σ, no range
+    NONE = 4  # nothing learned
+
+
+LEVEL_TEXT = {
+    Level.SAME_DAYS: "at this hour",
+    Level.ANY_DAYS: "at this hour",
+    Level.NEAR_HOURS: "around this hour",
+    Level.ALL_HOURS: "at any hour",
+    Level.NONE: "",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class DailyFigures:
+    """Per source: the usual gap at this hour, the past days' range, the scale and where from."""
+
+    usual: Floats
+    low: Floats
+    high: Floats
+    sigma: Floats
+    days: Ints  # past days behind the figures
+    level: Ints  # `Level` codes
+
+
+def is_weekend(day: Ints) -> Bools:
+    """Saturday or Sunday for day numbers since 1970-01-01 (a Thursday).
+
+    >>> is_weekend(np.array([20616, 20617, 20618])).tolist()  # 2026-06-12 (Fri), 13, 14
+    [False, True, True]
+    """
+    out: Bools = (day + 3) % 7 >= 5
+    return out
+
+
+def daily_figures(
+    offsets: Floats,
+    bucket_start: Ints,
+    *,
+    bucket_ms: int,
+    at_ms: int,
+    hours: int,
+    scale_hours: int,
+    min_days: int,
+    threshold: float,
+) -> DailyFigures:
+    """The figures of every row of `offsets` (S × B, NaN = no gap learned) for a window at `at_ms`.
+
+    >>> days = np.arange(3) * DAY_MS
+    >>> starts = np.sort(np.concatenate([days + h * HOUR_MS for h in range(24)]))
+    >>> hour = (starts // HOUR_MS) % 24
+    >>> sunny = np.where((hour >= 9) & (hour <= 14), 8.0, 0.0) + 0.01 * (starts // DAY_MS)
+    >>> f = daily_figures(sunny[None, :], starts, bucket_ms=HOUR_MS, at_ms=3 * DAY_MS + 12 * HOUR_MS,
+    ...                   hours=1, scale_hours=3, min_days=2, threshold=3.0)
+    >>> float(f.usual[0]), float(f.low[0]), float(f.high[0]), Level(int(f.level[0])).name
+    (8.01, 8.0, 8.02, 'ANY_DAYS')
+    """
+    n_sources = offsets.shape[0]
+    middle = bucket_start + bucket_ms // 2
+    hour_of = (middle % DAY_MS) // HOUR_MS
+    day_of = middle // DAY_MS
+    target_hour = (at_ms % DAY_MS) // HOUR_MS
+    apart = np.abs(hour_of - target_hour)
+    apart = np.minimum(apart, 24 - apart)
+    same_kind = is_weekend(day_of) == bool(is_weekend(np.array([at_ms // DAY_MS]))[0])
+    # "Past days" means past days: the last hours of today would let a slow drift teach itself.
+    earlier_days = bucket_start + bucket_ms <= at_ms - PAST_DAYS_MIN_AGE_MS
+    finite = np.isfinite(offsets)
+    _, day_index = np.unique(day_of, return_inverse=True)
+    one_hot = np.zeros((len(day_of), int(day_index.max()) + 1 if len(day_of) else 0))
+    one_hot[np.arange(len(day_of)), day_index] = 1.0
+
+    def days_in(columns: Bools) -> Ints:
+        seen = (finite & columns[None, :]).astype(np.float64) @ one_hot
+        out: Ints = (seen > 0).sum(axis=1).astype(np.int64)
+        return out
+
+    near = (apart <= hours) & earlier_days
+    wide = (apart <= scale_hours) & earlier_days
+    masks = (near & same_kind, near, wide)
+    level = np.full(n_sources, int(Level.ALL_HOURS), np.int64)
+    days = np.zeros(n_sources, np.int64)
+    for code in (Level.NEAR_HOURS, Level.ANY_DAYS, Level.SAME_DAYS):  # most specific wins
+        count = days_in(masks[code])
+        enough = count >= min_days
+        level = np.where(enough, int(code), level)
+        days = np.where(enough, count, days)
+    total = finite.any(axis=1)
+    level = np.where(total, level, int(Level.NONE))
+
+    usual = np.full(n_sources, np.nan)
+    low, high, sigma = usual.copy(), usual.copy(), usual.copy()
+    everything = nan_median(offsets)
+    with np.errstate(invalid="ignore"):
+        spread_all = MAD_TO_SIGMA * nan_median(np.abs(offsets - everything[:, None]))
+    rows = level == int(Level.ALL_HOURS)
+    usual[rows], low[rows], high[rows], sigma[rows] = (
+        everything[rows],
+        everything[rows],
+        everything[rows],
+        spread_all[rows],
+    )
+    all_days = days_in(np.ones(len(day_of), np.bool_))
+    days = np.where(rows, all_days, days)
+    for code in (Level.SAME_DAYS, Level.ANY_DAYS, Level.NEAR_HOURS):
+        rows = level == int(code)
+        if not rows.any():
+            continue
+        columns = masks[code]
+        chosen = offsets[np.ix_(rows, columns)]
+        usual[rows] = nan_median(chosen)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN
+            low[rows] = np.nanmin(chosen, axis=1)
+            high[rows] = np.nanmax(chosen, axis=1)
+        pool = wide & same_kind if code == Level.SAME_DAYS else wide
+        pooled = _pooled_sigma(offsets[rows][:, pool], hour_of[pool])
+        width = (high[rows] - low[rows]) / (2.0 * threshold)
+        sigma[rows] = np.fmax(pooled, width)
+    return DailyFigures(usual, low, high, sigma, days.astype(np.int64), level)
+
+
+def _pooled_sigma(offsets: Floats, hour_of: Ints) -> Floats:
+    """1.4826 × the median of |gap − its own hour's median|, over every column given."""
+    residual = np.full(offsets.shape, np.nan)
+    for hour in np.unique(hour_of):
+        columns = hour_of == hour
+        part = offsets[:, columns]
+        residual[:, columns] = np.abs(part - nan_median(part)[:, None])
+        # An hour seen once has no residual of its own: it must not read as a perfect fit.
+        single = np.isfinite(part).sum(axis=1) == 1
+        residual[np.ix_(single, np.flatnonzero(columns))] = np.nan
+    out: Floats = MAD_TO_SIGMA * nan_median(residual)
+    return out

@@ -1,0 +1,132 @@
+"""Time-of-day baselines: a board with a daily habit of its own is normal at its usual hours, and
+the same gap at another hour (or a night-time drift) is caught, with a reason that says so."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+import fleetscan.fleet.profile
+from fleetscan.fleet import (
+    MetricBaseline,
+    SeriesBatch,
+    Status,
+    SweepOptions,
+    learn_baseline,
+    run_sweep,
+)
+from fleetscan.fleet.profile import DAY_MS, HOUR_MS, Level, daily_figures
+from fleetscan.fleet.sweep import FleetResult
+
+MIDNIGHT = 1_781_222_400_000  # 2026-06-12 00:00 UTC, a Friday
+MIN = 60_000
+OPTS = SweepOptions(min_peers=3)
+
+
+def fleet(days: float, *, sun: float = 6.0, night_drift_from: int | None = None) -> SeriesBatch:
+    """8 boards a minute apart over `days`; b01 is in the sun 10:00-14:00 (weaker every other
+    day, as on cloudy days); b02 optionally drifts 0.5 °C/h from `night_drift_from` (epoch ms)."""
+    rng = np.random.default_rng(3)
+    ts = MIDNIGHT + np.arange(int(days * DAY_MS // MIN)) * MIN
+    hour = (ts % DAY_MS) / HOUR_MS
+    day = (ts - MIDNIGHT) // DAY_MS
+    shared = 21 + 2 * np.sin(2 * np.pi * (hour - 9) / 24)
+    source, stamps, values = [], [], []
+    for i in range(8):
+        v = shared + 0.1 * i + rng.normal(0, 0.02, len(ts))
+        if i == 1:
+            into = (hour - 10) / 4
+            clear = np.where(day % 2 == 0, 1.0, 0.3)
+            v = v + np.where((into > 0) & (into < 1), sun * clear * np.sin(np.pi * into) ** 2, 0)
+        if i == 2 and night_drift_from is not None:
+            v = v + 0.5 * np.clip(ts - night_drift_from, 0, None) / HOUR_MS
+        source.append(np.full(len(ts), i))
+        stamps.append(ts)
+        values.append(np.round(v, 2))
+    src, when, val = np.concatenate(source), np.concatenate(stamps), np.concatenate(values)
+    order = np.argsort(when, kind="stable")  # `between` slices a time-ordered batch
+    ids = [f"b{i:02d}" for i in range(8)]
+    return SeriesBatch.from_arrays("temperature", ids, src[order], when[order], val[order])
+
+
+def at(batch: SeriesBatch, now: int, baseline: MetricBaseline) -> dict[str, FleetResult]:
+    window = {"temperature": batch.between(now - OPTS.window_ms, now)}
+    results, _ = run_sweep(window, {"temperature": baseline}, now_ms=now, options=OPTS)
+    return {r.source_id: r for r in results}
+
+
+def test_a_board_in_the_sun_every_day_is_normal_on_sunny_and_cloudy_days() -> None:
+    history = fleet(6)
+    for day, clear in ((4, "sunny"), (5, "cloudy")):
+        now = MIDNIGHT + day * DAY_MS + 12 * HOUR_MS
+        base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
+        r = at(history, now, base)
+        assert r["b01"].status is Status.OK, (clear, r["b01"].reason)
+        assert "at this hour" in r["b01"].reason and "at 11:00 UTC" in r["b01"].reason
+    one_sigma = SweepOptions(min_peers=3, daily_profile=False)
+    now = MIDNIGHT + 4 * DAY_MS + 12 * HOUR_MS
+    base = learn_baseline(history.until(now), now_ms=now, options=one_sigma)
+    window = {"temperature": history.between(now - OPTS.window_ms, now)}
+    results, _ = run_sweep(window, {"temperature": base}, now_ms=now, options=one_sigma)
+    flat = {r.source_id: r for r in results}
+    assert flat["b01"].status is Status.DRIFTING  # one usual gap per board cannot hold the sun
+
+
+def test_the_same_warm_gap_at_night_is_drift_and_a_night_drift_is_caught_within_the_hour() -> None:
+    onset = MIDNIGHT + 4 * DAY_MS + 22 * HOUR_MS
+    history = fleet(5.5, night_drift_from=onset)
+    base = learn_baseline(history.until(onset), now_ms=onset, options=OPTS)
+    first = None
+    for minutes in range(10, 125, 5):
+        now = onset + minutes * MIN
+        r = at(history, now, base)["b02"]
+        if r.status is Status.DRIFTING:
+            first = minutes
+            break
+    assert first is not None and first <= 60, first
+    assert "at 22:00 UTC" in r.reason and "at this hour, past 2 days" in r.reason
+    assert r.z > 3
+
+
+def test_an_hour_with_too_little_history_falls_back_visibly_to_all_hours() -> None:
+    history = fleet(1.2)
+    now = MIDNIGHT + DAY_MS + 4 * HOUR_MS
+    base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
+    r = at(history, now, base)["b03"]
+    assert r.status is Status.OK
+    assert "at any hour, time-of-day figures from 2 days of history" in r.reason
+
+
+def test_early_on_the_reason_says_what_is_being_learned() -> None:
+    history = fleet(0.2)
+    now = MIDNIGHT + 3 * HOUR_MS
+    base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
+    r = at(history, now, base)["b03"]
+    assert "learning: 3h of history, drift checks from 6h" in r.reason
+
+
+def test_daily_figures_pick_the_same_kind_of_day_first() -> None:
+    starts = MIDNIGHT + np.arange(9 * 24, dtype=np.int64) * HOUR_MS  # Fri 12 .. Sat 20 June
+    weekend = ((starts // DAY_MS) + 3) % 7 >= 5
+    offsets = np.where(weekend, 0.0, 3.0)[None, :]  # a radiator on weekdays only
+    sunday_noon = MIDNIGHT + 9 * DAY_MS + 12 * HOUR_MS  # 21 June
+    f = daily_figures(
+        offsets,
+        starts,
+        bucket_ms=HOUR_MS,
+        at_ms=sunday_noon,
+        hours=1,
+        scale_hours=3,
+        min_days=2,
+        threshold=3.0,
+    )
+    assert Level(int(f.level[0])) is Level.SAME_DAYS
+    assert (f.usual[0], f.low[0], f.high[0]) == (0.0, 0.0, 0.0)
+    assert f.days[0] == 3  # Sat 13, Sun 14, Sat 20
+
+
+@pytest.mark.parametrize("module", [fleetscan.fleet.profile])
+def test_doctests(module: object) -> None:
+    assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
