@@ -1,6 +1,9 @@
 """`fleetscan device`: the tutorial's streaming loop, generalised to many streams and methods.
 
 One `Stream` per (source, metric) holds a detector, the N-in-a-row guard and the last timestamp seen.
+Alerts are events: a `Sample` says `event = "opened"` on the reading where an alert opens (with a
+new `alert_id`, `source/metric@opening time`) and `"resolved"` on the one where it closes. The
+alert is the tutorial's guard for the single methods, or the detector's own (`auto`).
 `DeviceRunner.process()` pushes readings through the streams in time order, skipping those at or
 before a stream's last timestamp (the tutorial's `ts <= last_ts` rule), and returns one `Sample` per
 processed reading. The runner has no clock, network or output of its own: the command module polls,
@@ -30,6 +33,8 @@ class Sample:
     streak: int
     anomaly: bool
     emitted: float
+    event: str = ""
+    alert_id: str = ""
 
     def line(self, *, prefix: bool) -> str:
         """The tutorial's line: `[ANOMALY] t= 25.78 z=+5.04 streak=3`, plus the reason if any."""
@@ -38,8 +43,10 @@ class Sample:
         text = f"[{tag}] t={shown} z={self.score.z:+5.2f} streak={self.streak}"
         if prefix:
             text = f"{self.source_id} {self.metric} {text}"
-        if self.score.anomalous and self.score.reason:
+        if (self.score.anomalous or self.event) and self.score.reason:
             text += f"  ({self.score.check}: {self.score.reason})"
+        if self.event:
+            text += f"  [alert {self.event}]"
         return text
 
     def record(self) -> dict[str, object]:
@@ -56,6 +63,8 @@ class Sample:
             "emitted": self.emitted,
             "check": self.score.check,
             "reason": self.score.reason,
+            "event": self.event,
+            "alert_id": self.alert_id,
         }
 
     def point(self) -> Point:
@@ -72,9 +81,22 @@ class Stream:
         self.detector = detector
         self.guard = StreakGuard(consecutive)
         self.last_ts: int | None = None
+        self.alert_id = ""  # the open alert's id ("" when none is open)
 
     def _sample(self, ts_ms: int, value: float | None, score: Score) -> Sample:
         streak = self.guard.push(score.anomalous)
+        if score.alert is None:  # the tutorial's guard: N anomalous samples in a row
+            anomaly, emitted = self.guard.firing, self.guard.emitted(score.score)
+        else:  # the detector runs its own alert life (auto)
+            anomaly, emitted = score.alert, score.posted
+        event = ""
+        if anomaly and not self.alert_id:
+            event, self.alert_id = "opened", f"{self.source_id}/{self.metric}@{iso_z(ts_ms)}"
+        elif not anomaly and self.alert_id:
+            event = "resolved"
+        alert_id = self.alert_id
+        if not anomaly:
+            self.alert_id = ""
         return Sample(
             self.source_id,
             self.metric,
@@ -82,8 +104,10 @@ class Stream:
             value,
             score,
             streak,
-            self.guard.firing,
-            self.guard.emitted(score.score),
+            anomaly,
+            emitted,
+            event,
+            alert_id,
         )
 
     def update(self, reading: Reading) -> Sample | None:

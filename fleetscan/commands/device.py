@@ -49,11 +49,22 @@ def device(
         str | None, typer.Option(help="Long baseline for level/drift checks, e.g. 6h or 7d.")
     ] = None,
     threshold: Annotated[
-        float, typer.Option(help="Score (robust σ) above which a sample is anomalous.")
+        float,
+        typer.Option(
+            help="Score above which a sample is anomalous: robust σ for the single "
+            "methods; for auto, surprise (3 = rarer than 1 in 1,000 readings of this stream).",
+        ),
     ] = 3.0,
     consecutive: Annotated[
         int, typer.Option(min=1, help="Anomalous samples in a row before posting.")
     ] = 3,
+    relearn: Annotated[
+        str | None,
+        typer.Option(
+            help="auto: accept a changed level as the new normal once it has lasted this long "
+            "(default 1h, at least 12 readings)."
+        ),
+    ] = None,
     min_scale: Annotated[
         float | None, typer.Option(help="Floor for the scale (metric units); default per sensor.")
     ] = None,
@@ -75,7 +86,12 @@ def device(
     """Score each new reading of a stream and post `<metric>.zscore` after N anomalies in a row."""
     try:
         options = DetectorOptions(
-            threshold=threshold, window=window, baseline=baseline, min_scale=min_scale
+            threshold=threshold,
+            window=window,
+            baseline=baseline,
+            min_scale=min_scale,
+            consecutive=consecutive,
+            relearn=relearn,
         )
         make_detector(method, options)  # fail fast on a bad method or window
         runner = DeviceRunner(

@@ -8,8 +8,14 @@ A detector scores one stream (one source, one metric) a sample at a time:
   (dropout) return a `Score`, the rest return `None`.
 
 `Score.z` is a signed deviation and `Score.score` (≥ 0) the figure compared with the threshold, both in
-robust-σ units, so `--threshold 3` means the same for every method. `anomalous` says whether this sample
-counts toward the streak; `check` and `reason` explain it in one line when it does.
+robust-σ units for the single methods, so `--threshold 3` means the same for every one of them.
+`anomalous` says whether this sample counts toward the streak; `check` and `reason` explain it in
+one line when it does.
+
+A detector that runs its own alert life (`auto`: calibrated surprise, `events.py`) also sets
+`alert` (open or not after this sample), `event` (`opened`/`resolved`), `posted` (what goes out as
+`<metric>.zscore`) and, for `auto`, `score` is the onset-marked evidence. With `alert` left None the
+runner applies the tutorial's N-in-a-row guard to `anomalous`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ class Score:
     anomalous: bool
     check: str = ""
     reason: str = ""
+    alert: bool | None = None
+    event: str = ""
+    posted: float = 0.0
 
 
 NORMAL = Score(0.0, 0.0, False)

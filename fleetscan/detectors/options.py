@@ -14,6 +14,8 @@ from fleetscan.errors import InputError
 from fleetscan.sensors import MetricProfile, profile_for
 from fleetscan.timeutil import parse_duration_ms
 
+DEFAULT_RELEARN = "1h"
+
 
 @dataclass(frozen=True, slots=True)
 class Window:
@@ -80,6 +82,9 @@ class DetectorOptions:
     - `metric`: selects `sensors.profile_for(metric)` (ranges, resolution, noise floor).
     - `min_scale`: a floor under every robust scale (else the sensor's noise floor).
     - `cadence_s`: the expected cadence if known, else each stream learns its own.
+    - `consecutive`: unusual readings in a row that open an alert (`auto` runs its own alerts).
+    - `relearn`: how long a changed level must persist before `auto` accepts it as the new
+      normal (default 1h, and never fewer than 12 readings).
     """
 
     threshold: float = 3.0
@@ -88,6 +93,8 @@ class DetectorOptions:
     metric: str = ""
     min_scale: float | None = None
     cadence_s: float | None = None
+    consecutive: int = 3
+    relearn: str | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.threshold) or self.threshold <= 0:
@@ -98,8 +105,11 @@ class DetectorOptions:
             not math.isfinite(self.cadence_s) or self.cadence_s <= 0
         ):
             raise ValueError(f"cadence_s must be positive, got {self.cadence_s!r}")
+        if self.consecutive < 1:
+            raise ValueError(f"consecutive must be at least 1, got {self.consecutive!r}")
         if self.window is not None:
             parse_window(self.window)
+        self.relearn_ms()
         if self.baseline is not None:
             self.baseline_window()
 
@@ -113,6 +123,19 @@ class DetectorOptions:
 
     def window_or(self, default: str) -> Window:
         return parse_window(self.window if self.window is not None else default)
+
+    def relearn_ms(self) -> int:
+        """`relearn` in ms (a duration; default 1h)."""
+        text = self.relearn if self.relearn is not None else DEFAULT_RELEARN
+        try:
+            span_ms = parse_duration_ms(text)
+        except InputError:
+            raise ValueError(
+                f"invalid relearn {text!r}: give a duration such as 30m or 1h"
+            ) from None
+        if span_ms <= 0:
+            raise ValueError(f"invalid relearn {text!r}: a duration must be positive")
+        return span_ms
 
     def baseline_window(self, default: str = "1d") -> Window:
         window = parse_window(self.baseline if self.baseline is not None else default)

@@ -22,6 +22,7 @@ baseline (2.5 hours of it).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -90,11 +91,31 @@ class RobustDetector:
     def update(self, ts_ms: int, value: float) -> Score:
         if not math.isfinite(value):
             return Score(0.0, 0.0, False)
+        score = self.assess(ts_ms, value)
+        self.learn(ts_ms, value)
+        return score
+
+    def assess(self, ts_ms: int, value: float) -> Score:
+        """Score one reading against the window without learning it (`learn` does that)."""
         self.cadence.observe(ts_ms)
-        score = self._score(value)
+        return self._score(value)
+
+    def learn(self, ts_ms: int, value: float) -> None:
+        """Take one reading into the window (`auto` skips this while an alert is open)."""
         self.window.add(ts_ms, value)
         self.quantum.observe(value)
-        return score
+
+    def restart(self, recent: Sequence[tuple[int, float]]) -> None:
+        """Forget the window and start again from `recent` readings: the new normal."""
+        self.window = SampleWindow(
+            count=self.window_spec.samples,
+            span_ms=self.window_spec.span_ms,
+            min_points=MIN_POINTS,
+            cap=CAP,
+        )
+        self._spread_version = -(10**9)
+        for ts_ms, value in recent:
+            self.window.add(ts_ms, value)
 
     def _score(self, value: float) -> Score:
         if len(self.window) < MIN_SCORED:
@@ -109,12 +130,21 @@ class RobustDetector:
         score = abs(z)
         if score <= self.threshold or self.cadence.warming:
             return Score(z, score, False)
+        return Score(z, score, True, "outlier", self.explain(value, z))
+
+    @property
+    def ready(self) -> bool:
+        """Whether the next reading gets a real score (enough points, no warm-up)."""
+        return len(self.window) >= MIN_SCORED and not self.cadence.warming
+
+    def explain(self, value: float, z: float) -> str:
+        """The one-line reason for reading `value` at robust z `z`, in the sensor's units."""
+        med, _ = self._stats()
         side = "above" if z > 0 else "below"
-        reason = (
-            f"{value:.2f}{self.unit} is {score:.1f}σ {side} the median {med:.2f} of the last "
-            f"{self.window_spec.describe()} (σ {scale:.3g})"
+        return (
+            f"{value:.2f}{self.unit} is {abs(z):.1f}σ {side} the median {med:.2f} of the last "
+            f"{self.window_spec.describe()} (σ {self.scale():.3g})"
         )
-        return Score(z, score, True, "outlier", reason)
 
     def idle(self, now_ms: int) -> Score | None:
         return None

@@ -108,6 +108,8 @@ class TwoScaleDetector:
         self.quantum = Quantum()
         self.readings = 0
         self.first_ts: int | None = None
+        self._dt = 0
+        self._sigma = self.floor
 
     def sigma(self) -> float:
         return max(MEAN_AD_TO_SIGMA * self.spread.mean, self.floor, self.quantum.step)
@@ -115,24 +117,47 @@ class TwoScaleDetector:
     def update(self, ts_ms: int, value: float) -> Score:
         if not math.isfinite(value):
             return Score(0.0, 0.0, False)
-        dt = self.cadence.observe(ts_ms)
+        score = self.assess(ts_ms, value)
+        young = self.first_ts is not None and ts_ms - self.first_ts < self.scale_ms
+        gated = abs(score.z) > GATE_SIGMAS and not young
+        self.learn(value, rate=SLOW_WHILE_ANOMALOUS if gated else 1.0)
+        return score
+
+    def assess(self, ts_ms: int, value: float) -> Score:
+        """Move the recent level and score it against the baseline, without teaching the baseline."""
+        self._dt = self.cadence.observe(ts_ms)
         if self.first_ts is None:
             self.first_ts = ts_ms
         self.level.add(ts_ms, value)
         self.readings += 1
-        score = Score(0.0, 0.0, False)
-        sigma = self.sigma()
-        if self.readings > WARMUP_READINGS:
-            level = self.level.median()
-            z = (level - self.baseline.mean) / sigma
-            score = Score(z, abs(z), False)
-            if abs(z) > self.threshold and not self.cadence.warming:
-                score = Score(z, abs(z), True, "level", self._reason(level, z, sigma))
-        young = ts_ms - self.first_ts < self.scale_ms
-        gated = abs(score.z) > GATE_SIGMAS and not young
-        self._learn(value, dt, sigma, rate=SLOW_WHILE_ANOMALOUS if gated else 1.0)
+        self._sigma = self.sigma()
+        if self.readings <= WARMUP_READINGS:
+            return Score(0.0, 0.0, False)
+        level = self.level.median()
+        z = (level - self.baseline.mean) / self._sigma
+        if abs(z) > self.threshold and not self.cadence.warming:
+            return Score(z, abs(z), True, "level", self._reason(level, z, self._sigma))
+        return Score(z, abs(z), False)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the last `assess` was a real score (past the warm-up, no gap warm-up)."""
+        return self.readings > WARMUP_READINGS and not self.cadence.warming
+
+    def learn(self, value: float, *, rate: float = 1.0) -> None:
+        """Teach the baseline and its scale the reading last assessed (`rate` slows it down)."""
+        self._learn(value, self._dt, self._sigma, rate=rate)
         self.quantum.observe(value)
-        return score
+
+    def accept(self) -> float:
+        """Take the recent level as the new baseline (the new normal); returns that level."""
+        level = self.level.median()
+        self.baseline.mean = level
+        return level
+
+    def explain(self, z: float) -> str:
+        """The one-line reason for the last assessed level at z `z`."""
+        return self._reason(self.level.median(), z, self._sigma)
 
     def _learn(self, value: float, dt: int, sigma: float, *, rate: float) -> None:
         if self.readings == 1:  # no baseline to deviate from yet

@@ -1,0 +1,125 @@
+"""`auto` as events: one alert per event, a calibrated score, the new normal, flat-by-nature series."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from test_detectors import START, TEMP, quiet, run
+
+from fleetscan.detectors import AutoDetector, DetectorOptions, StuckDetector, make_detector
+from fleetscan.detectors.calibration import MAX_SURPRISE, TailCalibrator
+from fleetscan.device import DeviceRunner
+from fleetscan.telemetry import Reading
+
+MINUTE = 60_000
+
+
+def events(scores: list) -> list[tuple[int, str, str]]:
+    return [(i, s.event, s.reason) for i, s in enumerate(scores) if s.event]
+
+
+def test_a_lasting_step_is_one_alert_then_the_new_normal() -> None:
+    ts, values = quiet(2 * 1440, cadence_ms=MINUTE, seed=21)  # two days at 1 min
+    onset = 1440 + 600
+    values[onset:] = [v + 3.0 for v in values[onset:]]
+    scores = run(AutoDetector(TEMP), ts, values)
+    found = events(scores)
+    assert [e for _, e, _ in found] == ["opened", "resolved"], found
+    (opened, _, _), (resolved, _, reason) = found
+    assert onset <= opened <= onset + 5
+    assert 60 <= resolved - opened <= 62  # --relearn 1h at one reading a minute
+    assert abs(float(reason.split()[2].rstrip("°C")) - 25.0) < 0.1, reason
+    assert reason.startswith("new level ") and reason.endswith("accepted after 1h")
+    assert not any(s.alert for s in scores[resolved:])  # 25 °C is normal now
+
+
+def test_relearn_is_an_option_and_never_fewer_than_twelve_readings() -> None:
+    ts, values = quiet(3 * 288, cadence_ms=5 * MINUTE, seed=22)  # three days at 5 min
+    onset = 2 * 288
+    values[onset:] = [v - 4.0 for v in values[onset:]]
+    for relearn, readings in (("10m", 12), ("2h", 24)):
+        det = AutoDetector(DetectorOptions(metric="temperature", relearn=relearn))
+        found = events(run(det, ts, values))
+        assert len(found) == 2 and "new level" in found[1][2]
+        assert found[1][0] - found[0][0] == readings
+
+
+def test_a_spike_rare_enough_opens_at_once_and_the_score_marks_the_onset() -> None:
+    ts, values = quiet(900, seed=23)
+    values[800] += 8.0
+    scores = run(AutoDetector(TEMP), ts, values)
+    assert scores[800].event == "opened" and scores[800].alert
+    assert scores[800].score == max(s.score for s in scores)
+    assert scores[800].posted > TEMP.threshold
+    held = [s for s in scores[801:] if s.alert]
+    assert held and all(s.score == 0.0 and s.posted > TEMP.threshold for s in held)
+    assert [e for _, e, _ in events(scores)] == ["opened", "resolved"]
+
+
+def test_runner_reports_one_event_with_an_id_and_posts_the_tutorial_convention() -> None:
+    ts, values = quiet(2 * 1440, cadence_ms=MINUTE, seed=24)
+    values[2000:] = [v + 3.0 for v in values[2000:]]
+    runner = DeviceRunner(lambda _s, m: make_detector("auto", TEMP))
+    samples = runner.process(
+        Reading("esp32-01", "temperature", t, v) for t, v in zip(ts, values, strict=True)
+    )
+    opened = [s for s in samples if s.event == "opened"]
+    resolved = [s for s in samples if s.event == "resolved"]
+    assert len(opened) == len(resolved) == 1
+    assert opened[0].alert_id == resolved[0].alert_id
+    assert opened[0].alert_id.startswith("esp32-01/temperature@")
+    record = opened[0].record()
+    assert record["event"] == "opened" and record["alert_id"] == opened[0].alert_id
+    posted = [s.emitted for s in samples]
+    # <metric>.zscore: above the monitor's max while the alert is open, 0.0 otherwise: one breach
+    breaches = sum(1 for a, b in zip(posted, posted[1:], strict=False) if a <= 3.0 < b)
+    assert breaches == 1
+    assert all((s.emitted > 3.0) == s.anomaly for s in samples)
+    assert "[alert opened]" in opened[0].line(prefix=False)
+
+
+def test_the_score_means_the_same_on_every_scale() -> None:
+    rng = random.Random(25)
+    base = [rng.gauss(0.0, 1.0) for _ in range(2000)]
+    base[1500] += 15.0
+    ts = [START + 5 * MINUTE * i for i in range(len(base))]
+    options = DetectorOptions(metric="rpm")
+    small = run(AutoDetector(options), ts, [20.0 + 0.01 * v for v in base])
+    large = run(AutoDetector(options), ts, [1e6 + 1e3 * v for v in base])
+    for a, b in zip(small, large, strict=True):
+        assert math.isclose(a.score, b.score, rel_tol=1e-6, abs_tol=1e-6)
+    assert all(0.0 <= s.score <= 3 * MAX_SURPRISE for s in small)
+    assert small[1500].event == "opened"
+
+
+def test_calibration_follows_the_stream_and_stays_bounded() -> None:
+    gaussian, bursty = TailCalibrator(), TailCalibrator()
+    rng = random.Random(26)
+    for _ in range(5000):
+        gaussian.learn(rng.gauss(0.0, 1.0), 300_000)
+        bursty.learn(rng.expovariate(0.3), 300_000)  # |z| of 10 is common here
+    assert gaussian.surprise(6.0) > 2 * bursty.surprise(6.0)
+    assert gaussian.surprise(1e9) == MAX_SURPRISE
+    assert 2.0 < gaussian.surprise(3.0) < 3.2  # close to a normal's 2.57
+
+
+def test_flat_by_nature_series_are_never_stuck() -> None:
+    n = 4000
+    ts = [START + 5 * MINUTE * i for i in range(n)]
+    constant = [45.0] * n
+    square = [20.0 if (i // 144) % 2 else 80.0 for i in range(n)]  # 12 h per level
+    rng = random.Random(27)
+    counter = [0.0 if rng.random() < 0.97 else float(rng.randint(1, 9)) for _ in range(n)]
+    for values in (constant, square, counter):
+        for det in (StuckDetector(DetectorOptions(metric="rpm")), AutoDetector(TEMP)):
+            assert not any(s.check == "stuck" for s in run(det, ts, values))
+
+
+def test_a_series_that_used_to_move_is_stuck_when_it_freezes() -> None:
+    ts, values = quiet(1440, cadence_ms=MINUTE, seed=28)
+    values[1000:] = [values[1000]] * 440
+    scores = run(AutoDetector(TEMP), ts, values)
+    opened = [(i, s.check) for i, s in enumerate(scores) if s.event == "opened"]
+    assert opened and opened[0][1] == "stuck" and 1000 < opened[0][0] < 1060
+    assert not any(s.event == "resolved" and "new level" in s.reason for s in scores)
