@@ -349,8 +349,10 @@ def _delivery_notes(
         points = len(report.outcome.emissions())
         note(f"dry run: {points} points not posted" + ("" if no_state else ", state not written"))
         return
-    if report.rejected:
-        note(f"the gateway rejected {report.rejected} points: {report.error}")
+    if report.refusal:
+        note(report.refusal)
+    elif report.rejected:
+        note(f"{report.rejected} points not posted: their values are not finite numbers")
     if report.dropped:
         note(f"the outbox is full: dropped the {report.dropped} oldest undelivered points")
     if report.undelivered:
