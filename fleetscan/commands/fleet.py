@@ -25,7 +25,7 @@ import platformdirs
 import typer
 
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import OutputFormat, emit_json, fail, note
+from fleetscan.commands.common import OutputFormat, code_for, emit_json, fail, note
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
     DEFAULT_BASELINE_SAMPLE,
@@ -278,7 +278,7 @@ def _live(
             )
             write_prom(prom_file, text)
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=code_for(exc, UNKNOWN))
     return report
 
 
@@ -292,6 +292,10 @@ def _offline(
     null values, whose times are lost) are reported as invalid.
     """
     parsed = read_rows(path)
+    if not parsed.readings:
+        raise InputError(
+            f"no row of {path} could be read ({parsed.skipped_summary() or 'no rows'})"
+        )
     if at_ms is not None:
         sweep_at = at_ms
     else:

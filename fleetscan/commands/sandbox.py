@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from fleetscan.commands.common import fail, note, stop_on_signals
+from fleetscan.commands.common import EXIT_USAGE, fail, note, stop_on_signals
 from fleetscan.errors import FleetscanError
 from fleetscan.sandbox import Sandbox
 from fleetscan.simulate import (
@@ -139,7 +139,7 @@ def sandbox(
                 faults=tuple(parse_fault(text) for text in fault or []),
             )
         except FleetscanError as exc:
-            fail(str(exc), code=2)
+            fail(str(exc), code=EXIT_USAGE)
         hook = _simulation(spec, start_ms + backfill_ms, truth)
     run_sandbox(host=host, port=port, db=db, quiet=quiet, on_started=hook)
 
