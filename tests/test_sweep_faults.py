@@ -96,7 +96,7 @@ def test_an_unwritable_prom_file_stops_the_sweep_before_the_state_changes(
     blocker.write_text("")
     code, out, err = sweep(state, SWEEP_TIMES[1], env, "--prom-file", str(blocker / "f.prom"))
     assert code == 3 and out == "" and err.count("\n") == 1
-    assert "--prom-file" in err and "not writable" in err and "state untouched" in err
+    assert "--prom-file" in err and "cannot write" in err and "state untouched" in err
     assert dump(state) == before  # no transition committed that no one was told about
 
 
@@ -110,7 +110,7 @@ def test_an_unwritable_outbox_is_said_before_any_point_is_lost(
         code, _, err = invoke(
             ["fleet", *SCORING, "--no-state", "--outbox", str(blocker / "o.jsonl")], env
         )
-    assert code == 3 and "--outbox" in err and "not writable" in err
+    assert code == 3 and "--outbox" in err and "cannot write" in err
     assert gateway.requests == []  # nothing swept, so nothing posted and nothing dropped
 
 

@@ -309,7 +309,7 @@ def _check_writable(path: Path, option: str) -> None:
         probe.unlink()
     except OSError as exc:
         raise InputError(
-            f"{option} {path} is not writable ({exc.strerror or exc}): nothing swept, state untouched"
+            f"cannot write {option} {path} ({exc.strerror or exc}): nothing swept, state untouched"
         ) from None
 
 
