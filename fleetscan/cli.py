@@ -1,18 +1,116 @@
-"""The `fleetscan` command line: a thin typer shell over the library (commands in fleetscan/commands)."""
+"""The `fleetscan` command line: a thin typer shell over the library (commands in fleetscan/commands).
+
+Exit codes every command shares (the monitoring-plugin convention; see commands/sweep_cli.py for
+what 0-2 mean in a sweep):
+
+- 3 (UNKNOWN): anything unexpected, with one line on stderr. `--debug` (or FLEETSCAN_DEBUG=1)
+  prints the traceback too (redacted). Python's own exit code for a crash is 1, which monitoring
+  reads as WARNING: a bug must never look like "an alert is open".
+- 64 (EX_USAGE): every command-line usage error (click's would exit 2, which reads as CRITICAL).
+"""
 
 from __future__ import annotations
 
+import os
+import traceback
+from typing import Annotated, Any
+
 import typer
+from typer.core import TyperGroup
 
 from fleetscan.commands import demo, device, fleet, monitor, replay, sandbox
+from fleetscan.commands.common import EXIT_UNKNOWN, EXIT_USAGE
+from fleetscan.errors import redact
+
+# Click's exception types, found through typer's public BadParameter (typer vendors click in newer
+# releases and depends on it in older ones).
+_CLICK_EXCEPTION: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+_DEBUG = "fleetscan.debug"
+
+
+class FleetscanGroup(TyperGroup):
+    """The root group: usage errors exit 64 and unexpected exceptions exit 3, in every command;
+    flags show no `<bool>` type in `--help` (typer 0.29 prints one after every flag)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        _hide_flag_types(self)
+        return super().main(*args, **kwargs)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _USAGE_ERROR as exc:
+            exc.exit_code = EXIT_USAGE  # type: ignore[attr-defined]
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _USAGE_ERROR as exc:
+            exc.exit_code = EXIT_USAGE  # type: ignore[attr-defined]
+            raise
+        except (_CLICK_EXCEPTION, typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # a bug, or an input nobody foresaw: UNKNOWN, one line
+            debug = ctx.meta.get(_DEBUG) or _env_debug()
+            if debug:
+                typer.echo(redact(traceback.format_exc()).rstrip(), err=True)
+            hint = "" if debug else " (run with --debug for the traceback)"
+            what = redact(str(exc)).splitlines()[0][:300] if str(exc) else ""
+            typer.echo(
+                f"fleetscan: error: unexpected {type(exc).__name__}"
+                f"{': ' + what if what else ''}{hint}",
+                err=True,
+            )
+            raise typer.Exit(code=EXIT_UNKNOWN) from None
+
+
+def _hide_flag_types(command: Any) -> None:
+    help_option = command.get_help_option(typer.Context(command))  # made once, then cached
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _hide_flag_types(sub)
+
+
+def _env_debug() -> bool:
+    return os.environ.get("FLEETSCAN_DEBUG", "").strip().lower() in ("1", "true", "yes")
+
 
 app = typer.Typer(
     name="fleetscan",
+    cls=FleetscanGroup,
     help="Explainable anomaly detection for IoT sensor fleets on Plexus.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            envvar="FLEETSCAN_DEBUG",
+            show_envvar=True,
+            help="On an unexpected error, print the traceback (the API key redacted).",
+        ),
+    ] = False,
+) -> None:
+    ctx.meta[_DEBUG] = debug
+    # plexus-python's stderr banners name plexus.company hosts whatever gateway is configured, and
+    # repeat what fleetscan says itself in one line.
+    os.environ.setdefault("PLEXUS_QUIET", "1")
+
 
 for _command in (demo, device, fleet, replay, monitor, sandbox):
     _command.register(app)

@@ -7,13 +7,17 @@ Contracts (docs/plexus-contract.md §1, §2, §8) this module relies on:
   so a big window is fetched by paging backwards in time; `from`/`to` are inclusive, so the rows at the
   page boundary are dropped from the newer page and fetched whole with the older one;
 - errors map onto fleetscan's tree (errors.py); 5xx, 429, timeouts and connection errors are retried
-  with bounded exponential backoff before `UnavailableError`;
+  with exponential backoff and jitter (or after the server's `Retry-After`, when it names one)
+  before `UnavailableError`;
+- every request, its retries and its body included, ends by `deadline_s`: httpx's timeout is per
+  read, so an answer dripping a byte a second would otherwise hold a sweep for ever;
 - a 200 with empty `data` is not an error, but Plexus also answers it when ClickHouse timed out, so
   callers say so when it matters.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -36,13 +40,15 @@ from fleetscan.timeutil import iso_z
 
 MAX_LIMIT = 100_000
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_BODY_BYTES = 512 << 20  # a full 100,000-row page is ~25 MB; anything far beyond is not Plexus
 USER_AGENT = "fleetscan/0.1"
 
 
 class PlexusClient:
     """A small, synchronous client for the Plexus app API.
 
-    `transport` lets tests plug in `httpx.MockTransport`; `sleep` lets them skip backoff waits.
+    `transport` lets tests plug in `httpx.MockTransport`; `sleep` lets them skip backoff waits;
+    `jitter` (a number in [0, 1)) spreads retries of many sweeps that failed together.
     """
 
     def __init__(
@@ -54,13 +60,17 @@ class PlexusClient:
         retries: int = 3,
         backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
+        deadline_s: float = 60.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.retries = retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self.deadline_s = deadline_s
+        self._jitter = jitter
         self.requests = 0  # HTTP requests made, for benchmarks and summaries
         self._sleep = sleep
         self._http = httpx.Client(
@@ -191,11 +201,18 @@ class PlexusClient:
         json: Any = None,
     ) -> Any:
         url = f"{self.endpoint}{path}"
+        deadline = time.monotonic() + self.deadline_s
         attempt = 0
         while True:
             self.requests += 1
+            retry_after: float | None = None
             try:
-                response = self._http.request(method, path, params=params, json=json)
+                response = self._send(method, path, params=params, json=json, deadline=deadline)
+            except _DeadlinePassed:
+                raise UnavailableError(
+                    f"{method} {url} was still answering after {self.deadline_s:g}s "
+                    f"(attempt {attempt + 1}): gave up"
+                ) from None
             except httpx.TimeoutException:
                 problem = f"{method} {url} timed out"
             except httpx.TransportError as exc:
@@ -204,10 +221,77 @@ class PlexusClient:
                 if response.status_code not in RETRY_STATUSES:
                     return _decode(response, url)
                 problem = f"{method} {url} answered {response.status_code}"
+                retry_after = _retry_after_s(response.headers.get("retry-after"))
             if attempt >= self.retries:
                 raise UnavailableError(f"{problem} (gave up after {attempt + 1} attempts)")
-            self._sleep(min(self.backoff_s * 2**attempt, self.max_backoff_s))
+            if retry_after is not None:
+                wait = retry_after  # the server said when; jitter would only make us early
+            else:  # exponential, with "equal jitter": half fixed, half random
+                wait = min(self.backoff_s * 2**attempt, self.max_backoff_s)
+                wait = wait / 2 + wait / 2 * self._jitter()
+            if time.monotonic() + wait > deadline:
+                asked = f"asked to retry after {retry_after:g}s, " if retry_after else ""
+                raise UnavailableError(
+                    f"{problem}; {asked}past the {self.deadline_s:g}s deadline "
+                    f"(gave up after {attempt + 1} attempts)"
+                )
+            self._sleep(wait)
             attempt += 1
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None,
+        json: Any,
+        deadline: float,
+    ) -> httpx.Response:
+        """One HTTP exchange whose body is read as it arrives, until `deadline` (`_DeadlinePassed`)."""
+        request = self._http.build_request(method, path, params=params, json=json)
+        response = self._http.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if time.monotonic() > deadline or size > MAX_BODY_BYTES:
+                    raise _DeadlinePassed
+        finally:
+            response.close()
+        decoded = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code, headers=decoded, content=b"".join(chunks), request=request
+        )
+
+
+class _DeadlinePassed(Exception):
+    """The answer was still arriving at the request's deadline."""
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date), or None.
+
+    >>> _retry_after_s("5"), _retry_after_s("soon"), _retry_after_s(None)
+    (5.0, None, None)
+    """
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _row_ms(row: Mapping[str, Any]) -> int:
@@ -233,10 +317,14 @@ def _decode(response: httpx.Response, url: str) -> Any:
     status = response.status_code
     if 300 <= status < 400:
         target = response.headers.get("location", "")
-        where = "/sign-in" if "sign-in" in target else (target.split("?")[0] or "elsewhere")
-        raise AuthError(
-            f"Plexus redirected {url} to {where}: the API key is missing or is not a plx_ key "
-            "(set PLEXUS_API_KEY)"
+        if "sign-in" in target:
+            raise AuthError(
+                f"Plexus redirected {url} to /sign-in: the API key is missing or is not a plx_ "
+                "key (set PLEXUS_API_KEY)"
+            )
+        raise PlexusError(
+            f"{url} answered {status} redirecting to {target.split('?')[0] or 'nowhere'}: not "
+            "followed, so the key goes nowhere else; set --endpoint to the final address"
         )
     if status == 401:
         raise AuthError(f"Plexus rejected the API key for {url} (401): check PLEXUS_API_KEY")

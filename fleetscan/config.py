@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from fleetscan.errors import ConfigError
+from fleetscan.errors import ConfigError, UsageError
 
 DEFAULT_ENDPOINT = "https://app.plexus.company"
 DEFAULT_GATEWAY_URL = "https://gateway.plexus.company"
@@ -77,7 +77,7 @@ class Settings:
 def _check_url(name: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{name} {url!r} is not an http(s) URL")
+        raise UsageError(f"{name} {url!r} is not an http(s) URL")
     return url.rstrip("/")
 
 

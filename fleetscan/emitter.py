@@ -11,12 +11,22 @@ Design, for 1 to 10,000+ sources:
 - Nothing is lost when the gateway is down: `send()` returns the points that were not delivered and
   the caller keeps them (the sweep state's outbox, or the device loop's pending queue) for the next
   try. plexus-python's own buffer is cleared after each failure so nothing is sent twice by it.
-- Points the gateway rejects as invalid (400) can never succeed; they are dropped and counted instead
-  of blocking the queue forever, the failure mode of the C SDK (§7.4) and of plexus-python (§4.3).
+- Nothing is claimed delivered without the gateway's word: plexus-python posts through our
+  `GatewaySession` (gateway_session.py), which never follows a redirect (the key stays with the
+  configured gateway), counts a 2xx only with `{"success": true}`, and ends each request by a
+  deadline however slowly the answer drips in. Anything else leaves the points undelivered.
+- The gateway refuses a whole request for its first bad point (400, §4.2). Such a chunk is split in
+  halves until the refused points are alone: those are dropped (they can never succeed) and named
+  with the gateway's reason; every other point is delivered or kept. That avoids both failure modes,
+  blocking the queue forever (the C SDK, §7.4; plexus-python, §4.3) and dropping good points with
+  one bad one.
+- plexus-python's own stderr banners are silenced by the CLI (`PLEXUS_QUIET`, fleetscan.cli): they
+  name plexus.company hosts whatever gateway is configured; fleetscan says what happened itself.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,16 +63,36 @@ class Point:
 
 @dataclass
 class EmitResult:
-    """What happened to one `send()`: delivered and rejected counts, and what is still pending."""
+    """What happened to one `send()`: what was delivered, refused, and what is still pending.
+
+    `refused` are the points the gateway will never take, each with its reason; `refusal` says it
+    in one line. `error` says why `undelivered` points were not delivered (they are worth a retry).
+    """
 
     delivered: int = 0
     rejected: int = 0
     undelivered: list[Point] = field(default_factory=list)
     error: str = ""
+    refused: list[tuple[Point, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.undelivered and not self.error
+        return not self.undelivered and not self.error and not self.refused
+
+    @property
+    def refusal(self) -> str:
+        """One line on the refused points ("" if none): how many, which, and the first reason."""
+        if not self.refused:
+            return ""
+        first, reason = self.refused[0]
+        more = f" and {len(self.refused) - 1} more" if len(self.refused) > 1 else ""
+        return (
+            f"the gateway refused {len(self.refused)} points (dropped: they can never succeed), "
+            f"e.g. {first.source_id}/{first.metric} at {first.ts_ms}{more}: {reason}"
+        )
+
+
+MAX_SPLIT_REQUESTS = 64  # extra requests one send may make to isolate refused points
 
 
 class Emitter:
@@ -81,8 +111,10 @@ class Emitter:
         self.gateway_url = gateway_url.rstrip("/")
         self._px: Any = None
         if not dry_run:
-            from plexus import Plexus  # imported here: a dry run needs no key and no client
+            from plexus import Plexus, __version__  # imported here: a dry run needs no client
             from plexus.config import RetryConfig
+
+            from fleetscan.gateway_session import GatewaySession
 
             self._px = Plexus(
                 api_key=api_key,
@@ -93,6 +125,15 @@ class Emitter:
                 ws_url=ws_url_for(self.gateway_url),
             )
             self._px.gateway_url = self.gateway_url  # the constructor reads only the environment
+            session = GatewaySession(deadline_s=timeout_s)
+            session.headers.update(
+                {
+                    "x-api-key": api_key,
+                    "Content-Type": "application/json",
+                    "User-Agent": f"fleetscan/0.1 plexus-python/{__version__}",
+                }
+            )
+            self._px._session = session  # every request plexus-python makes now goes through it
 
     def send(self, points: Sequence[Point]) -> EmitResult:
         """Post `points`; never raises for gateway trouble, see `EmitResult`. Auth errors raise."""
@@ -102,26 +143,50 @@ class Emitter:
         if self.dry_run or not finite:
             result.delivered += len(finite) if self.dry_run else 0
             return result
-        from plexus.client import AuthenticationError
-
+        budget = [MAX_SPLIT_REQUESTS]
         for start in range(0, len(finite), CHUNK_POINTS):
             chunk = finite[start : start + CHUNK_POINTS]
-            try:
-                self._px._send_http([p.wire() for p in chunk])
-            except AuthenticationError as exc:
-                raise EmitError(f"gateway {self.gateway_url} refused the key: {exc}") from None
-            except Exception as exc:  # plexus-python raises PlexusError for everything else
-                message = redact(str(exc)).splitlines()[0][:200]
-                self._px._clear_buffer()
-                if "Bad request" in message:  # a 400/422 can never succeed: drop, don't block
-                    result.rejected += len(chunk)
-                    result.error = f"gateway rejected {len(chunk)} points: {message}"
-                    continue
-                result.undelivered.extend(finite[start:])
-                result.error = f"gateway {self.gateway_url} unavailable: {message}"
+            if not self._post(chunk, result, budget):
+                result.undelivered.extend(finite[start + CHUNK_POINTS :])
                 break
-            result.delivered += len(chunk)
+        result.rejected += len(result.refused)
         return result
+
+    def _post(self, chunk: list[Point], result: EmitResult, budget: list[int]) -> bool:
+        """Post one chunk into `result`; False when the gateway is unavailable (chunk kept)."""
+        from plexus.client import AuthenticationError
+
+        from fleetscan.gateway_session import NotDelivered
+
+        try:
+            self._px._send_http([p.wire() for p in chunk])
+        except AuthenticationError:
+            self._px._clear_buffer()
+            raise EmitError(
+                f"gateway {self.gateway_url} refused the key (401/403): check that "
+                "PLEXUS_API_KEY is active and has the write scope"
+            ) from None
+        except Exception as exc:  # PlexusError, NotDelivered: plexus-python's tree is flat
+            self._px._clear_buffer()
+            message = redact(str(exc)).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            if isinstance(exc, NotDelivered) or not message.startswith("Bad request"):
+                result.undelivered.extend(chunk)
+                why = "" if isinstance(exc, NotDelivered) else " unavailable"
+                result.error = f"gateway {self.gateway_url}{why}: {message}"
+                return False
+            reason = _gateway_reason(message)
+            if len(chunk) == 1 or budget[0] <= 0:
+                result.refused.extend((p, reason) for p in chunk)
+                return True
+            budget[0] -= 2
+            half = len(chunk) // 2
+            # The gateway refuses a request for its first bad point: split until it is alone.
+            if not self._post(chunk[:half], result, budget):
+                result.undelivered.extend(chunk[half:])
+                return False
+            return self._post(chunk[half:], result, budget)
+        result.delivered += len(chunk)
+        return True
 
     def close(self) -> None:
         if self._px is not None:
@@ -134,6 +199,17 @@ class Emitter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _gateway_reason(message: str) -> str:
+    """`Bad request: 400 - {"error":"invalid metric"}` → `400 invalid metric`."""
+    status, _, body = message.removeprefix("Bad request: ").partition(" - ")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return f"{status} {body}".strip()
+    error = document.get("error") if isinstance(document, dict) else None
+    return f"{status} {error}" if isinstance(error, str) else f"{status} {body}"
 
 
 def ws_url_for(gateway_url: str) -> str:

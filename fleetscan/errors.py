@@ -2,6 +2,7 @@
 
     FleetscanError
     ├── ConfigError            missing or malformed configuration (no API key, bad endpoint)
+    │   └── UsageError             a malformed command-line value (a bad --endpoint): exit 64
     ├── InputError             a file or value fleetscan cannot read (bad CSV header, bad timestamp)
     ├── PlexusError            anything that went wrong talking to Plexus
     │   ├── AuthError              307 to /sign-in or 401: the key is missing, malformed or unknown
@@ -43,6 +44,10 @@ class FleetscanError(Exception):
 
 class ConfigError(FleetscanError):
     """Configuration is missing or malformed."""
+
+
+class UsageError(ConfigError):
+    """A command-line value (or the variable standing for it) is malformed: exit 64, not 3."""
 
 
 class InputError(FleetscanError):

@@ -75,7 +75,7 @@ class Store:
         """The state the last committed sweep left (an empty state for a new file)."""
         try:
             return self._load()
-        except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+        except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateError(
                 f"cannot read sweep state {self.path}: {exc}; move it aside to start afresh"
             ) from None
@@ -88,7 +88,7 @@ class Store:
             "SELECT source_id, metric, baseline FROM baselines ORDER BY rowid"
         ):
             if metric in sources:
-                sources[metric].append(json.loads(doc))
+                sources[metric].append(_document(doc, "baselines"))
         baselines = {
             m: MetricBaseline.from_dict({"metric": m, "bucket_ms": b, "sources": sources[m]})
             for m, _, b in metrics
@@ -96,14 +96,17 @@ class Store:
         }
         storms_row = db.execute("SELECT value FROM meta WHERE key = 'storms'").fetchone()
         storms: dict[StormKey, int] = {}
-        for metric, cohort, since in json.loads(storms_row[0]) if storms_row else []:
+        stored_storms = json.loads(storms_row[0]) if storms_row else []
+        if not isinstance(stored_storms, list):
+            raise ValueError(f"meta.storms holds {type(stored_storms).__name__}, not a list")
+        for metric, cohort, since in stored_storms:
             storms[(str(metric), None if cohort is None else str(cohort))] = int(since)
         return SweepState(
             last_sweep_ms=self.last_sweep_ms(),
             swept_ms={m: int(t) for m, t, _ in metrics},
             baselines=baselines,
             series={
-                (s, m): SeriesState.from_dict(json.loads(doc))
+                (s, m): SeriesState.from_dict(_document(doc, "series"))
                 for s, m, doc in db.execute("SELECT source_id, metric, state FROM series")
             },
             last_seen={
@@ -119,9 +122,13 @@ class Store:
             rows = self._db.execute(
                 "SELECT source_id, metric, value, ts_ms, tags FROM outbox ORDER BY id"
             ).fetchall()
-            return [Point(s, m, v, t, json.loads(tags)) for s, m, v, t, tags in rows]
-        except (sqlite3.Error, ValueError) as exc:
-            raise StateError(f"cannot read the outbox in {self.path}: {exc}") from None
+            return [
+                Point(str(s), str(m), float(v), int(t), _tags(tags)) for s, m, v, t, tags in rows
+            ]
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            raise StateError(
+                f"cannot read the outbox in {self.path}: {exc}; move it aside to start afresh"
+            ) from None
 
     def commit(
         self,
@@ -187,6 +194,21 @@ class Store:
         self._db.close()
 
 
+def _document(text: str, table: str) -> dict[str, Any]:
+    """A stored JSON object; valid JSON of another type (`[]`, `null`) is as unreadable as garbage."""
+    document = json.loads(text)
+    if not isinstance(document, dict):
+        raise ValueError(f"a row of `{table}` holds {type(document).__name__}, not an object")
+    return document
+
+
+def _tags(text: str) -> dict[str, str]:
+    tags = _document(text, "outbox")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise ValueError("a row of `outbox` holds tags that are not strings")
+    return tags
+
+
 def _prepare(db: sqlite3.Connection, path: Path) -> None:
     """Create the tables of a new file, migrate an older one, refuse a newer one."""
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -229,7 +251,16 @@ def open_state(path: Path, *, lock_wait_s: float = 10.0) -> Iterator[Store]:
         raise StateError(
             f"cannot create the state directory {path.parent}: {exc.strerror}"
         ) from None
-    lock = filelock.FileLock(str(path) + ".lock")
+    lock_path = Path(str(path) + ".lock")
+    try:  # filelock retries a lock file it cannot create until the timeout: say what failed
+        with lock_path.open("a"):
+            pass
+    except OSError as exc:
+        raise StateError(
+            f"cannot use {path} for the sweep state: cannot create {lock_path.name} beside it "
+            f"({exc.strerror or exc}); use --state on a writable file system"
+        ) from None
+    lock = filelock.FileLock(str(lock_path))
     try:
         lock.acquire(timeout=lock_wait_s)
     except filelock.Timeout:

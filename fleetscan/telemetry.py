@@ -21,6 +21,9 @@ from fleetscan.errors import InputError
 from fleetscan.timeutil import parse_timestamp_ms
 
 NO_TAGS: Mapping[str, str] = MappingProxyType({})
+VALUE_REASONS = frozenset({"null value", "non-numeric value", "NaN or infinite value"})
+"""Skip reasons of rows that are readings with an unreadable value (counted per series as
+NaN/null readings); rows skipped for any other reason (a bad timestamp) count only in the total."""
 
 # Rows of one page or file share few distinct seconds, so `row_timestamp_ms` turns each second of
 # Plexus's `YYYY-MM-DD HH:MM:SS.mmm` into epoch ms once and adds the milliseconds per row.
@@ -179,6 +182,8 @@ def _parse_into(
         except InputError as exc:
             reason = str(exc)
             result.skipped[reason] += 1
+            if reason not in VALUE_REASONS:
+                continue  # only unreadable values count as readings of their series
             source = row.get("source_id") or default_source
             metric = row.get("metric") or default_metric
             result.skipped_by_series[(str(source), str(metric))] += 1

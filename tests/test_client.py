@@ -200,11 +200,11 @@ def test_transient_failures_retry_with_bounded_backoff_then_fail(failure: str) -
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(int(failure), json={"error": "INTERNAL_ERROR"})
 
-    client = make_client(handler, retries=4, backoff_s=0.5, max_backoff_s=2.0)
+    client = make_client(handler, retries=4, backoff_s=0.5, max_backoff_s=2.0, jitter=lambda: 1.0)
     with client, pytest.raises(UnavailableError) as info:
         client.fetch(metrics=["temperature"], from_ms=T0, to_ms=T0 + 1)
     assert len(calls) == 5
-    assert client.sleeps == [0.5, 1.0, 2.0, 2.0]  # type: ignore[attr-defined]
+    assert client.sleeps == [0.5, 1.0, 2.0, 2.0]  # type: ignore[attr-defined]  # jitter at most
     assert "gave up after 5 attempts" in str(info.value)
 
 

@@ -331,8 +331,12 @@ def test_header_compiles_as_cpp(tmp_path: Path) -> None:
 
 
 @needs_cxx
-@pytest.mark.parametrize("sdk_queue", [0, 1], ids=["hal-post", "sdk-queue"])
-def test_sketch_compiles_against_stubs(tmp_path: Path, sdk_queue: int) -> None:
+@pytest.mark.parametrize(
+    ("sdk_queue", "extra"),
+    [(0, []), (1, []), (0, ['-DPLEXUS_ROOT_CA="-----BEGIN CERTIFICATE-----\\n"'])],
+    ids=["hal-post", "sdk-queue", "pinned-ca"],
+)
+def test_sketch_compiles_against_stubs(tmp_path: Path, sdk_queue: int, extra: list[str]) -> None:
     """Syntax/type check of fleetscan_node.ino (via src/main.cpp) with the example config."""
     assert CXX is not None
     (tmp_path / "fleetscan_node").mkdir()
@@ -349,6 +353,7 @@ def test_sketch_compiles_against_stubs(tmp_path: Path, sdk_queue: int) -> None:
             "-Wextra",
             "-Werror",
             f"-DFLEETNODE_USE_SDK_QUEUE={sdk_queue}",
+            *extra,
             f"-I{STUBS}",
             f"-I{LIB_SRC}",
             str(tmp_path / "src" / "main.cpp"),
@@ -512,3 +517,17 @@ def test_full_queue_keeps_the_newest_points(payloads: dict[str, Payload]) -> Non
     points = _points(body)
     assert len(points) == 8  # queue capacity
     assert [p["timestamp"] for p in points] == [T0 + 6000] * 4 + [T0 + 8000] * 4
+
+
+def test_the_c_sdk_is_pinned_to_a_tag_or_commit() -> None:
+    """An unpinned git URL builds whatever the SDK's HEAD is; its HTTP function changed
+    signature between releases."""
+    ini = (FIRMWARE / "platformio.ini").read_text()
+    urls = [line.split(";")[0].strip() for line in ini.splitlines() if "c-sdk" in line]
+    urls = [u for u in urls if u]
+    assert urls and all(re.search(r"#(v\d+\.\d+\.\d+|[0-9a-f]{40})$", u) for u in urls), urls
+
+
+def test_the_readme_says_the_sdk_does_not_verify_certificates() -> None:
+    text = " ".join((FIRMWARE / "README.md").read_text().split())
+    assert "not verified" in text and "PLEXUS_ROOT_CA" in text

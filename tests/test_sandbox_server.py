@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from fleetscan.commands import sandbox as sandbox_command
 from fleetscan.errors import ConfigError
-from fleetscan.sandbox import WRITE_KEY, Sandbox
+from fleetscan.sandbox import READ_KEY, WRITE_KEY, Sandbox
 from fleetscan.sandbox.keys import KEY_SCOPES
 from fleetscan.telemetry import Reading
 
@@ -174,7 +174,8 @@ def test_run_sandbox_hook_and_clean_stop(capsys: pytest.CaptureFixture[str]) -> 
     assert seen == ["200", "cleanup"]
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("export PLEXUS_ENDPOINT=http://127.0.0.1:")
-    assert "export PLEXUS_API_KEY=plx_sandbox_readwrite_00000000000001" in out
+    key = next(line for line in out if line.startswith("export PLEXUS_API_KEY="))
+    assert key.startswith("export PLEXUS_API_KEY=plx_") and not key.endswith(READ_KEY)  # fresh
 
 
 def test_cli_runs_until_sigterm(tmp_path: Path) -> None:
@@ -192,6 +193,7 @@ def test_cli_runs_until_sigterm(tmp_path: Path) -> None:
             "--db",
             str(tmp_path / "cli.db"),
             "--quiet",
+            "--dev-keys",
         ],
         cwd=REPO,
         stdout=subprocess.PIPE,

@@ -17,8 +17,14 @@
 /* ---- Plexus ------------------------------------------------------------ */
 /* A key with write scope; plexus_init() rejects keys not starting with "plx_". */
 #define PLEXUS_API_KEY "plx_your_api_key_here"
-/* Gateway ingest URL (HTTPS; the SDK's Arduino transport uses TLS). */
+/* Gateway ingest URL. HTTPS, but the SDK's Arduino transport (v0.1.1) does NOT check the
+ * gateway's certificate (setInsecure): to verify it, define PLEXUS_ROOT_CA below. */
 #define PLEXUS_ENDPOINT "https://plexus-gateway.fly.dev/ingest"
+/* The PEM root certificate the gateway's chain ends in (check with
+ *   openssl s_client -connect plexus-gateway.fly.dev:443 -showcerts
+ * and take the last certificate's issuer from your OS trust store). When defined, batches
+ * are posted by the firmware's own verified TLS transport instead of the SDK's. */
+/* #define PLEXUS_ROOT_CA "-----BEGIN CERTIFICATE-----\n" ... "-----END CERTIFICATE-----\n" */
 
 /* ---- Identity ---------------------------------------------------------- */
 /* "" = derive "<SOURCE_ID_PREFIX>-<last 3 MAC bytes, lowercase hex>".

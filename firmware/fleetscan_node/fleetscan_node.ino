@@ -260,6 +260,41 @@ static void read_sensor(uint32_t now) {
 
 /* ---- Sending ------------------------------------------------------------- */
 
+#ifdef PLEXUS_ROOT_CA
+/*
+ * The SDK's Arduino transport (v0.1.1) calls WiFiClientSecure::setInsecure(): the link is
+ * encrypted but the gateway's certificate is not checked, so anyone who can intercept the
+ * Wi-Fi can pose as the gateway and read the API key. With PLEXUS_ROOT_CA (a PEM root
+ * certificate, see config.example.h) batches go out through this transport instead, which
+ * verifies the gateway against that CA and never follows a redirect.
+ */
+#include <HTTPClient.h>
+#include <WiFiClientSecure.h>
+
+static plexus_err_t post_verified(const char *body, size_t len) {
+    WiFiClientSecure tls;
+    tls.setCACert(PLEXUS_ROOT_CA);
+    HTTPClient http;
+    if (!http.begin(tls, PLEXUS_ENDPOINT)) {
+        return PLEXUS_ERR_NETWORK;
+    }
+    http.setFollowRedirects(HTTPC_DISABLE_FOLLOW_REDIRECTS);
+    http.setTimeout(10000);
+    http.addHeader("Content-Type", "application/json");
+    http.addHeader("x-api-key", PLEXUS_API_KEY);
+    http.addHeader("User-Agent", FLEETNODE_USER_AGENT);
+    int code = http.POST((uint8_t *)body, len);
+    http.end();
+    if (code >= 200 && code < 300) {
+        return PLEXUS_OK;
+    }
+    if (code == 401 || code == 403) {
+        return PLEXUS_ERR_AUTH;
+    }
+    return code >= 500 ? PLEXUS_ERR_SERVER : PLEXUS_ERR_NETWORK;
+}
+#endif
+
 #if FLEETNODE_USE_SDK_QUEUE
 /*
  * Fallback for SDK builds whose plexus_hal_http_post() signature differs:
@@ -317,8 +352,12 @@ static bool send_batch(size_t *consumed) {
         *consumed = 1;
         return true;
     }
+#ifdef PLEXUS_ROOT_CA
+    plexus_err_t err = post_verified(payload, (size_t)len);
+#else
     plexus_err_t err = plexus_hal_http_post(PLEXUS_ENDPOINT, PLEXUS_API_KEY,
                                             FLEETNODE_USER_AGENT, payload, (size_t)len);
+#endif
     if (err != PLEXUS_OK) {
         Serial.printf("Send failed: %s%s\n", plexus_strerror(err),
                       err == PLEXUS_ERR_AUTH ? " (check PLEXUS_API_KEY)" : "");

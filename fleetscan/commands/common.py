@@ -14,7 +14,10 @@ from typing import NoReturn
 
 import typer
 
-from fleetscan.errors import redact
+from fleetscan.errors import FleetscanError, UsageError, redact
+
+EXIT_UNKNOWN = 3  # UNKNOWN in the monitoring-plugin convention: fleetscan could not judge
+EXIT_USAGE = 64  # EX_USAGE: a bad command line (click's own 2 would read as CRITICAL)
 
 
 class OutputFormat(StrEnum):
@@ -26,6 +29,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print one redacted line on stderr and exit with `code`; no traceback."""
     typer.echo(f"fleetscan: error: {redact(message)}", err=True)
     raise typer.Exit(code=code)
+
+
+def code_for(exc: FleetscanError, default: int) -> int:
+    """The exit code for `exc`: 64 for a malformed command-line value, else `default`."""
+    return EXIT_USAGE if isinstance(exc, UsageError) else default
 
 
 def note(message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -11,27 +12,44 @@ from typing import Annotated
 import typer
 
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import OutputFormat, emit_json, fail, note, stop_on_signals
+from fleetscan.commands.common import (
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    OutputFormat,
+    code_for,
+    emit_json,
+    fail,
+    note,
+    stop_on_signals,
+)
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.detectors import METHODS, DetectorOptions, make_detector
 from fleetscan.device import DeviceRunner, Sample
 from fleetscan.emitter import Emitter, Point
-from fleetscan.errors import FleetscanError
+from fleetscan.errors import FleetscanError, InputError, UsageError
 from fleetscan.inputs import read_rows
-from fleetscan.timeutil import now_ms, parse_duration_ms
+from fleetscan.timeutil import EPOCH_MS_CUTOFF, now_ms, parse_duration_ms
 
 MAX_BACKOFF_S = 30.0
+MAX_PENDING = 100_000  # points kept in memory while the gateway is down (newest kept)
+CLOCK_TOLERANCE_MS = 86_400_000  # readings stamped further ahead of now are a clock fault
 
 
 def device(
     source: Annotated[
         list[str] | None,
         typer.Option(
-            "--source", help="Source id to watch; repeat for several (default: all in --input)."
+            "--source",
+            help="Source id to watch; repeat for several. Needed (with --metric) unless "
+            "--input, where the default is every source in the file.",
         ),
     ] = None,
     metric: Annotated[
-        list[str] | None, typer.Option("--metric", help="Metric to watch; repeat for several.")
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            help="Metric to watch; repeat for several. Needed unless --input (default: all).",
+        ),
     ] = None,
     method: Annotated[
         str,
@@ -102,15 +120,15 @@ def device(
             _run_offline(runner, input_file, source or [], metric or [], output)
             return
         if not source or not metric:
-            fail("give at least one --source and one --metric (or --input FILE)", code=2)
+            fail("give at least one --source and one --metric (or --input FILE)", code=EXIT_USAGE)
         settings = resolve(endpoint, gateway_url, api_key)
         key = settings.require_key()
         client = PlexusClient(endpoint=settings.endpoint, api_key=key)
         emitter = Emitter(api_key=key, gateway_url=settings.gateway_url, dry_run=dry_run)
+    except (InputError, UsageError, ValueError) as exc:
+        fail(str(exc), code=EXIT_USAGE)
     except FleetscanError as exc:
-        fail(str(exc), code=2)
-    except ValueError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=code_for(exc, EXIT_UNKNOWN))
     with client, emitter, stop_on_signals() as stop:
         _poll_loop(
             runner,
@@ -144,11 +162,25 @@ def _run_offline(
     default_source = sources[0] if len(sources) == 1 else "input"
     default_metric = metrics[0] if len(metrics) == 1 else "value"
     parsed = read_rows(path, default_source=default_source, default_metric=default_metric)
-    readings = [
+    if not parsed.readings:
+        fail(
+            f"no row of {path} could be read ({parsed.skipped_summary() or 'no rows'})",
+            code=EXIT_UNKNOWN,
+        )
+    wanted = [
         r
         for r in parsed.readings
         if (not sources or r.source_id in sources) and (not metrics or r.metric in metrics)
     ]
+    latest = now_ms() + CLOCK_TOLERANCE_MS
+    readings = [r for r in wanted if EPOCH_MS_CUTOFF <= r.ts_ms <= latest]
+    early = sum(r.ts_ms < EPOCH_MS_CUTOFF for r in wanted)
+    if len(readings) < len(wanted):
+        late = len(wanted) - len(readings) - early
+        note(
+            f"{path}: not scored: {early} readings stamped before 2001 (clock not set?), "
+            f"{late} stamped in the future (device clock?)"
+        )
     samples = runner.process(readings)
     _show(samples, output, prefix=len(runner.streams) > 1)
     anomalies = sum(s.anomaly for s in samples)
@@ -175,6 +207,7 @@ def _poll_loop(
     """Poll, score, print, post until `stop`; a failing API or gateway logs one line, backs off."""
     pending: list[Point] = []
     backoff_s = poll_s
+    post_error, post_backoff_s, post_after = "", 0.0, 0.0
     prefix = len(sources) * len(metrics) > 1
     empty_said = False
     while not stop.is_set():
@@ -206,18 +239,32 @@ def _poll_loop(
         samples += runner.idle(now, seen)
         _show(samples, output, prefix)
         pending += [s.point() for s in samples]
-        if pending:
+        if pending and (once or time.monotonic() >= post_after):
             result = emitter.send(pending)
-            pending = result.undelivered
-            if result.error:
-                note(f"{result.error}; {len(pending)} points kept for the next poll")
+            pending = result.undelivered[-MAX_PENDING:]
+            if result.refusal:
+                note(result.refusal)
+            if result.undelivered:
+                if not post_error:  # said once per outage, not every poll
+                    note(f"{result.error}; keeping points, retrying with backoff")
+                post_error = result.error
+                post_backoff_s = min(max(post_backoff_s * 2, poll_s), MAX_BACKOFF_S)
+                post_after = time.monotonic() + post_backoff_s
+            elif post_error:
+                note(f"posting again: {result.delivered} points delivered")
+                post_error, post_backoff_s = "", 0.0
         if once:
             break
         stop.wait(poll_s)
-    if pending:
+    if pending and not once:
         result = emitter.send(pending)
-        if result.undelivered:
-            note(f"exiting with {len(result.undelivered)} undelivered points: {result.error}")
+        pending, post_error = result.undelivered, result.error or post_error
+    if pending:
+        fail(
+            f"{len(pending)} points not delivered (device keeps no outbox, so they are lost): "
+            f"{post_error}",
+            code=EXIT_UNKNOWN,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,7 @@ import platformdirs
 import typer
 
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import OutputFormat, emit_json, fail, note
+from fleetscan.commands.common import OutputFormat, code_for, emit_json, fail, note
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
     DEFAULT_BASELINE_SAMPLE,
@@ -202,7 +202,7 @@ def fleet(
             fail(str(exc), code=UNKNOWN)
         _show(outcome, output, verbose=True, one_off=True)
         raise typer.Exit(code)
-    report = _live(
+    report, late = _live(
         metric,
         options,
         at_ms=at_ms,
@@ -218,8 +218,11 @@ def fleet(
     if report.skipped:
         note(report.skipped)
     _show(report.outcome, output, verbose=verbose, one_off=no_state)
-    code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
-    _delivery_notes(report, verbose=verbose or no_state, outbox=outbox, no_state=no_state)
+    code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered or late))
+    kept = outbox if not any(outbox is not None and str(outbox) in m for m in late) else None
+    _delivery_notes(report, verbose=verbose or no_state, outbox=kept, no_state=no_state)
+    for message in late:  # after the sweep's own lines: the transitions are never lost
+        note(f"error: {message}")
     raise typer.Exit(code)
 
 
@@ -236,9 +239,16 @@ def _live(
     endpoint: str,
     gateway_url: str,
     api_key: str,
-) -> LiveReport:
-    """Fetch, step, post and commit (see `fleetscan.sweeps.live`); any trouble exits 3."""
+) -> tuple[LiveReport, list[str]]:
+    """Fetch, step, post and commit (see `fleetscan.sweeps.live`), and what failed after the
+    commit. Trouble before it exits 3 and leaves the state untouched: `--prom-file` and
+    `--outbox` are checked writable first, so a sweep never commits transitions it cannot report."""
+    late: list[str] = []
     try:
+        if prom_file is not None and not dry_run:
+            _check_writable(prom_file, "--prom-file")
+        if outbox is not None and state_path is None and not dry_run:
+            _check_writable(outbox, "--outbox")
         settings = resolve(endpoint, gateway_url, api_key)
         key = settings.require_key()
         now = at_ms if at_ms is not None else now_ms()
@@ -267,7 +277,10 @@ def _live(
                     pending=pending,
                 )
             if one_off_outbox is not None:
-                _save_outbox(one_off_outbox, report.undelivered)
+                try:
+                    _save_outbox(one_off_outbox, report.undelivered)
+                except InputError as exc:
+                    late.append(f"{exc}: {len(report.undelivered)} undelivered points lost")
         if prom_file is not None and not dry_run:
             severity = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
             text = exposition(
@@ -276,10 +289,28 @@ def _live(
                 outbox_points=len(report.undelivered),
                 severity=Severity(severity),
             )
-            write_prom(prom_file, text)
+            try:
+                write_prom(prom_file, text)
+            except FleetscanError as exc:
+                late.append(str(exc))
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
-    return report
+        fail(str(exc), code=code_for(exc, UNKNOWN))
+    return report, late
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """`InputError` unless a file can be created beside `path` (and `path` is not a directory)."""
+    directory = path.parent if str(path.parent) else Path(".")
+    probe = directory / f".{path.name}.fleetscan-probe"
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(
+            f"cannot write {option} {path} ({exc.strerror or exc}): nothing swept, state untouched"
+        ) from None
 
 
 def _offline(
@@ -292,6 +323,10 @@ def _offline(
     null values, whose times are lost) are reported as invalid.
     """
     parsed = read_rows(path)
+    if not parsed.readings:
+        raise InputError(
+            f"no row of {path} could be read ({parsed.skipped_summary() or 'no rows'})"
+        )
     if at_ms is not None:
         sweep_at = at_ms
     else:
@@ -349,8 +384,10 @@ def _delivery_notes(
         points = len(report.outcome.emissions())
         note(f"dry run: {points} points not posted" + ("" if no_state else ", state not written"))
         return
-    if report.rejected:
-        note(f"the gateway rejected {report.rejected} points: {report.error}")
+    if report.refusal:
+        note(report.refusal)
+    elif report.rejected:
+        note(f"{report.rejected} points not posted: their values are not finite numbers")
     if report.dropped:
         note(f"the outbox is full: dropped the {report.dropped} oldest undelivered points")
     if report.undelivered:

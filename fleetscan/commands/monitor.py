@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import OutputFormat, emit_json, fail, note
+from fleetscan.commands.common import EXIT_USAGE, OutputFormat, code_for, emit_json, fail, note
 from fleetscan.config import ApiKeyOption, EndpointOption, resolve
 from fleetscan.errors import FleetscanError
 from fleetscan.monitors import Outcome, Threshold, create_all, delete_all, fleet_sources
@@ -23,6 +23,14 @@ AllSourcesOption = Annotated[
     typer.Option(
         "--all-sources",
         help="Every source that sent --metric within --window; the monitor goes on <metric>.fleet_z.",
+    ),
+]
+DeleteAllSourcesOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-sources",
+        help="Every source that sent --metric within --window: deletes their monitors on "
+        "<metric>.fleet_z.",
     ),
 ]
 WindowOption = Annotated[str, typer.Option(help="How far back --all-sources looks for sources.")]
@@ -45,7 +53,7 @@ def _targets(
         target = metric if metric.endswith(".fleet_z") else f"{metric}.fleet_z"
         return sources, target
     if not source:
-        fail("give --source (repeatable) or --all-sources", code=2)
+        fail("give --source (repeatable) or --all-sources", code=EXIT_USAGE)
     return source, metric
 
 
@@ -80,7 +88,7 @@ def create(
             sources, target = _targets(client, source, all_sources, metric, window)
             outcomes = create_all(client, sources, target, threshold)
     except FleetscanError as exc:
-        fail(str(exc), code=1)
+        fail(str(exc), code=code_for(exc, 1))
     _report(outcomes, "created")
 
 
@@ -97,7 +105,7 @@ def list_(
         with _client(endpoint, api_key) as client:
             monitors = client.list_monitors()
     except FleetscanError as exc:
-        fail(str(exc), code=1)
+        fail(str(exc), code=code_for(exc, 1))
     for m in monitors:
         if output is OutputFormat.jsonl:
             emit_json(m)
@@ -118,7 +126,7 @@ def list_(
 def delete(
     metric: Annotated[str, typer.Option(help="Metric of the monitors to delete.")],
     source: SourceOption = None,
-    all_sources: AllSourcesOption = False,
+    all_sources: DeleteAllSourcesOption = False,
     window: WindowOption = "1h",
     endpoint: EndpointOption = "",
     api_key: ApiKeyOption = "",
@@ -129,7 +137,7 @@ def delete(
             sources, target = _targets(client, source, all_sources, metric, window)
             outcomes = delete_all(client, sources, target)
     except FleetscanError as exc:
-        fail(str(exc), code=1)
+        fail(str(exc), code=code_for(exc, 1))
     _report(outcomes, "deleted")
 
 

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import OutputFormat, emit_json, fail, note
+from fleetscan.commands.common import OutputFormat, code_for, emit_json, fail, note
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
     DEFAULT_BASELINE_SAMPLE,
@@ -54,9 +54,12 @@ from fleetscan.sweeps.live import fetch_history
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
 from fleetscan.sweeps.step import Severity, StepOptions, SweepState, plan_sweep
-from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
+from fleetscan.timeutil import iso_z, now_ms, parse_duration_ms, parse_timestamp_ms
 
 UNKNOWN = int(Severity.UNKNOWN)
+MAX_SWEEPS = 200_000  # ~2 years at 5 minutes; a longer grid is a mistake (or a bad timestamp)
+WARN_SWEEPS = 20_000  # beyond this, say how many and show progress on stderr
+LATEST_AHEAD_MS = 86_400_000  # file rows stamped more than a day ahead of now are skipped
 
 
 def replay_command(
@@ -147,11 +150,25 @@ def replay_command(
             to_ms = to_ms if to_ms is not None else now_ms()
             history = _from_plexus(metric, options, from_ms, to_ms, endpoint, api_key)
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=code_for(exc, UNKNOWN))
+    count = max(0, (to_ms - from_ms) // every_ms + 1)
+    if count > MAX_SWEEPS:
+        fail(
+            f"{count:,} sweeps from {iso_z(from_ms)} to {iso_z(to_ms)} every {every}: more than "
+            f"{MAX_SWEEPS:,}; narrow it with --from/--to or a longer --every",
+            code=EXIT_USAGE,
+        )
+    if count > WARN_SWEEPS:
+        note(f"replaying {count:,} sweeps ({iso_z(from_ms)} to {iso_z(to_ms)}): this takes a while")
     started = time.monotonic()
     summary = Summary()
-    for outcome in replay(history, sweep_times(from_ms, to_ms, every_ms), options):
+    step = max(1, count // 10)
+    for done, outcome in enumerate(
+        replay(history, sweep_times(from_ms, to_ms, every_ms), options), 1
+    ):
         summary.add(outcome)
+        if count > WARN_SWEEPS and done % step == 0 and done < count:
+            note(f"replayed {done:,} of {count:,} sweeps ({iso_z(outcome.now_ms)})")
         if output is OutputFormat.jsonl:
             for v in sweep_render.ordered(outcome):
                 emit_json(v.to_record())
@@ -163,9 +180,12 @@ def replay_command(
 
 
 def _from_file(path: Path, metrics: list[str], options: StepOptions) -> History:
-    history, skipped = load_history(path, metrics, group_by=options.sweep.group_by)
+    latest = now_ms() + LATEST_AHEAD_MS
+    history, skipped = load_history(
+        path, metrics, group_by=options.sweep.group_by, latest_ms=latest
+    )
     if skipped:
-        note(f"{skipped} (their times are unknown, so no sweep counts them)")
+        note(f"{skipped} (no sweep counts them)")
     return history
 
 

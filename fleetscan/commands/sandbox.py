@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Callable
@@ -10,9 +11,10 @@ from typing import Annotated
 
 import typer
 
-from fleetscan.commands.common import fail, note, stop_on_signals
+from fleetscan.commands.common import EXIT_USAGE, fail, note, stop_on_signals
 from fleetscan.errors import FleetscanError
 from fleetscan.sandbox import Sandbox
+from fleetscan.sandbox.keys import DEV_KEYS, KeySet, random_keys
 from fleetscan.simulate import (
     FAULT_KINDS,
     METRICS,
@@ -29,8 +31,8 @@ DEFAULT_PORT = 8787
 def export_lines(sb: Sandbox) -> list[str]:
     """The shell lines that point fleetscan and plexus-python at a running sandbox.
 
-    The keys are the sandbox's fixed, documented test keys (fleetscan/sandbox/keys.py), not
-    secrets, so printing them is the point.
+    The keys are this start's own (random unless `--dev-keys`): printing them is the point,
+    and they open nothing but this sandbox.
     """
     return [
         f"export PLEXUS_ENDPOINT={sb.endpoint}",
@@ -53,6 +55,7 @@ def run_sandbox(
     db: Path | None = None,
     quiet: bool = False,
     on_started: OnStarted | None = None,
+    keys: KeySet | None = None,
 ) -> None:
     """Start a sandbox, print the exports, call `on_started(sb)`, serve until SIGINT/SIGTERM.
 
@@ -61,7 +64,13 @@ def run_sandbox(
     `sb.gateway_url`, or a backfill through `sb.insert`) and return promptly; if it returns a
     callable, that is called on shutdown, before the server stops.
     """
-    sb = Sandbox(host=host, port=port, db_path=db, quiet=quiet)
+    if not _is_loopback(host):
+        note(
+            f"warning: binding {host}, beyond loopback: anyone who can reach this machine "
+            "and has the keys below can read and write this sandbox"
+            + (" (--dev-keys are public: drop it)" if keys == DEV_KEYS else "")
+        )
+    sb = Sandbox(host=host, port=port, db_path=db, quiet=quiet, keys=keys or random_keys())
     with stop_on_signals() as stop:
         try:
             sb.start()
@@ -89,7 +98,11 @@ def run_sandbox(
 
 def sandbox(
     host: Annotated[
-        str, typer.Option(help="Interface to bind. Use 0.0.0.0 to let other machines in.")
+        str,
+        typer.Option(
+            help="Interface to bind. Beyond loopback (0.0.0.0) other machines get in with the "
+            "keys printed (a warning says so)."
+        ),
     ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="Port for both the app API and the gateway.")
@@ -121,6 +134,14 @@ def sandbox(
     truth: Annotated[
         Path | None, typer.Option(help="Write the injected faults' ground truth (JSON) here.")
     ] = None,
+    dev_keys: Annotated[
+        bool,
+        typer.Option(
+            "--dev-keys",
+            help="Use the fixed, public test keys (fleetscan/sandbox/keys.py) instead of fresh "
+            "random ones at each start; for scripts on this machine only.",
+        ),
+    ] = False,
 ) -> None:
     """Run a local Plexus stand-in (telemetry, monitors, ingest, alerts) until Ctrl+C.
 
@@ -139,9 +160,23 @@ def sandbox(
                 faults=tuple(parse_fault(text) for text in fault or []),
             )
         except FleetscanError as exc:
-            fail(str(exc), code=2)
+            fail(str(exc), code=EXIT_USAGE)
         hook = _simulation(spec, start_ms + backfill_ms, truth)
-    run_sandbox(host=host, port=port, db=db, quiet=quiet, on_started=hook)
+    keys = DEV_KEYS if dev_keys else random_keys()
+    run_sandbox(host=host, port=port, db=db, quiet=quiet, on_started=hook, keys=keys)
+
+
+def _is_loopback(host: str) -> bool:
+    """
+    >>> _is_loopback("127.0.0.1"), _is_loopback("localhost"), _is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _simulation(spec: FleetSpec, live_from_ms: int, truth: Path | None) -> OnStarted:

@@ -170,6 +170,13 @@ def step_options(
     Raises `InputError` or `ValueError` with a message naming the bad option.
     """
     use_baseline = baseline.strip().lower() not in NO_BASELINE
+    for name, text in [("--window", window), ("--baseline-sample", baseline_sample)] + (
+        [("--baseline", baseline)] if use_baseline else []
+    ):
+        if parse_duration_ms(text) <= 0:
+            raise InputError(f"{name} {text!r}: give a duration longer than 0 (e.g. 10m)")
+    if not threshold > 0:
+        raise InputError(f"--threshold {threshold:g}: give a number above 0 (e.g. 3)")
     sweep = SweepOptions(
         window_ms=parse_duration_ms(window),
         threshold=threshold,

@@ -373,7 +373,7 @@ class _Explainer:
         if c.future[i]:
             parts.append(f"{_count(c.future[i], 'reading')} stamped in the future (device clock?)")
         if c.past[i]:
-            parts.append(f"{_count(c.past[i], 'reading')} stamped before 2001 (device clock?)")
+            parts.append(f"{_count(c.past[i], 'reading')} stamped before 2001 (clock not set?)")
         if c.simulated[i]:
             low, high = SIMULATED_RANGE[p.metric]
             parts.append(

@@ -10,7 +10,7 @@ scope.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import quote_plus
 
 from fleetscan.sandbox.backend import Backend
@@ -36,12 +36,14 @@ _SESSION_COOKIES = ("authjs.session-token", "__Secure-authjs.session-token")
 _NO_SUCH_VALUE = object()
 
 
-def app_auth(request: Request, *, scope: str | None = None) -> Response | None:
+def app_auth(
+    request: Request, keys: Mapping[str, frozenset[str]], *, scope: str | None = None
+) -> Response | None:
     """None when the request may proceed, else the middleware's or `withDualAuth`'s answer."""
     key = request.header("x-api-key") or ""
     if not key.startswith("plx_") and not _has_session_cookie(request):
         return _redirect_to_sign_in(request)
-    scopes = app_key_scopes(key)
+    scopes = app_key_scopes(key, keys)
     if scopes is None:  # a session cookie cannot help: the sandbox has no sessions
         return json_response(401, {"error": "Unauthorized"})
     if scope is not None and not has_scope(scopes, scope):
@@ -66,7 +68,7 @@ def _redirect_to_sign_in(request: Request) -> Response:
 
 def get_telemetry(backend: Backend, request: Request) -> Response:
     """Rows of the key's org, newest `limit` in the window, oldest first (§1)."""
-    denied = app_auth(request, scope="read")
+    denied = app_auth(request, backend.key_scopes, scope="read")
     if denied is not None:
         return denied
     query = parse_telemetry_query(request.query, now_ms=int(backend.clock() * 1000))
@@ -131,7 +133,7 @@ def _number(value: float) -> str:
 
 def get_monitors(backend: Backend, request: Request) -> Response:
     """`{"monitors": [...]}`, newest first (§2.4)."""
-    denied = app_auth(request)
+    denied = app_auth(request, backend.key_scopes)
     if denied is not None:
         return denied
     return json_response(200, {"monitors": backend.list_monitors()})
@@ -139,7 +141,7 @@ def get_monitors(backend: Backend, request: Request) -> Response:
 
 def post_monitor(backend: Backend, request: Request) -> Response:
     """Create or update a monitor: 201 `{"success":true}` (§2.1-2.3)."""
-    denied = app_auth(request)
+    denied = app_auth(request, backend.key_scopes)
     if denied is not None:
         return denied
     body = _request_json(request)
@@ -160,7 +162,7 @@ def post_monitor(backend: Backend, request: Request) -> Response:
 def patch_monitor(backend: Backend, request: Request) -> Response:
     """Change a monitor's notification targets; only `null` (default fan-out) can succeed here,
     because the sandbox has no Slack, email or webhook integrations to target."""
-    denied = app_auth(request)
+    denied = app_auth(request, backend.key_scopes)
     if denied is not None:
         return denied
     body = _request_json(request)
@@ -185,7 +187,7 @@ def patch_monitor(backend: Backend, request: Request) -> Response:
 
 def delete_monitor(backend: Backend, request: Request) -> Response:
     """`?source_id=X&metric=Y` or `?offline_id=<uuid>` (§2.5)."""
-    denied = app_auth(request)
+    denied = app_auth(request, backend.key_scopes)
     if denied is not None:
         return denied
     offline_id = request.query.get("offline_id")
@@ -236,7 +238,7 @@ def _unknown_targets(target_ids: list[str]) -> Response:
 def get_sandbox_alerts(backend: Backend, request: Request) -> Response:
     """`GET /api/sandbox/alerts[?after=<id>]`: the alert events recorded so far, oldest first.
     Not a Plexus route: it stands in for the webhooks Plexus would send."""
-    denied = app_auth(request)
+    denied = app_auth(request, backend.key_scopes)
     if denied is not None:
         return denied
     after = request.query.get("after") or "0"

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from fleetscan.sandbox.alerts import AlertEngine, ThresholdRule, Transition
 from fleetscan.sandbox.ingest import IngestPoint, stored_timestamp_ms
+from fleetscan.sandbox.keys import KEY_SCOPES
 from fleetscan.sandbox.monitor_schema import CreateMonitor
 from fleetscan.sandbox.store import MonitorRow, Source, Store
 from fleetscan.telemetry import Reading
@@ -56,8 +57,10 @@ class Backend:
         *,
         clock: Callable[[], float],
         log: Callable[[str], None] | None = None,
+        key_scopes: Mapping[str, frozenset[str]] = KEY_SCOPES,
     ) -> None:
         self.store = store
+        self.key_scopes = key_scopes
         self.clock = clock
         self._log = log
         self.engine = AlertEngine()

@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from fleetscan.sandbox.backend import Backend
 from fleetscan.sandbox.ingest import IngestError, decode_ingest_body, validate_ingest_body
-from fleetscan.sandbox.keys import KEY_SCOPES, has_scope
+from fleetscan.sandbox.keys import has_scope
 from fleetscan.sandbox.web import Request, Response, json_response
 
 CORS_HEADERS: Mapping[str, str] = MappingProxyType(
@@ -35,7 +35,7 @@ def post_ingest(backend: Backend, request: Request) -> Response:
     key = request.header("x-api-key")
     if not key:
         return _error(401, "missing x-api-key")
-    scopes = KEY_SCOPES.get(key)
+    scopes = backend.key_scopes.get(key)
     if scopes is None:
         return _error(401, "invalid API key")
     if not has_scope(scopes, "write"):

@@ -108,7 +108,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         methods = ROUTES.get(request.path)
         if methods is None:
             if request.path.startswith("/api/"):  # the app's middleware runs before routing
-                denied = app_auth(request)
+                denied = app_auth(request, self.server.backend.key_scopes)
                 if denied is not None:
                     return denied
             return not_found()

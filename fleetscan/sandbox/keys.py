@@ -1,7 +1,10 @@
-"""The sandbox's fixed API keys and the two ways Plexus checks them.
+"""The sandbox's API keys and the two ways Plexus checks them.
 
-The keys are public, documented test keys, not secrets: they only open a sandbox on your own
-machine. Both have the real shape (`plx_` + 32 characters, docs/plexus-contract.md §1.1).
+A `KeySet` is three keys of the real shape (`plx_` + 32 characters, docs/plexus-contract.md §1.1).
+`DEV_KEYS` are fixed, public, documented test keys: the library's default (tests, the demo) and
+`fleetscan sandbox --dev-keys`. `fleetscan sandbox` otherwise makes `random_keys()` at each
+start, so a sandbox reachable from elsewhere (`--host 0.0.0.0`) is not open to anyone who has
+read this file.
 
 - `READ_KEY` (`read`, `write`): like a CLI-issued key; ingests and reads telemetry.
 - `WRITE_KEY` (`write`): like a key created in the UI, the default; ingest works, but reading
@@ -11,7 +14,10 @@ machine. Both have the real shape (`plx_` + 32 characters, docs/plexus-contract.
 
 from __future__ import annotations
 
+import secrets
+import string
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 ORG_ID = "org_sandbox"
@@ -31,7 +37,46 @@ KEY_SCOPES: Mapping[str, frozenset[str]] = MappingProxyType(
 )
 
 
-def app_key_scopes(key: str) -> frozenset[str] | None:
+@dataclass(frozen=True)
+class KeySet:
+    """The sandbox's three keys; `scopes` maps each to what it may do."""
+
+    read: str
+    write: str
+    read_only: str
+
+    @property
+    def scopes(self) -> Mapping[str, frozenset[str]]:
+        return MappingProxyType(
+            {
+                self.read: frozenset({"read", "write"}),
+                self.write: frozenset({"write"}),
+                self.read_only: frozenset({"read"}),
+            }
+        )
+
+
+DEV_KEYS = KeySet(read=READ_KEY, write=WRITE_KEY, read_only=READ_ONLY_KEY)
+
+
+def random_keys() -> KeySet:
+    """Three fresh keys of the real shape, from `secrets` (a CSPRNG).
+
+    >>> keys = random_keys()
+    >>> len(keys.read), keys.read.startswith("plx_"), keys.read != random_keys().read
+    (36, True, True)
+    """
+    alphabet = string.ascii_lowercase + string.digits
+
+    def key() -> str:
+        return KEY_PREFIX + "".join(secrets.choice(alphabet) for _ in range(KEY_LENGTH - 4))
+
+    return KeySet(read=key(), write=key(), read_only=key())
+
+
+def app_key_scopes(
+    key: str, scopes: Mapping[str, frozenset[str]] = KEY_SCOPES
+) -> frozenset[str] | None:
     """The scopes of a key as the app's `authenticateRequest` sees it, or None (→ 401).
 
     The app first checks the format (`plx_` + 32 characters), then looks the key up.
@@ -43,7 +88,7 @@ def app_key_scopes(key: str) -> frozenset[str] | None:
     """
     if not key.startswith(KEY_PREFIX) or len(key) != KEY_LENGTH:
         return None
-    return KEY_SCOPES.get(key)
+    return scopes.get(key)
 
 
 def has_scope(scopes: frozenset[str], scope: str) -> bool:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from fleetscan.errors import ConfigError
 from fleetscan.sandbox.backend import Backend, default_log
 from fleetscan.sandbox.handler import SandboxServer
-from fleetscan.sandbox.keys import READ_KEY, READ_ONLY_KEY, WRITE_KEY
+from fleetscan.sandbox.keys import DEV_KEYS, KeySet
 from fleetscan.sandbox.store import Store, StoreError
 from fleetscan.telemetry import Reading
 
@@ -45,15 +45,17 @@ class Sandbox:
         db_path: str | Path | None = None,
         quiet: bool = True,
         clock: Callable[[], float] | None = None,
+        keys: KeySet = DEV_KEYS,
     ) -> None:
         self.host = host
         self.port = port
         self.db_path = None if db_path is None else Path(db_path)
         self.quiet = quiet
         self.clock: Callable[[], float] = clock or time.time
-        self.read_key = READ_KEY
-        self.write_key = WRITE_KEY
-        self.read_only_key = READ_ONLY_KEY
+        self.keys = keys
+        self.read_key = keys.read
+        self.write_key = keys.write
+        self.read_only_key = keys.read_only
         self._backend: Backend | None = None
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
@@ -68,7 +70,12 @@ class Sandbox:
             store = Store(self.db_path)
         except StoreError as exc:
             raise ConfigError(f"{exc}; pass another --db path") from exc
-        backend = Backend(store, clock=self.clock, log=None if self.quiet else default_log)
+        backend = Backend(
+            store,
+            clock=self.clock,
+            log=None if self.quiet else default_log,
+            key_scopes=self.keys.scopes,
+        )
         try:
             server = SandboxServer((self.host, self.port), backend, quiet=self.quiet)
         except OSError as exc:

@@ -18,18 +18,22 @@ A dry run posts nothing and writes nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from fleetscan.client import PlexusClient
 from fleetscan.emitter import Emitter, Point
-from fleetscan.errors import EmitError, StateError
+from fleetscan.errors import EmitError, StateError, UnavailableError
 from fleetscan.fleet.batch import BatchBuilder, SeriesBatch
 from fleetscan.state import Store, cap_outbox, outbox_merge
 from fleetscan.sweeps.plan import FetchPlan
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
 from fleetscan.telemetry import ParsedRows, Reading
 from fleetscan.timeutil import iso_z
+
+MIN_VANISHED = 2  # known sources that must all vanish at once to doubt an empty answer
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class LiveReport:
     undelivered: list[Point] = field(default_factory=list)  # kept for the next sweep
     dropped: int = 0  # oldest pending points dropped because the outbox was full
     error: str = ""  # why points were not delivered
+    refusal: str = ""  # which points the gateway refused, and why ("" if none)
     skipped: str = ""  # rows Plexus returned that could not be parsed
     dry_run: bool = False
     duration_s: float = 0.0
@@ -97,6 +102,7 @@ def live_sweep(
     window, skipped = fetch_rows(
         client, plan, metrics, group_by=options.sweep.group_by, upper_ms=upper_ms
     )
+    _check_not_vanished(state, window, plan.window_from_ms, options)
     outcome = sweep_step(state, window, now_ms, options)
     if emitter.dry_run:
         return LiveReport(outcome, skipped=skipped, dry_run=True, duration_s=_since(started))
@@ -109,8 +115,9 @@ def live_sweep(
             sent.undelivered,
             sent.error,
         )
+        refusal = sent.refusal
     except EmitError as exc:  # the gateway refused the key: keep everything for later
-        delivered, rejected, undelivered, error = 0, 0, points, str(exc)
+        delivered, rejected, undelivered, error, refusal = 0, 0, points, str(exc), ""
     kept, dropped = cap_outbox(undelivered)
     if store is not None:
         store.commit(outcome.state, kept)
@@ -122,9 +129,32 @@ def live_sweep(
         undelivered=kept,
         dropped=dropped,
         error=error,
+        refusal=refusal,
         skipped=skipped,
         duration_s=_since(started),
     )
+
+
+def _check_not_vanished(
+    state: SweepState, window: Mapping[str, SeriesBatch], from_ms: int, options: StepOptions
+) -> None:
+    """Raise `UnavailableError` when every source of a metric that reported in the last sweep's
+    window is missing from this one: Plexus answers `200 {"data": []}` when its ClickHouse query
+    times out, and scoring that empty answer would say all is well. Nothing is committed, so the
+    next sweep asks again for everything since the last good one."""
+    if state.last_sweep_ms is None:
+        return
+    recent = state.last_sweep_ms - options.sweep.window_ms
+    for metric, batch in window.items():
+        known = sum(1 for (_, m), t in state.last_seen.items() if m == metric and t > recent)
+        came_back = int(np.count_nonzero(batch.ts_ms >= from_ms)) + int(batch.dropped.sum())
+        if known >= MIN_VANISHED and came_back == 0:
+            raise UnavailableError(
+                f"Plexus answered no {metric} rows since {iso_z(from_ms)} although {known} "
+                f"sources sent some before the last sweep ({iso_z(state.last_sweep_ms)}): it "
+                "answers so when its query times out (or every board went silent at once); "
+                "nothing judged, state kept for the next sweep"
+            )
 
 
 def _since(started: float) -> float:

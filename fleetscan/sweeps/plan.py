@@ -30,6 +30,7 @@ from fleetscan.fleet.baseline import MetricBaseline
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.fetch import baseline_slices
 from fleetscan.fleet.options import SweepOptions
+from fleetscan.timeutil import EPOCH_MS_CUTOFF
 
 Range = tuple[int, int]  # inclusive epoch-ms bounds, as Plexus's from/to
 
@@ -133,9 +134,13 @@ def split_batch(batch: SeriesBatch, boundary_ms: int) -> tuple[SeriesBatch, Seri
     """`(history, window)`: rows stamped at or before `boundary_ms`, and the rest.
 
     Each part keeps only its own sources, in the batch's order, with the batch's cohort labels;
-    rows counted as dropped (NaN/null values from the window fetch) belong to the window.
+    rows counted as dropped (NaN/null values from the window fetch) belong to the window, and so
+    do rows stamped before 2001 (a board whose clock was never set: the C SDK without NTP stamps
+    1970), so the sweep reports them as invalid instead of learning from them.
     """
     old = batch.ts_ms <= boundary_ms
+    if boundary_ms >= EPOCH_MS_CUTOFF:  # a sweep in real time (tests may use toy times)
+        old &= batch.ts_ms >= EPOCH_MS_CUTOFF
     return _part(batch, old, with_dropped=False), _part(batch, ~old, with_dropped=True)
 
 

@@ -23,10 +23,12 @@ import orjson
 
 from fleetscan.errors import InputError
 from fleetscan.fleet.batch import cohort_label
-from fleetscan.inputs import read_rows
+from fleetscan.inputs import TOO_DEEP, read_rows
 from fleetscan.sweeps.replay import History, MetricHistory
 from fleetscan.telemetry import Reading, parse_row
-from fleetscan.timeutil import parse_timestamp_ms
+from fleetscan.timeutil import EPOCH_MS_CUTOFF, iso_z, parse_timestamp_ms
+
+CLOCK_NOT_SET = "stamped before 2001 (clock not set?)"
 
 _PLEXUS_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}")
 
@@ -72,17 +74,26 @@ class _Columns:
         if r.metric in self.cols:
             self.add(r.metric, r.source_id, r.ts_ms, r.value, self.label(r.tags))
 
-    def history(self) -> History:
+    def history(self, latest_ms: int | None = None) -> History:
+        """The columns as a `History`. Rows stamped before 2001 (a clock never set) or after
+        `latest_ms` are skipped and counted: one such row would stretch the replay's sweep grid
+        from 1970 or to 9999 (millions of sweeps over nothing)."""
         out = {}
         ids, labels = tuple(self.sources), tuple(self.labels)
         for metric, (ts, value, src, lab) in self.cols.items():
             ts_ms, ok = _timestamps(ts)
             self.skipped["bad timestamp"] += int((~ok).sum())
+            early = ok & (ts_ms < EPOCH_MS_CUTOFF)
+            late = ok & (ts_ms > latest_ms) if latest_ms is not None else np.zeros_like(ok)
+            self.skipped[CLOCK_NOT_SET] += int(early.sum())
+            if latest_ms is not None:
+                self.skipped[f"stamped after {iso_z(latest_ms)}"] += int(late.sum())
+            ok &= ~early & ~late
             out[metric] = MetricHistory.in_time_order(
                 metric, ids, labels, ts_ms, value, src, lab, keep=np.flatnonzero(ok)
             )
-        if not self.skipped["bad timestamp"]:
-            del self.skipped["bad timestamp"]
+        for reason in [r for r, n in self.skipped.items() if not n]:
+            del self.skipped[reason]
         return History(out)
 
 
@@ -106,12 +117,19 @@ def _timestamps(values: list[Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any
 
 
 def load_history(
-    path: Path, metrics: Sequence[str], *, group_by: Sequence[str] = ()
+    path: Path,
+    metrics: Sequence[str],
+    *,
+    group_by: Sequence[str] = (),
+    latest_ms: int | None = None,
 ) -> tuple[History, str]:
-    """The rows of `metrics` in `path` as a `History`, and a note on skipped rows ("" if none)."""
+    """The rows of `metrics` in `path` as a `History`, and a note on skipped rows ("" if none).
+
+    Rows stamped before 2001 or after `latest_ms` are skipped and counted (see `_Columns.history`).
+    """
     columns = _Columns(metrics, group_by)
     try:
-        with path.open("r", encoding="utf-8") as handle:
+        with path.open("r", encoding="utf-8-sig") as handle:
             head = handle.read(1)
             while head and head.isspace():
                 head = handle.read(1)
@@ -128,14 +146,14 @@ def load_history(
         parsed = read_rows(path)
         for r in parsed.readings:
             columns.add_reading(r)
-        return columns.history(), parsed.skipped_summary()
-    return columns.history(), _summary(columns.skipped)
+        columns.skipped.update(parsed.skipped)
+    return columns.history(latest_ms), _summary(columns.skipped)
 
 
 def _is_api_response(line: str) -> bool:
     try:
         document = json.loads(line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
     return isinstance(document, dict) and isinstance(document.get("data"), list)
 
@@ -146,6 +164,9 @@ def _slow_line(columns: _Columns, line: str) -> None:
         row = json.loads(line)
     except json.JSONDecodeError:
         columns.skipped["malformed JSON line"] += 1
+        return
+    except RecursionError:
+        columns.skipped[TOO_DEEP] += 1
         return
     if isinstance(row, dict) and isinstance(row.get("data"), list):
         row = row["data"]  # a saved API response on one line

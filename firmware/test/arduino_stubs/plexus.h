@@ -9,7 +9,7 @@
 #define PLEXUS_MAX_METRICS 32
 #define PLEXUS_WARN_UNUSED_RESULT __attribute__((warn_unused_result))
 extern "C" {
-typedef enum { PLEXUS_OK = 0, PLEXUS_ERR_NULL_PTR, PLEXUS_ERR_BUFFER_FULL, PLEXUS_ERR_STRING_TOO_LONG, PLEXUS_ERR_NO_DATA, PLEXUS_ERR_NETWORK, PLEXUS_ERR_AUTH } plexus_err_t;
+typedef enum { PLEXUS_OK = 0, PLEXUS_ERR_NULL_PTR, PLEXUS_ERR_BUFFER_FULL, PLEXUS_ERR_STRING_TOO_LONG, PLEXUS_ERR_NO_DATA, PLEXUS_ERR_NETWORK, PLEXUS_ERR_AUTH, PLEXUS_ERR_SERVER } plexus_err_t;
 typedef struct plexus_client plexus_client_t;
 plexus_client_t* plexus_init(const char* api_key, const char* source_id);
 void plexus_free(plexus_client_t* client);
