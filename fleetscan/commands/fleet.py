@@ -349,6 +349,8 @@ def _delivery_notes(
         points = len(report.outcome.emissions())
         note(f"dry run: {points} points not posted" + ("" if no_state else ", state not written"))
         return
+    if report.events_error:
+        note(f"alert events (the reasons) not posted: {report.events_error}")
     if report.rejected:
         note(f"the gateway rejected {report.rejected} points: {report.error}")
     if report.dropped:
@@ -361,7 +363,8 @@ def _delivery_notes(
         note(f"{len(report.undelivered)} points not delivered ({kept}): {report.error}")
     elif verbose:
         earlier = f" ({report.from_outbox} from earlier sweeps)" if report.from_outbox else ""
-        note(f"posted {report.posted} points{earlier}")
+        events = f" and {report.events} alert events" if report.events else ""
+        note(f"posted {report.posted} points{earlier}{events}")
 
 
 def _load_outbox(path: Path) -> list[Point]:

@@ -6,7 +6,8 @@ The order is what makes a sweep safe to kill and to repeat:
 2. fetch the rows `plan.plan_fetch` asks for: the window, plus history only on the first sweep
    or after missed ones. If Plexus fails here nothing has been written: the state is unchanged;
 3. `sweep_step` (pure);
-4. post the outbox first, then this sweep's points, in one `Emitter.send`;
+4. post the alert events of this sweep (`fleetscan.events`: the reason travels with the alert),
+   then the outbox, then this sweep's points, in one `Emitter.send`;
 5. commit the new state together with the new outbox (what was not delivered) in ONE
    transaction. Killed before it, the previous state and outbox stand and the next sweep
    re-sends the outbox; nothing is lost, and only points already posted by the killed sweep
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from fleetscan.client import PlexusClient
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import EmitError, StateError
+from fleetscan.events import alert_events
 from fleetscan.fleet.batch import BatchBuilder, SeriesBatch
 from fleetscan.state import Store, cap_outbox, outbox_merge
 from fleetscan.sweeps.plan import FetchPlan
@@ -46,6 +48,8 @@ class LiveReport:
     skipped: str = ""  # rows Plexus returned that could not be parsed
     dry_run: bool = False
     duration_s: float = 0.0
+    events: int = 0  # alert events (`fleetscan.alert`) the gateway accepted
+    events_error: str = ""  # why alert events were not posted
 
 
 def fetch_rows(
@@ -100,6 +104,8 @@ def live_sweep(
     outcome = sweep_step(state, window, now_ms, options)
     if emitter.dry_run:
         return LiveReport(outcome, skipped=skipped, dry_run=True, duration_s=_since(started))
+    alerts = [e.wire() for e in alert_events(outcome.events())]
+    posted_events = emitter.send_events(alerts)  # first: stored before fleet_z opens the alert
     points = outbox_merge(pending, outcome.emissions())
     try:
         sent = emitter.send(points)
@@ -124,6 +130,8 @@ def live_sweep(
         error=error,
         skipped=skipped,
         duration_s=_since(started),
+        events=posted_events.delivered,
+        events_error=posted_events.error,
     )
 
 
