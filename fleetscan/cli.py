@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fleetscan.commands import demo, device, fleet, monitor, replay, sandbox
+from fleetscan.commands import demo, device, fleet, monitor, pictures, replay, sandbox
 
 app = typer.Typer(
     name="fleetscan",
@@ -14,7 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _command in (demo, device, fleet, replay, monitor, sandbox):
+for _command in (demo, device, fleet, replay, pictures, monitor, sandbox):
     _command.register(app)
 
 

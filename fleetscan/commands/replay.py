@@ -99,6 +99,14 @@ def replay_command(
         OutputFormat,
         typer.Option("--format", help="text (a summary) or jsonl (every series, every sweep)."),
     ] = OutputFormat.text,
+    plot_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Write one PNG per alert into this directory: the board against its peers, "
+            "the alert shaded, the reason as caption (needs the plot extra).",
+        ),
+    ] = None,
     endpoint: EndpointOption = "",
     api_key: ApiKeyOption = "",
 ) -> None:
@@ -160,6 +168,10 @@ def replay_command(
     )
     for line in lines:
         typer.echo(line, err=output is OutputFormat.jsonl)
+    if plot_dir is not None:
+        from fleetscan.commands.pictures import write_episode_charts
+
+        write_episode_charts(plot_dir, history, summary, threshold=threshold)
 
 
 def _from_file(path: Path, metrics: list[str], options: StepOptions) -> History:
