@@ -30,6 +30,7 @@ from fleetscan.commands.sweep_cli import (
     ConsecutiveOption,
     CooldownOption,
     GroupByOption,
+    MetricsOption,
     MinPeersOption,
     RecoveryOption,
     SweepCommand,
@@ -40,6 +41,7 @@ from fleetscan.commands.sweep_cli import (
 from fleetscan.config import ApiKeyOption, EndpointOption
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.pictures import Window, board_chart, chart_name, replay_window
+from fleetscan.report import render as render_report
 from fleetscan.sweeps.replay import History, Summary
 from fleetscan.sweeps.step import Severity, StepOptions
 from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
@@ -234,5 +236,66 @@ def plot(
     note(f"wrote {output}: {source} {metric}, {alerts} alert{'s' if alerts != 1 else ''}")
 
 
+def report(
+    metric: MetricsOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")],
+    start: FromOption = None,
+    end: ToOption = None,
+    input_file: InputOption = None,
+    title: Annotated[str, typer.Option("--title", help="The page's title.")] = "fleetscan report",
+    every: EveryOption = "5m",
+    window: WindowOption = DEFAULT_WINDOW,
+    baseline: BaselineOption = DEFAULT_BASELINE,
+    group_by: GroupByOption = None,
+    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
+    threshold: ThresholdOption = DEFAULT_THRESHOLD,
+    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
+    recovery: RecoveryOption = DEFAULT_RECOVERY,
+    cooldown: CooldownOption = DEFAULT_COOLDOWN,
+    endpoint: EndpointOption = "",
+    api_key: ApiKeyOption = "",
+) -> None:
+    """Write one self-contained HTML page: the findings, a chart per finding, the fleet at a glance.
+
+    Findings are the alerts the cron sweep (replayed every --every) would have raised in the
+    window. The page loads nothing from the network. Needs the plot extra.
+    """
+    opts = scoring(
+        every=every,
+        window=window,
+        baseline=baseline,
+        group_by=group_by,
+        min_peers=min_peers,
+        threshold=threshold,
+        consecutive=consecutive,
+        recovery=recovery,
+        cooldown=cooldown,
+    )
+    found = load_window(
+        list(metric),
+        opts,
+        start=start,
+        end=end,
+        input_file=input_file,
+        endpoint=endpoint,
+        api_key=api_key,
+    )
+    described = (
+        f"--every {every} --window {window} --baseline {baseline} --threshold {threshold:g} "
+        f"--consecutive {consecutive} --recovery {recovery}"
+        + "".join(f" --group-by {g}" for g in group_by or ())
+    )
+    try:
+        page = render_report(
+            found, metrics=list(metric), threshold=threshold, title=title, options=described
+        )
+    except FleetscanError as exc:
+        fail(str(exc), code=UNKNOWN)
+    write_bytes(output, page.encode("utf-8"))
+    count = len(found.summary.episodes)
+    note(f"wrote {output}: {count} finding{'s' if count != 1 else ''}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("plot", cls=SweepCommand)(plot)
+    app.command("report", cls=SweepCommand)(report)
