@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from fleetscan.commands import demo, device, fleet, monitor, pictures, replay, sandbox
+from fleetscan.commands import (
+    demo,
+    device,
+    fleet,
+    monitor,
+    pictures,
+    replay,
+    sandbox,
+    silence,
+)
 
 app = typer.Typer(
     name="fleetscan",
@@ -14,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _command in (demo, device, fleet, replay, pictures, monitor, sandbox):
+for _command in (demo, device, fleet, replay, pictures, monitor, silence, sandbox):
     _command.register(app)
 
 

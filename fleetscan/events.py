@@ -219,15 +219,12 @@ def opened_events(results: Iterable[FleetResult], *, critical: float = 6.0) -> l
     ]
 
 
-def status_points(
-    verdicts: Iterable[SeriesVerdict], *, silenced: frozenset[tuple[str, str]] = frozenset()
-) -> list[Point]:
+def status_points(verdicts: Iterable[SeriesVerdict]) -> list[Point]:
     """`<metric>.fleet_status` per verdict, at the sweep's time, tagged with the status."""
     points = []
     for v in verdicts:
         r = v.result
-        muted = (r.source_id, r.metric) in silenced
-        code = status_code(r.status, alerting=v.alerting, silenced=muted)
+        code = status_code(r.status, alerting=v.alerting, silenced=v.held == "silenced")
         tags = {"status": r.status.value}
         points.append(Point(r.source_id, r.metric + STATUS_SUFFIX, float(code), r.at_ms, tags))
     return points

@@ -63,6 +63,7 @@ from fleetscan.errors import FleetscanError, InputError
 from fleetscan.fleet import BatchBuilder, Status, render
 from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
 from fleetscan.inputs import read_rows
+from fleetscan.silences import silenced_lines
 from fleetscan.state import open_state
 from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.live import LiveReport, live_sweep
@@ -322,6 +323,8 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
         if not one_off:
             for line in sweep_render.open_lines(outcome):
                 typer.echo(line)
+        for line in silenced_lines(outcome):
+            note(line)
         summary = render.summary(shown)
         note(summary if one_off else f"{summary}; {sweep_render.status_line(outcome)}")
         silent = sum(v.result.status is Status.OUTAGE for v in ordered)
