@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from fleetscan.commands import (
+    configuration,
     demo,
     device,
     fleet,
@@ -23,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _command in (demo, device, fleet, replay, pictures, monitor, silence, sandbox):
+for _command in (demo, device, fleet, replay, pictures, monitor, silence, sandbox, configuration):
     _command.register(app)
 
 

@@ -39,16 +39,17 @@ CREATE TABLE IF NOT EXISTS silences (
 class Silence:
     """One silence; `id` is 0 for standing exclusions from the config file."""
 
-    source_id: str
+    source_id: str | None  # None: every board of `cohort`
     metric: str | None
     start_ms: int
     until_ms: int | None
     reason: str
+    cohort: str | None = None  # a cohort label (config file `[cohorts."…"]`)
     id: int = 0
 
     def __post_init__(self) -> None:
-        if not self.source_id:
-            raise InputError("a silence needs a source")
+        if not self.source_id and self.cohort is None:
+            raise InputError("a silence needs a source (or, in the config file, a cohort)")
         if self.until_ms is not None and self.until_ms <= self.start_ms:
             raise InputError("a silence must end after it starts (--for must be > 0)")
 
@@ -61,12 +62,17 @@ class Silence:
         """
         return self.start_ms <= now_ms and (self.until_ms is None or now_ms < self.until_ms)
 
-    def covers(self, source_id: str, metric: str) -> bool:
-        return source_id == self.source_id and (self.metric is None or self.metric == metric)
+    def covers(self, source_id: str, metric: str, cohort: str = "") -> bool:
+        if self.metric is not None and self.metric != metric:
+            return False
+        if self.source_id is not None:
+            return source_id == self.source_id
+        return cohort == self.cohort
 
     @property
     def what(self) -> str:
-        return f"{self.source_id} {self.metric or '(all metrics)'}"
+        who = self.source_id if self.source_id is not None else f"cohort {self.cohort}"
+        return f"{who} {self.metric or '(all metrics)'}"
 
     def describe(self, now_ms: int) -> str:
         """`until 2026-…Z (3h 20m left): reason`."""
@@ -92,7 +98,7 @@ def apply_silences(outcome: StepOutcome, silences: Sequence[Silence]) -> StepOut
     verdicts = []
     for v in outcome.verdicts:
         r = v.result
-        silence = next((s for s in active if s.covers(r.source_id, r.metric)), None)
+        silence = next((s for s in active if s.covers(r.source_id, r.metric, r.cohort)), None)
         if silence is None:
             verdicts.append(v)
             continue
