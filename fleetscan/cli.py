@@ -20,7 +20,7 @@ app = typer.Typer(
     name="fleetscan",
     help="Explainable anomaly detection for IoT sensor fleets on Plexus.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # `fleetscan --install-completion` (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
 )
 
