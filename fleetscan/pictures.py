@@ -8,7 +8,7 @@ shading its alerts and captioning the reason. Drawing needs the `plot` extra (ma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from fleetscan.chartdata import board_view
@@ -34,11 +34,18 @@ class Window:
 
 
 def replay_window(
-    history: History, *, from_ms: int, to_ms: int, every_ms: int, options: StepOptions
+    history: History,
+    *,
+    from_ms: int,
+    to_ms: int,
+    every_ms: int,
+    options: StepOptions,
+    progress: Callable[[list[int]], Iterable[int]] = iter,
 ) -> Window:
-    """Replay sweeps every `every_ms` over `[from_ms, to_ms]`."""
+    """Replay sweeps every `every_ms` over `[from_ms, to_ms]`; `progress` wraps the sweep times
+    (the CLI's progress bar)."""
     window = Window(history, from_ms, to_ms, Summary())
-    for outcome in replay(history, sweep_times(from_ms, to_ms, every_ms), options):
+    for outcome in replay(history, progress(sweep_times(from_ms, to_ms, every_ms)), options):
         window.summary.add(outcome)
         for v in outcome.verdicts:
             window.last[(v.result.source_id, v.result.metric)] = v

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from fleetscan.commands.common import fail, note
+from fleetscan.commands.progress import track
 from fleetscan.commands.replay import _from_file, _from_plexus
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
@@ -148,6 +149,7 @@ def load_window(
             to_ms=to_ms,
             every_ms=scoring.every_ms,
             options=scoring.options,
+            progress=lambda times: track(times, label="replaying sweeps"),
         )
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)

@@ -17,6 +17,7 @@ import typer
 
 from fleetscan.client import PlexusClient
 from fleetscan.commands.common import OutputFormat, emit_json, fail, note
+from fleetscan.commands.progress import track
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
     DEFAULT_BASELINE_SAMPLE,
@@ -158,7 +159,8 @@ def replay_command(
         fail(str(exc), code=UNKNOWN)
     started = time.monotonic()
     summary = Summary()
-    for outcome in replay(history, sweep_times(from_ms, to_ms, every_ms), options):
+    times = track(sweep_times(from_ms, to_ms, every_ms), label="replaying sweeps")
+    for outcome in replay(history, times, options):
         summary.add(outcome)
         if output is OutputFormat.jsonl:
             for v in sweep_render.ordered(outcome):
