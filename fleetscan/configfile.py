@@ -24,8 +24,8 @@ source = "esp32-bme280-99"
 metric = "humidity"
 reason = "no humidity sensor fitted"
 
-[boards."esp32-bme280-07"]    # per board
-silence = "on the bench until further notice"
+[boards."esp32-bme280-07"]    # per board: a silence, or its own |z| threshold
+threshold = 5.0
 
 [cohorts."lab-1b"]            # per cohort (its --group-by values joined by /)
 silence = "lab rebuilt this month"
@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fleetscan.errors import ConfigError
+from fleetscan.overrides import Thresholds
 from fleetscan.silences import Silence
 from fleetscan.timeutil import parse_duration_ms
 
@@ -142,7 +143,7 @@ KEYS: Mapping[str, Mapping[str, Check]] = {
     "replay": {"every": _duration},
 }
 SILENCE_KEYS: Mapping[str, Check] = {"source": _text, "metric": _text, "reason": _text}
-OVERRIDE_KEYS: Mapping[str, Check] = {"silence": _text}
+OVERRIDE_KEYS: Mapping[str, Check] = {"silence": _text, "threshold": _positive}
 SECTIONS = (*KEYS, "silence", "boards", "cohorts")
 
 # Which command options each key sets (click parameter names), and for which commands.
@@ -160,6 +161,7 @@ class Config:
     path: Path
     values: Mapping[tuple[str, str], Any]
     silences: tuple[Silence, ...] = field(default=())
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
     def default_map(self, commands: Mapping[str, Any]) -> dict[str, Any]:
         """click's `default_map` for the root group: {command: {param: value}} for every
@@ -241,6 +243,7 @@ def check(text: str, *, path: Path) -> tuple[Config | None, list[str]]:
 
     values: dict[tuple[str, str], Any] = {}
     silences: list[Silence] = []
+    thresholds: dict[str, dict[str, float]] = {"boards": {}, "cohorts": {}}
     for section, body in data.items():
         if section not in SECTIONS:
             problems.append(
@@ -252,7 +255,7 @@ def check(text: str, *, path: Path) -> tuple[Config | None, list[str]]:
             _check_silences(body, problem, silences)
             continue
         if section in ("boards", "cohorts"):
-            _check_overrides(section, body, problem, silences)
+            _check_overrides(section, body, problem, silences, thresholds[section])
             continue
         if not isinstance(body, dict):
             problem(section, None, "must be a table")
@@ -269,7 +272,8 @@ def check(text: str, *, path: Path) -> tuple[Config | None, list[str]]:
                 values[(section, key)] = value
     if problems:
         return None, problems
-    return Config(path, values, tuple(silences)), []
+    limits = Thresholds(boards=thresholds["boards"], cohorts=thresholds["cohorts"])
+    return Config(path, values, tuple(silences), limits), []
 
 
 def _check_silences(body: Any, problem: Callable[..., None], silences: list[Silence]) -> None:
@@ -301,7 +305,11 @@ def _check_silences(body: Any, problem: Callable[..., None], silences: list[Sile
 
 
 def _check_overrides(
-    section: str, body: Any, problem: Callable[..., None], silences: list[Silence]
+    section: str,
+    body: Any,
+    problem: Callable[..., None],
+    silences: list[Silence],
+    thresholds: dict[str, float],
 ) -> None:
     if not isinstance(body, dict):
         problem(section, None, f'must hold tables, e.g. [{section}."name"]')
@@ -317,6 +325,9 @@ def _check_overrides(
             wrong = OVERRIDE_KEYS[key](value)
             if wrong:
                 problem(section, key, wrong)
+                continue
+            if key == "threshold":
+                thresholds[name] = float(value)
                 continue
             silences.append(
                 Silence(

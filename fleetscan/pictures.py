@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from fleetscan.chartdata import board_view
 from fleetscan.errors import InputError
+from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
 from fleetscan.plot import Span, board_png
 from fleetscan.sweeps.replay import Episode, History, Summary, replay, sweep_times
 from fleetscan.sweeps.step import SeriesVerdict, StepOptions
@@ -41,11 +43,14 @@ def replay_window(
     every_ms: int,
     options: StepOptions,
     progress: Callable[[list[int]], Iterable[int]] = iter,
+    adjustments: Adjustments = NO_ADJUSTMENTS,
 ) -> Window:
     """Replay sweeps every `every_ms` over `[from_ms, to_ms]`; `progress` wraps the sweep times
-    (the CLI's progress bar)."""
+    (the CLI's progress bar); `adjustments` are the config file's thresholds and silences."""
     window = Window(history, from_ms, to_ms, Summary())
-    for outcome in replay(history, progress(sweep_times(from_ms, to_ms, every_ms)), options):
+    times = progress(sweep_times(from_ms, to_ms, every_ms))
+    adjust = partial(adjustments.apply, options=options)
+    for outcome in replay(history, times, options, adjust=adjust):
         window.summary.add(outcome)
         for v in outcome.verdicts:
             window.last[(v.result.source_id, v.result.metric)] = v

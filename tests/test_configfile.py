@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from sweep_helpers import BAD, BLIP, HOUR, MIN, START, env_for, invoke, jsonl, readings
+from sweep_helpers import BAD, BLIP, HOUR, MIN, START, SWEEP_TIMES, env_for, invoke, jsonl, readings
 
 from fleetscan.sandbox import Sandbox
 from fleetscan.timeutil import iso_z
@@ -130,3 +130,38 @@ def test_config_check_of_a_good_file_and_of_broken_toml(tmp_path: Path) -> None:
     broken.write_text('[fleet]\nmetrics = = ["temperature"]\n')
     code, _, err = invoke(["config", "check", str(broken)])
     assert code == 1 and err.startswith(f"fleetscan: {broken}: ") and "(at line 2, column" in err
+
+
+def test_per_board_thresholds_hold_in_live_sweeps_and_in_replay(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.insert(readings(shifts=[BLIP]))
+    quiet = "esp32-bme280-05"
+    config = write(
+        tmp_path,
+        SETTINGS.replace("1000.0", "3.0")
+        + f"""
+    [boards."{BAD}"]
+    threshold = 50.0          # BLIP's z of about 24 stays within it
+
+    [boards."{quiet}"]
+    threshold = 0.5           # this one is judged much more strictly
+    """,
+    )
+    env, state = env_for(sandbox, tmp_path), tmp_path / "state.db"
+    live = []
+    for t in SWEEP_TIMES[:12]:
+        code, out, err = invoke(
+            ["--config", str(config), "fleet", "--state", str(state), "--at", iso_z(t)], env
+        )
+        assert code in (0, 1, 2), err
+        live += jsonl(out)
+    mine = [r for r in live if r["source_id"] == BAD]
+    assert all(r["status"] == "ok" and r["alerting"] is False for r in mine)
+    assert any("within this board's threshold 50" in str(r["reason"]) for r in mine)
+    strict = [r for r in live if r["source_id"] == quiet]
+    assert any("beyond this board's threshold 0.5" in str(r["reason"]) for r in strict)
+    span = ["--from", iso_z(SWEEP_TIMES[0]), "--to", iso_z(SWEEP_TIMES[11]), "--every", "5m"]
+    code, out, err = invoke(["--config", str(config), "replay", *span], env)
+    assert code == 0, err
+    assert jsonl(out) == live

@@ -2,8 +2,8 @@
 
 The root option loads `fleetscan.toml` (see `fleetscan.configfile`) before any command runs and
 hands its values to click as the commands' `default_map`: a flag on the command line wins, then
-an environment variable, then the file, then the built-in default. Its standing silences reach
-`fleetscan fleet` through the root context. A broken file stops every command with its problems
+an environment variable, then the file, then the built-in default. Its per-board thresholds and standing
+silences reach the sweeps through the root context (`adjustments`). A broken file stops every command with its problems
 (exit 64); `config check` lists them (exit 1) or says what the file sets (exit 0).
 """
 
@@ -18,7 +18,7 @@ from fleetscan import configfile
 from fleetscan.commands.common import fail, note
 from fleetscan.commands.sweep_cli import EXIT_USAGE
 from fleetscan.errors import ConfigError
-from fleetscan.silences import Silence
+from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
 
 ConfigOption = Annotated[
     Path | None,
@@ -47,10 +47,13 @@ def root(ctx: typer.Context, config: ConfigOption = None) -> None:
     ctx.default_map = loaded.default_map(commands)
 
 
-def standing_silences(ctx: typer.Context) -> tuple[Silence, ...]:
-    """The config file's standing silences (none without `--config`)."""
+def adjustments(ctx: typer.Context) -> Adjustments:
+    """The config file's per-board/per-cohort thresholds and standing silences (none without
+    `--config`)."""
     loaded = ctx.find_root().obj
-    return loaded.silences if isinstance(loaded, configfile.Config) else ()
+    if not isinstance(loaded, configfile.Config):
+        return NO_ADJUSTMENTS
+    return Adjustments(thresholds=loaded.thresholds, silences=loaded.silences)
 
 
 @config_app.command("check")

@@ -26,7 +26,7 @@ import typer
 
 from fleetscan.client import PlexusClient
 from fleetscan.commands.common import OutputFormat, emit_json, fail, note
-from fleetscan.commands.configuration import standing_silences
+from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
     DEFAULT_BASELINE_SAMPLE,
@@ -64,7 +64,8 @@ from fleetscan.errors import FleetscanError, InputError
 from fleetscan.fleet import BatchBuilder, Status, render
 from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
 from fleetscan.inputs import read_rows
-from fleetscan.silences import Silence, silenced_lines
+from fleetscan.overrides import Adjustments
+from fleetscan.silences import silenced_lines
 from fleetscan.state import open_state
 from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.live import LiveReport, live_sweep
@@ -207,7 +208,7 @@ def fleet(
         raise typer.Exit(code)
     report = _live(
         metric,
-        standing_silences(ctx),
+        adjustments(ctx),
         options,
         at_ms=at_ms,
         state_path=None if no_state else (state or default_state_path()),
@@ -229,7 +230,7 @@ def fleet(
 
 def _live(
     metrics: Sequence[str],
-    standing: Sequence[Silence],
+    adjusted: Adjustments,
     options: StepOptions,
     *,
     at_ms: int | None,
@@ -270,7 +271,7 @@ def _live(
                     upper_ms=upper,
                     options=options,
                     pending=pending,
-                    standing=standing,
+                    adjustments=adjusted,
                 )
             if one_off_outbox is not None:
                 _save_outbox(one_off_outbox, report.undelivered)

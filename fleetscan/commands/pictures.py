@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from fleetscan.commands.common import fail, note
+from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
 from fleetscan.commands.replay import _from_file, _from_plexus
 from fleetscan.commands.sweep_cli import (
@@ -41,6 +42,7 @@ from fleetscan.commands.sweep_cli import (
 )
 from fleetscan.config import ApiKeyOption, EndpointOption
 from fleetscan.errors import FleetscanError, InputError
+from fleetscan.overrides import Adjustments
 from fleetscan.pictures import Window, board_chart, chart_name, replay_window
 from fleetscan.report import render as render_report
 from fleetscan.sweeps.replay import History, Summary
@@ -116,6 +118,7 @@ def load_window(
     metrics: list[str],
     scoring: Scoring,
     *,
+    adjusted: Adjustments,
     start: str | None,
     end: str | None,
     input_file: Path | None,
@@ -150,6 +153,7 @@ def load_window(
             every_ms=scoring.every_ms,
             options=scoring.options,
             progress=lambda times: track(times, label="replaying sweeps"),
+            adjustments=adjusted,
         )
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)
@@ -186,6 +190,7 @@ def write_episode_charts(
 
 
 def plot(
+    ctx: typer.Context,
     source: Annotated[str, typer.Option("--source", help="The board to draw.")],
     metric: Annotated[str, typer.Option("--metric", help="The metric to draw.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")],
@@ -228,6 +233,7 @@ def plot(
         input_file=input_file,
         endpoint=endpoint,
         api_key=api_key,
+        adjusted=adjustments(ctx),
     )
     try:
         png = board_chart(found, source, metric, threshold=threshold)
@@ -239,6 +245,7 @@ def plot(
 
 
 def report(
+    ctx: typer.Context,
     metric: MetricsOption,
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")],
     start: FromOption = None,
@@ -281,6 +288,7 @@ def report(
         input_file=input_file,
         endpoint=endpoint,
         api_key=api_key,
+        adjusted=adjustments(ctx),
     )
     described = (
         f"--every {every} --window {window} --baseline {baseline} --threshold {threshold:g} "

@@ -10,6 +10,7 @@ Exit codes: 0 it ran, 3 Plexus or the input could not be read, 64 usage.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ import typer
 
 from fleetscan.client import PlexusClient
 from fleetscan.commands.common import OutputFormat, emit_json, fail, note
+from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
@@ -61,6 +63,7 @@ UNKNOWN = int(Severity.UNKNOWN)
 
 
 def replay_command(
+    ctx: typer.Context,
     metric: MetricsOption,
     every: Annotated[
         str, typer.Option("--every", help="How often the simulated cron sweeps (e.g. 5m).")
@@ -160,7 +163,8 @@ def replay_command(
     started = time.monotonic()
     summary = Summary()
     times = track(sweep_times(from_ms, to_ms, every_ms), label="replaying sweeps")
-    for outcome in replay(history, times, options):
+    adjusted = adjustments(ctx)
+    for outcome in replay(history, times, options, adjust=partial(adjusted.apply, options=options)):
         summary.add(outcome)
         if output is OutputFormat.jsonl:
             for v in sweep_render.ordered(outcome):

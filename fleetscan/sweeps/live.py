@@ -5,7 +5,8 @@ The order is what makes a sweep safe to kill and to repeat:
 1. load the state and its outbox (under the state lock, held by the caller);
 2. fetch the rows `plan.plan_fetch` asks for: the window, plus history only on the first sweep
    or after missed ones. If Plexus fails here nothing has been written: the state is unchanged;
-3. `sweep_step` (pure), then the active silences (`fleetscan.silences`, pure);
+3. `sweep_step` (pure), then the config file's thresholds and the active silences
+   (`fleetscan.overrides`, `fleetscan.silences`, pure);
 4. post the alert events of this sweep (`fleetscan.events`: the reason travels with the alert),
    then the outbox, then this sweep's points, in one `Emitter.send`;
 5. commit the new state together with the new outbox (what was not delivered) in ONE
@@ -28,7 +29,7 @@ from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import EmitError, StateError
 from fleetscan.events import alert_events
 from fleetscan.fleet.batch import BatchBuilder, SeriesBatch
-from fleetscan.silences import Silence
+from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
 from fleetscan.state import Store, cap_outbox, outbox_merge
 from fleetscan.sweeps.plan import FetchPlan
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
@@ -86,11 +87,12 @@ def live_sweep(
     upper_ms: int,
     options: StepOptions,
     pending: Sequence[Point] = (),
-    standing: Sequence[Silence] = (),
+    adjustments: Adjustments = NO_ADJUSTMENTS,
 ) -> LiveReport:
     """One sweep at `now_ms`. With a `store`, its state and outbox are used and committed;
-    without one the state starts empty and `pending` are the points to send first. Silences
-    (the store's, and `standing` ones from the config file) apply after the step."""
+    without one the state starts empty and `pending` are the points to send first. The config
+    file's `adjustments` (thresholds, standing silences) and the store's silences apply after
+    the step."""
     started = time.monotonic()
     state = store.load() if store is not None else SweepState()
     if store is not None:
@@ -107,7 +109,7 @@ def live_sweep(
     )
     outcome = sweep_step(state, window, now_ms, options)
     stored_silences = silences.stored(store.connection) if store is not None else []
-    outcome = silences.apply_silences(outcome, [*standing, *stored_silences])
+    outcome = adjustments.apply(state, outcome, options, stored_silences)
     if emitter.dry_run:
         return LiveReport(outcome, skipped=skipped, dry_run=True, duration_s=_since(started))
     alerts = [e.wire() for e in alert_events(outcome.events())]
