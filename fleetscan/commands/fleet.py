@@ -24,6 +24,7 @@ from typing import Annotated
 import platformdirs
 import typer
 
+from fleetscan.boards import board_findings
 from fleetscan.client import PlexusClient
 from fleetscan.commands.common import OutputFormat, emit_json, fail, note
 from fleetscan.commands.configuration import adjustments
@@ -331,6 +332,8 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
                 typer.echo(line)
         for line in silenced_lines(outcome):
             note(line)
+        for board in board_findings(outcome):
+            note(board.line)
         summary = render.summary(shown)
         note(summary if one_off else f"{summary}; {sweep_render.status_line(outcome)}")
         silent = sum(v.result.status is Status.OUTAGE for v in ordered)
@@ -347,6 +350,9 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
     lines = sweep_render.event_lines(outcome)
     for line in lines:
         typer.echo(line)
+    for board in board_findings(outcome):
+        if board.opened_now:
+            note(board.line)
     if lines:
         note(sweep_render.status_line(outcome))
 
