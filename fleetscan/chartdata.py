@@ -40,6 +40,7 @@ class BoardView:
     peer_median: Floats
     band_low: Floats
     band_high: Floats
+    usual_gap: float = float("nan")  # the board's median gap to its peers before `from_ms`
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,8 +106,12 @@ def board_view(
     from_ms: int,
     to_ms: int,
     threshold: float = 3.0,
+    baseline_ms: int = 0,
 ) -> BoardView:
-    """`source_id` against the other boards of its cohort; raises KeyError for an unknown board."""
+    """`source_id` against the other boards of its cohort; raises KeyError for an unknown board.
+
+    With `baseline_ms`, `usual_gap` is the board's median gap to its peers' median over that
+    much history before `from_ms` (its own usual offset, as the drift check learns it)."""
     if source_id not in history.source_ids:
         raise KeyError(source_id)
     board = history.source_ids.index(source_id)
@@ -121,6 +126,14 @@ def board_view(
     lo = int(np.searchsorted(history.ts_ms, from_ms, "left"))
     hi = int(np.searchsorted(history.ts_ms, to_ms, "right"))
     own = history.source[lo:hi] == board
+    usual = float("nan")
+    if baseline_ms > 0:
+        start = from_ms - baseline_ms
+        _, before = _bucket_means(history, start, from_ms - 1, bucket_width_ms(start, from_ms))
+        level, _ = _median_and_sigma(before[peers], floor)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # no history: NaN, on purpose
+            usual = float(np.nanmedian(before[board] - level))
     return BoardView(
         source_id=source_id,
         metric=history.metric,
@@ -132,6 +145,7 @@ def board_view(
         peer_median=median,
         band_low=median - threshold * sigma,
         band_high=median + threshold * sigma,
+        usual_gap=usual,
     )
 
 

@@ -30,6 +30,7 @@ class Window:
     to_ms: int
     summary: Summary
     last: dict[tuple[str, str], SeriesVerdict] = field(default_factory=dict)
+    baseline_ms: int = 0  # history before `from_ms` the charts learn each board's usual gap from
 
     def episodes(self, source_id: str, metric: str) -> list[Episode]:
         return [e for e in self.summary.episodes if e.source_id == source_id and e.metric == metric]
@@ -47,7 +48,7 @@ def replay_window(
 ) -> Window:
     """Replay sweeps every `every_ms` over `[from_ms, to_ms]`; `progress` wraps the sweep times
     (the CLI's progress bar); `adjustments` are the config file's thresholds and silences."""
-    window = Window(history, from_ms, to_ms, Summary())
+    window = Window(history, from_ms, to_ms, Summary(), baseline_ms=baseline_span(options))
     times = progress(sweep_times(from_ms, to_ms, every_ms))
     adjust = partial(adjustments.apply, options=options)
     for outcome in replay(history, times, options, adjust=adjust):
@@ -55,6 +56,11 @@ def replay_window(
         for v in outcome.verdicts:
             window.last[(v.result.source_id, v.result.metric)] = v
     return window
+
+
+def baseline_span(options: StepOptions) -> int:
+    """How much history a chart learns a board's usual gap from: the sweeps' baseline, if any."""
+    return options.sweep.baseline_span_ms if options.use_baseline else 0
 
 
 def caption(window: Window, source_id: str, metric: str) -> str:
@@ -91,7 +97,12 @@ def board_chart(
     if history is None or source_id not in history.source_ids:
         raise InputError(f"no {metric} readings from {source_id} in the history")
     view = board_view(
-        history, source_id, from_ms=window.from_ms, to_ms=window.to_ms, threshold=threshold
+        history,
+        source_id,
+        from_ms=window.from_ms,
+        to_ms=window.to_ms,
+        threshold=threshold,
+        baseline_ms=window.baseline_ms,
     )
     episodes = window.episodes(source_id, metric) if spans is None else spans
     return board_png(

@@ -5,13 +5,15 @@ drawn, and its absence is a one-line `ConfigError`. Figures are built with `Figu
 `FigureCanvasAgg` directly, not pyplot, so no global state or GUI backend is involved.
 
 - `board_png`: the board's readings (red) against its peers' median (blue) and robust band
-  (light blue), alert spans shaded orange, the reason as the caption.
+  (light blue), with a baseline its own usual gap to them (grey dashes), alert spans shaded
+  orange, the reason as the caption.
 - `gap_png`: every board's gap to its peers as a heat map (blue below, red above, ±6 σ).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ BOARD_COLOUR = "#d62728"
 PEER_COLOUR = "#1f77b4"
 BAND_COLOUR = "#aec7e8"
 ALERT_COLOUR = "#ff7f0e"
+USUAL_COLOUR = "#555555"
 GAP_LIMIT = 6.0  # the heat map's colour scale, in robust σ either side
 
 
@@ -79,6 +82,15 @@ def board_png(
         label=f"peers ± {threshold:g} robust σ",
     )
     axes.plot(buckets, view.peer_median, color=PEER_COLOUR, linewidth=1.5, label="peers' median")
+    if math.isfinite(view.usual_gap):
+        axes.plot(
+            buckets,
+            view.peer_median + view.usual_gap,
+            color=USUAL_COLOUR,
+            linewidth=1.2,
+            linestyle="--",
+            label=f"peers + its usual gap ({view.usual_gap:+.2f})",
+        )
     axes.plot(
         _times(view.ts_ms), view.value, color=BOARD_COLOUR, linewidth=1.6, label=view.source_id
     )

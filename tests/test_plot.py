@@ -106,6 +106,9 @@ def test_chart_numbers_leave_the_board_out_of_its_own_peers() -> None:
     view = board_view(metric, BAD, from_ms=lo, to_ms=hi)
     assert view.peers == 15 and len(view.bucket_ms) == 120  # one a minute
     assert np.all(view.band_low < view.peer_median) and np.all(view.peer_median < view.band_high)
+    assert np.isnan(view.usual_gap)  # no baseline asked for
+    learned = board_view(metric, BAD, from_ms=lo, to_ms=hi, baseline_ms=6 * 3_600_000)
+    assert abs(learned.usual_gap - (-0.03)) < 0.05  # the drift check's "usual -0.03 ± 0.10"
     gaps = gap_map(metric, from_ms=lo, to_ms=hi)
     row = gaps.gap[gaps.source_ids.index(BAD)]
     shifted = (gaps.bucket_ms >= BLIP[1]) & (gaps.bucket_ms < BLIP[2])

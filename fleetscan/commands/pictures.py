@@ -43,7 +43,7 @@ from fleetscan.commands.sweep_cli import (
 from fleetscan.config import ApiKeyOption, EndpointOption
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.overrides import Adjustments
-from fleetscan.pictures import Window, board_chart, chart_name, replay_window
+from fleetscan.pictures import Window, baseline_span, board_chart, chart_name, replay_window
 from fleetscan.report import render as render_report
 from fleetscan.sweeps.replay import History, Summary
 from fleetscan.sweeps.step import Severity, StepOptions
@@ -171,12 +171,15 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_episode_charts(
-    directory: Path, history: History, summary: Summary, *, threshold: float
+    directory: Path, history: History, summary: Summary, *, options: StepOptions
 ) -> None:
     """`replay --plot DIR`: one PNG per alert of the replay, over the whole replayed span."""
     if summary.first_ms is None or summary.last_ms is None:
         return
-    found = Window(history, summary.first_ms, summary.last_ms, summary)
+    threshold = options.sweep.threshold
+    found = Window(
+        history, summary.first_ms, summary.last_ms, summary, baseline_ms=baseline_span(options)
+    )
     try:
         for episode in summary.episodes:
             png = board_chart(

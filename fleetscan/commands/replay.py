@@ -177,7 +177,7 @@ def replay_command(
     if plot_dir is not None:
         from fleetscan.commands.pictures import write_episode_charts
 
-        write_episode_charts(plot_dir, history, summary, threshold=threshold)
+        write_episode_charts(plot_dir, history, summary, options=options)
 
 
 def _from_file(path: Path, metrics: list[str], options: StepOptions) -> History:
