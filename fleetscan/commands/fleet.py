@@ -26,7 +26,7 @@ import typer
 
 from fleetscan.boards import board_findings
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import OutputFormat, emit_json, fail, note
+from fleetscan.commands.common import OutputFormat, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
@@ -65,6 +65,7 @@ from fleetscan.errors import FleetscanError, InputError
 from fleetscan.fleet import BatchBuilder, Status, render
 from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
 from fleetscan.inputs import read_rows
+from fleetscan.jsonl import write_record
 from fleetscan.overrides import Adjustments
 from fleetscan.silences import silenced_lines
 from fleetscan.state import open_state
@@ -319,7 +320,7 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
     ordered = sweep_render.ordered(outcome)
     if output is OutputFormat.jsonl:
         for v in ordered:
-            emit_json(v.to_record())
+            write_record(v.to_record())
         if verbose or one_off:
             note(render.summary([v.shown() for v in ordered]))
         return

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import OutputFormat, emit_json, fail, note
+from fleetscan.commands.common import OutputFormat, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
 from fleetscan.commands.sweep_cli import (
@@ -52,6 +52,7 @@ from fleetscan.commands.sweep_cli import (
 )
 from fleetscan.config import ApiKeyOption, EndpointOption, resolve
 from fleetscan.errors import FleetscanError, InputError
+from fleetscan.jsonl import write_record
 from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.live import fetch_history
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
@@ -168,7 +169,7 @@ def replay_command(
         summary.add(outcome)
         if output is OutputFormat.jsonl:
             for v in sweep_render.ordered(outcome):
-                emit_json(v.to_record())
+                write_record(v.to_record())
     lines = sweep_render.replay_summary(
         summary, every_ms=every_ms, elapsed_s=time.monotonic() - started
     )
