@@ -285,6 +285,7 @@ def test_prom_file_is_written_atomically(blip_sandbox: Sandbox, tmp_path: Path) 
     assert float(samples[f'fleetscan_fleet_z{{source_id="{BAD}",metric="temperature"}}']) > 6
     assert samples[f'fleetscan_alerting{{source_id="{BAD}",metric="temperature"}}'] == "1"
     assert samples['fleetscan_alerting{source_id="esp32-bme280-01",metric="temperature"}'] == "0"
+    assert samples[f'fleetscan_fleet_status{{source_id="{BAD}",metric="temperature"}}'] == "2"
     assert samples['fleetscan_sources{metric="temperature",status="drifting"}'] == "1"
     assert samples['fleetscan_sources{metric="temperature",status="ok"}'] == str(BOARDS - 1)
     assert samples['fleetscan_alerts{severity="critical"}'] == "1"
