@@ -173,3 +173,23 @@ def test_status_codes_separate_alerts_from_what_cannot_be_judged() -> None:
     assert status_code(Status.OK, alerting=True) == 7
     assert all(status_code(s, alerting=False) <= 0 for s in Status)
     assert status_code(Status.STUCK, alerting=True, silenced=True) == -4
+
+
+@pytest.mark.slow
+def test_the_demo_prints_what_slack_would_say_reason_included() -> None:
+    from fleetscan.demo import run_demo
+    from fleetscan.timeutil import parse_timestamp_ms
+
+    lines: list[str] = []
+    report = run_demo(now_ms=parse_timestamp_ms("2026-06-12T21:48:00Z"), say=lines.append)
+    start = lines.index(
+        "what Slack would say (Plexus alert.triggered + the board's fleetscan.alert event):"
+    )
+    chat = [line.strip() for line in lines[start + 1 :] if line.startswith("  :")]
+    assert len(chat) == len([r for r in report.results if r.alerting])
+    assert any(
+        line.startswith(":warning: *esp32-bme280-13* temperature stuck — flat at") for line in chat
+    )
+    assert any("esp32-bme280-34* temperature invalid — values look simulated" in c for c in chat)
+    assert any("esp32-bme280-21* temperature stale — no reading for" in c for c in chat)
+    assert all(" · alert fs-" in line for line in chat)
