@@ -91,6 +91,12 @@ def test_an_alert_carries_its_reason_from_open_to_resolve(
         assert api.get("/api/sandbox/events", params={"source": "esp32-bme280-01"}).json() == {
             "events": []
         }
+    # ... and on the sandbox's alerts page, as a person would read them.
+    with sandbox_client(sb) as browser:
+        page = browser.get("/sandbox/alerts")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<h1>Sandbox alerts (2)</h1>" in page.text
+    assert opened["alert_id"] in page.text and "gap to peers moved to +2." in page.text
 
 
 def test_fleet_status_says_what_kind_of_alert_is_open(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ It answers the routes fleetscan and plexus-python use, as plexus-api.md describe
 - `GET /api/sandbox/alerts` (sandbox only: the `alert.triggered` / `alert.resolved` events that the
   built-in alert engine, which follows houston's rules, has recorded, each with the source's
   latest `fleetscan.alert` event as its `contextSnapshot`) and `GET /api/sandbox/events` (the
-  class=event points stored, which Plexus keeps in its events table).
+  class=event points stored, which Plexus keeps in its events table), and `GET /sandbox/alerts`,
+  the same alerts with their reasons as a page for a browser.
 
 Layout: `service.Sandbox` (lifecycle and the Python API) → `handler` (HTTP) → `app_routes`,
 `gateway_routes` (one function per route) → `backend` (behaviour) → `store` (SQLite) and

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from urllib.parse import quote_plus
 
+from fleetscan.sandbox.alerts_page import get_alerts_page
 from fleetscan.sandbox.backend import Backend
 from fleetscan.sandbox.jsparse import civil_from_days
 from fleetscan.sandbox.keys import NOTIFICATION_TARGETS, ORG_ID, app_key_scopes, has_scope
@@ -283,5 +284,6 @@ APP_ROUTES: dict[str, dict[str, RouteFn]] = {
     },
     "/api/sandbox/alerts": {"GET": get_sandbox_alerts},
     "/api/sandbox/events": {"GET": get_sandbox_events},
+    "/sandbox/alerts": {"GET": get_alerts_page},
     "/sign-in": {"GET": get_sign_in},
 }
