@@ -1,9 +1,11 @@
-"""A progress bar for long replays on a terminal; nothing off a terminal (cron mails output)."""
+"""On a terminal: a progress bar for long replays and a table that fits, in colour. Off a
+terminal (cron mails any output, pipes parse it): neither."""
 
 from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +47,42 @@ def test_a_bar_on_a_terminal_and_silence_elsewhere(tmp_path: Path) -> None:
     tty_out, tty_err = run(rows, stderr_tty=True)
     assert "replaying sweeps" in tty_err and "120/120" in tty_err
     assert tty_out.splitlines()[1:] == plain_out.splitlines()[1:]  # the same findings
+
+
+def test_the_table_fits_the_terminal_in_colour_and_stays_plain_in_a_pipe(tmp_path: Path) -> None:
+    rows = write_jsonl(tmp_path / "rows.jsonl", readings(shifts=[BLIP]))
+    command = [
+        str(Path(sys.executable).with_name("fleetscan")),
+        "fleet",
+        "--input",
+        str(rows),
+        "--metric",
+        "temperature",
+        "--min-peers",
+        "3",
+        "--at",
+        "2026-06-12T06:40:00Z",
+    ]
+    env = {**os.environ, "COLUMNS": "90", "TERM": "xterm"}
+    plain = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert plain.returncode == 2 and "\x1b[" not in plain.stdout  # CRITICAL: z > 6
+    assert plain.stdout.splitlines()[0].split()[:2] == ["SOURCE", "METRIC"]
+    leader, follower = pty.openpty()
+    with subprocess.Popen(command, stdout=follower, stderr=subprocess.DEVNULL, env=env) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait() == 2
+    os.close(leader)
+    shown = b"".join(chunks).decode()
+    assert "\x1b[1;31mdrifting\x1b[0m" in shown  # the status in colour
+    visible = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in shown.splitlines()]
+    assert max(len(line) for line in visible) <= 90 and len(visible) > 17  # reasons wrapped
+    assert visible[0].split()[-1] == "REASON" and "gap to peers" in "".join(visible)

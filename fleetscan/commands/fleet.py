@@ -59,6 +59,7 @@ from fleetscan.commands.sweep_cli import (
     exit_code,
     step_options,
 )
+from fleetscan.commands.tables import echo_table
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import FleetscanError, InputError
@@ -327,7 +328,7 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
     if one_off or verbose:
         shown = [v.shown() for v in ordered]
         if shown:
-            typer.echo(render.table(shown))
+            echo_table(shown)
         if not one_off:
             for line in sweep_render.open_lines(outcome):
                 typer.echo(line)
