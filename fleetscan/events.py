@@ -23,6 +23,7 @@ Each sweep therefore also posts:
 | 5    | alert open: invalid (impossible or simulated values: BME280 missing?)  |
 | 6    | alert open: stale (silent)                                             |
 | 7    | alert open, this sweep normal or not judged: recovering or held        |
+| 8    | alert open: sensor missing (the firmware reports `sensor.ok = 0`)      |
 | -1   | not judged: outage (silent with most of its cohort)                    |
 | -2   | not judged: no data in the window                                      |
 | -3   | not judged: too few peers                                              |
@@ -54,6 +55,7 @@ STATUS_SUFFIX = ".fleet_status"
 MAX_EVENT_BYTES = 4096  # the gateway's limit on an event value's JSON (plexus-api.md §4.2)
 
 OPEN_NOT_FLAGGED = 7
+SENSOR_MISSING = 8
 SILENCED = -4
 STATUS_CODES: Mapping[Status, int] = {
     Status.OK: 0,
@@ -69,7 +71,9 @@ STATUS_CODES: Mapping[Status, int] = {
 }
 
 
-def status_code(status: Status, *, alerting: bool, silenced: bool = False) -> int:
+def status_code(
+    status: Status, *, alerting: bool, silenced: bool = False, sensor_missing: bool = False
+) -> int:
     """The `<metric>.fleet_status` value for one series after one sweep.
 
     >>> status_code(Status.STUCK, alerting=True), status_code(Status.STUCK, alerting=False)
@@ -79,6 +83,8 @@ def status_code(status: Status, *, alerting: bool, silenced: bool = False) -> in
     """
     if silenced:
         return SILENCED
+    if alerting and sensor_missing and status.alerting:
+        return SENSOR_MISSING
     if alerting:
         return STATUS_CODES[status] if status.alerting else OPEN_NOT_FLAGGED
     return STATUS_CODES[status] if STATUS_CODES[status] < 0 else 0
@@ -224,7 +230,12 @@ def status_points(verdicts: Iterable[SeriesVerdict]) -> list[Point]:
     points = []
     for v in verdicts:
         r = v.result
-        code = status_code(r.status, alerting=v.alerting, silenced=v.held == "silenced")
+        code = status_code(
+            r.status,
+            alerting=v.alerting,
+            silenced=v.held == "silenced",
+            sensor_missing=r.reason.startswith("sensor missing:"),
+        )
         tags = {"status": r.status.value}
         points.append(Point(r.source_id, r.metric + STATUS_SUFFIX, float(code), r.at_ms, tags))
     return points

@@ -5,8 +5,9 @@ The order is what makes a sweep safe to kill and to repeat:
 1. load the state and its outbox (under the state lock, held by the caller);
 2. fetch the rows `plan.plan_fetch` asks for: the window, plus history only on the first sweep
    or after missed ones. If Plexus fails here nothing has been written: the state is unchanged;
-3. `sweep_step` (pure), then the config file's thresholds and the active silences
-   (`fleetscan.overrides`, `fleetscan.silences`, pure);
+3. `sweep_step` (pure), then the firmware's `sensor.ok` (one more fetch over the window: a board
+   that reports its sensor missing is not "stale", `fleetscan.health`), the config file's
+   thresholds and the active silences (`fleetscan.overrides`, `fleetscan.silences`, pure);
 4. post the alert events of this sweep (`fleetscan.events`: the reason travels with the alert),
    then the outbox, then this sweep's points, in one `Emitter.send`;
 5. commit the new state together with the new outbox (what was not delivered) in ONE
@@ -29,6 +30,7 @@ from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import EmitError, StateError
 from fleetscan.events import alert_events
 from fleetscan.fleet.batch import BatchBuilder, SeriesBatch
+from fleetscan.health import SENSOR_OK, apply_health, latest_reports
 from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
 from fleetscan.state import Store, cap_outbox, outbox_merge
 from fleetscan.sweeps.plan import FetchPlan
@@ -108,6 +110,10 @@ def live_sweep(
         client, plan, metrics, group_by=options.sweep.group_by, upper_ms=upper_ms
     )
     outcome = sweep_step(state, window, now_ms, options)
+    health = client.fetch(
+        metrics=[SENSOR_OK], sources=None, from_ms=plan.window_from_ms, to_ms=upper_ms
+    )
+    outcome = apply_health(outcome, latest_reports(health.readings))
     stored_silences = silences.stored(store.connection) if store is not None else []
     outcome = adjustments.apply(state, outcome, options, stored_silences)
     if emitter.dry_run:
