@@ -18,7 +18,17 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from fleetscan.commands import demo, device, fleet, monitor, replay, sandbox
+from fleetscan.commands import (
+    configuration,
+    demo,
+    device,
+    fleet,
+    monitor,
+    pictures,
+    replay,
+    sandbox,
+    silence,
+)
 from fleetscan.commands.common import EXIT_UNKNOWN, EXIT_USAGE
 from fleetscan.errors import redact
 
@@ -88,7 +98,7 @@ app = typer.Typer(
     cls=FleetscanGroup,
     help="Explainable anomaly detection for IoT sensor fleets on Plexus.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # `fleetscan --install-completion` (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
 )
 
@@ -105,14 +115,17 @@ def _root(
             help="On an unexpected error, print the traceback (the API key redacted).",
         ),
     ] = False,
+    config: configuration.ConfigOption = None,
 ) -> None:
+    """Explainable anomaly detection for IoT sensor fleets on Plexus."""
     ctx.meta[_DEBUG] = debug
     # plexus-python's stderr banners name plexus.company hosts whatever gateway is configured, and
     # repeat what fleetscan says itself in one line.
     os.environ.setdefault("PLEXUS_QUIET", "1")
+    configuration.load_config(ctx, config)
 
 
-for _command in (demo, device, fleet, replay, monitor, sandbox):
+for _command in (demo, device, fleet, replay, pictures, monitor, silence, sandbox, configuration):
     _command.register(app)
 
 

@@ -3,8 +3,9 @@
 1. start a Plexus sandbox in-process on a free loopback port (in memory);
 2. backfill a few hours of a simulated 50-board ESP32 + BME280 fleet with injected faults;
 3. create `<metric>.fleet_z` threshold monitors (max 3.0, the tutorial's recipe) for every board;
-4. run one fleet sweep through the real read client, post fleet_z/fleet_dev through plexus-python;
-5. show which monitors fired, compare with the injected ground truth, and show the per-device
+4. run one fleet sweep through the real read client, post each alert's `fleetscan.alert` event
+   (the reason) and then fleet_z/fleet_dev through plexus-python;
+5. show what Slack would say for each alert (reason included), which monitors fired, compare with the injected ground truth, and show the per-device
    detectors on one faulty board (the tutorial's z-score against `auto`).
 """
 
@@ -19,6 +20,7 @@ from fleetscan.client import PlexusClient
 from fleetscan.detectors import Detector, DetectorOptions, make_detector
 from fleetscan.device import DeviceRunner
 from fleetscan.emitter import Emitter
+from fleetscan.events import opened_events, slack_text
 from fleetscan.fleet import FleetResult, SweepOptions, fleet_points, render, run_sweep
 from fleetscan.fleet.fetch import fetch_baseline, fetch_window
 from fleetscan.monitors import Threshold, create_all
@@ -121,16 +123,26 @@ def run_demo(
             say(f"  fetched   {client.requests} requests to /api/v1/telemetry (window + baseline)")
         results, _ = run_sweep(batches, learned, now_ms=now_ms, options=options)
         points = fleet_points(results)
+        events = opened_events(results)
         with Emitter(api_key=sb.read_key, gateway_url=sb.gateway_url) as emitter:
+            posted = emitter.send_events([e.wire() for e in events])  # the reason, first
             sent = emitter.send(points)
-        say(f"  posted    {sent.delivered} points (fleet_z, fleet_dev) through plexus-python")
+        say(
+            f"  posted    {posted.delivered} fleetscan.alert events (the reason) and "
+            f"{sent.delivered} points (fleet_z, fleet_dev) through plexus-python"
+        )
         alerted = _wait_for_alerts(sb, expect=len([r for r in results if r.alerting]))
+        messages = _slack_messages(sb)
 
     say("")
     say(f"sweep as of {iso_z(now_ms)}: the series that are not ok")
     shown = [r for r in render.order(results) if r.status.value != "ok"]
     say(render.table(shown) if shown else "  (none)")
     say(render.summary(results))
+    say("")
+    say("what Slack would say (Plexus alert.triggered + the board's fleetscan.alert event):")
+    for line in messages:
+        say(f"  {line}")
     say("")
     device = _device_comparison(fleet, say)
     report = DemoReport(
@@ -168,6 +180,17 @@ def _wait_for_alerts(sb: Sandbox, *, expect: int, timeout_s: float = 5.0) -> set
         if len(fired) >= expect or time.monotonic() > deadline:
             return fired
         time.sleep(0.05)
+
+
+def _slack_messages(sb: Sandbox) -> list[str]:
+    """One chat line per `alert.triggered`, built from the webhook and its context event."""
+    lines = []
+    for e in sb.alert_events():
+        data = e.get("data")
+        if e.get("event") == "alert.triggered" and isinstance(data, dict):
+            context = data.get("contextSnapshot")
+            lines.append(slack_text(data, context if isinstance(context, dict) else None))
+    return sorted(lines)
 
 
 def _detector(method: str, options: DetectorOptions, _source: str, _metric: str) -> Detector:

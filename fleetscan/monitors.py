@@ -15,6 +15,37 @@ from fleetscan.errors import InputError, NotFoundError
 
 SEVERITIES = ("info", "warning", "critical")
 
+SERIES = {
+    "fleet_z": "fleetscan's fleet score: the open alert's |z| (or threshold + 1), else 0",
+    "fleet_status": "fleetscan's status code of the open alert, 0 when none (see the README)",
+    "zscore": "fleetscan device's per-sample score (`fleetscan device`)",
+    "raw": "the board's own readings",
+}
+"""What a monitor can watch for a sensor metric M: `M.<key>`, or M itself for `raw`."""
+
+
+def watched_series(metric: str, watch: str | None) -> tuple[str, str, str]:
+    """(series to monitor, the sensor metric it is about, what it is) for `--metric`/`--watch`.
+
+    A metric that already names a fleetscan series is taken as it is; otherwise `watch`
+    (default `fleet_z`) picks the series, the same for one source and for the whole fleet.
+
+    >>> watched_series("temperature", None)[0], watched_series("temperature", "raw")[0]
+    ('temperature.fleet_z', 'temperature')
+    >>> watched_series("humidity.fleet_status", None)[:2]
+    ('humidity.fleet_status', 'humidity')
+    """
+    for kind in SERIES:
+        if kind != "raw" and metric.endswith(f".{kind}"):
+            if watch is not None and watch != kind:
+                raise InputError(f"--metric {metric} already names a series; drop --watch {watch}")
+            return metric, metric.removesuffix(f".{kind}"), SERIES[kind]
+    kind = watch or "fleet_z"
+    if kind not in SERIES:
+        raise InputError(f"--watch must be one of {', '.join(SERIES)}, got {kind!r}")
+    series = metric if kind == "raw" else f"{metric}.{kind}"
+    return series, metric, SERIES[kind]
+
 
 @dataclass(frozen=True)
 class Threshold:
@@ -24,6 +55,7 @@ class Threshold:
     min: float | None = None
     severity: str = "warning"
     message: str | None = None
+    notification_targets: tuple[str, ...] = ()  # target UUIDs; empty: the org's default fan-out
 
     def __post_init__(self) -> None:
         if self.max is None and self.min is None:
@@ -42,7 +74,10 @@ class Threshold:
             threshold["min"] = self.min
         if self.message:
             threshold["message"] = self.message
-        return {"source_id": source_id, "metric": metric, "threshold": threshold}
+        body: dict[str, Any] = {"source_id": source_id, "metric": metric, "threshold": threshold}
+        if self.notification_targets:
+            body["notification_targets"] = list(self.notification_targets)
+        return body
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ It stores a `SweepState` (fleetscan.sweeps.step) and the outbox:
 | `seen`      | (source, metric)        | the newest reading seen (epoch ms)                      |
 | `baselines` | (source, metric)        | the learned offsets per bucket (JSON, `MetricBaseline`) |
 | `outbox`    | point                   | emissions the gateway has not accepted yet, in order   |
+| `silences`  | silence                 | `fleetscan silence add`: source, metric, span, reason  |
 
 Safety rules:
 - `open_state()` takes an exclusive file lock (`<path>.lock`, via `filelock`) before touching the
@@ -31,15 +32,17 @@ from typing import Any
 
 import filelock
 
+from fleetscan import silences
 from fleetscan.emitter import Point
 from fleetscan.errors import StateError, StateLockedError
 from fleetscan.fleet.baseline import MetricBaseline
 from fleetscan.lifecycle import SeriesState
 from fleetscan.sweeps.step import StormKey, SweepState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: silences (`fleetscan silence`); 2 → 3 only adds that table
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (
     metric TEXT PRIMARY KEY, swept_ms INTEGER NOT NULL, bucket_ms INTEGER);
@@ -56,6 +59,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, source_id TEXT NOT NULL, metric TEXT NOT NULL,
     value REAL NOT NULL, ts_ms INTEGER NOT NULL, tags TEXT NOT NULL DEFAULT '{}');
 """
+    + silences.TABLE
+)
 
 MAX_OUTBOX = 500_000  # points kept for retry; beyond this the oldest are dropped (and counted)
 
@@ -66,6 +71,11 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open database, for `fleetscan.silences` (its own table, under the same lock)."""
+        return self._db
 
     def last_sweep_ms(self) -> int | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'last_sweep_ms'").fetchone()
@@ -221,7 +231,13 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
             f"{path} was written by a newer fleetscan (schema {version} > {SCHEMA_VERSION}); "
             "upgrade fleetscan or use another --state"
         )
-    if version == SCHEMA_VERSION and tables >= {"metrics", "series", "seen", "baselines"}:
+    if version == SCHEMA_VERSION and tables >= {
+        "metrics",
+        "series",
+        "seen",
+        "baselines",
+        "silences",
+    }:
         return  # the common case: nothing to write, so a failed sweep leaves the file untouched
     db.execute("BEGIN IMMEDIATE")
     try:

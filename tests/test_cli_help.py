@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +23,26 @@ COMMANDS = [
     "monitor create",
     "monitor list",
     "monitor delete",
+    "plot",
+    "report",
+    "silence",
+    "silence add",
+    "silence list",
+    "silence remove",
+    "config",
+    "config check",
+]
+NEEDS_PLEXUS = [
+    "device",
+    "fleet",
+    "replay",
+    "plot",
+    "report",
+    "monitor create",
+    "monitor list",
+    "monitor delete",
 ]
 BOX = str.maketrans(dict.fromkeys("│╭╮╰╯─", " "))
-NEEDS_PLEXUS = ["device", "fleet", "replay", "monitor create", "monitor list", "monitor delete"]
 
 
 def _click_command(command: str) -> Any:
@@ -71,3 +89,15 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "fleetscan", "--help"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "fleet" in proc.stdout
+
+
+def test_shell_completion_completes_commands() -> None:
+    env = {"_FLEETSCAN_COMPLETE": "complete_bash", "COMP_WORDS": "fleetscan silence a"}
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("fleetscan"))],  # the installed script
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**env, "COMP_CWORD": "2", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0 and proc.stdout.split() == ["add"]

@@ -160,7 +160,7 @@ def test_live_sweep_posts_fleet_z_through_plexus_python(plexus_env: Sandbox) -> 
     assert code == 2, err
     got = records(out)
     assert got[(BAD, "temperature")]["status"] == "drifting"
-    assert "posted 40 points" in err
+    assert "posted 60 points and 1 alert events" in err  # fleet_z, fleet_dev, fleet_status
     posted = {str(r["source_id"]): r for r in _rows(sb, "temperature.fleet_z")}
     assert len(posted) == 20
     assert float(posted[BAD]["value"]) > 3.0  # type: ignore[arg-type]
@@ -175,7 +175,7 @@ def test_dry_run_posts_nothing(plexus_env: Sandbox) -> None:
         "--metric", "temperature", "--baseline", "0", "--dry-run", "--no-state", *GROUPING
     )
     assert code == 1, err  # the board is anomalous (a snapshot): a WARNING
-    assert "dry run: 40 points not posted" in err
+    assert "dry run: 60 points not posted" in err
     assert _rows(plexus_env, "temperature.fleet_z") == []
 
 
@@ -195,8 +195,8 @@ def test_nothing_is_lost_while_the_gateway_is_down(plexus_env: Sandbox, tmp_path
         "--no-state",
         *GROUPING,
     )
-    assert code == 3 and "40 points not delivered" in err and str(outbox) in err
-    assert len(outbox.read_text().splitlines()) == 40
+    assert code == 3 and "60 points not delivered" in err and str(outbox) in err
+    assert len(outbox.read_text().splitlines()) == 60
     assert _rows(sb, "temperature.fleet_z") == []
     code, _, err = run(
         "--metric",
@@ -209,7 +209,7 @@ def test_nothing_is_lost_while_the_gateway_is_down(plexus_env: Sandbox, tmp_path
         *GROUPING,
     )
     assert code == 1, err  # the board is anomalous (a snapshot): a WARNING
-    assert "posted 80 points (40 from" in err
+    assert "posted 120 points (60 from" in err
     assert outbox.read_text() == ""
     assert len(_rows(sb, "temperature.fleet_z")) == 40  # both sweeps' points, one per source each
 

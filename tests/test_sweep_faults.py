@@ -30,6 +30,8 @@ from fleetscan.sandbox import Sandbox
 from fleetscan.state import open_state
 from fleetscan.timeutil import iso_z
 
+POINTS_PER_SERIES = 3  # <metric>.fleet_z, .fleet_dev and .fleet_status, every series every sweep
+
 
 @pytest.fixture
 def fleet_sandbox(sandbox: Sandbox) -> Sandbox:
@@ -56,11 +58,11 @@ def test_a_gateway_redirect_keeps_the_points_and_the_key(
             code, out, err = sweep(state, SWEEP_TIMES[0], env, "-v")
     assert elsewhere.requests == []  # the second host never saw the key (nor anything)
     assert code == 3, err
-    assert f"{2 * BOARDS} points not delivered (kept in the state" in err
+    assert f"{POINTS_PER_SERIES * BOARDS} points not delivered (kept in the state" in err
     assert "answered 302 redirecting to" in err and "not followed" in err
     assert "posted" not in err
     with open_state(state) as store:
-        assert len(store.outbox()) == 2 * BOARDS
+        assert len(store.outbox()) == POINTS_PER_SERIES * BOARDS
 
 
 def test_an_empty_answer_after_the_state_knows_the_fleet_is_unknown_not_ok(
@@ -151,7 +153,7 @@ def test_killed_between_posting_and_committing_duplicates_at_worst_and_loses_not
         assert killed.returncode == -signal.SIGKILL
         with open_state(state) as store:  # what the killed sweep posted is still pending
             assert store.load().last_sweep_ms == SWEEP_TIMES[0]
-            assert len(store.outbox()) == 2 * BOARDS
+            assert len(store.outbox()) == POINTS_PER_SERIES * BOARDS
         code, _, err = sweep(state, SWEEP_TIMES[1], env, "-v")  # cron runs again
         assert code == 0, err
         rows = gateway.backend.store.query_telemetry(

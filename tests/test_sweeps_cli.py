@@ -251,13 +251,13 @@ def test_points_are_delivered_once_after_the_gateway_comes_back(
     state = tmp_path / "state.db"
     code, out, err = sweep(state, SWEEP_TIMES[0], env)
     assert code == 3 and out == ""
-    assert f"{2 * BOARDS} points not delivered (kept in the state" in err
+    assert f"{3 * BOARDS} points not delivered (kept in the state" in err  # z, dev, status
     with open_state(state) as store:
-        assert len(store.outbox()) == 2 * BOARDS
+        assert len(store.outbox()) == 3 * BOARDS
     with Sandbox(port=port, db_path=db) as gateway:  # back up, same address, same storage
         code, out, err = sweep(state, SWEEP_TIMES[1], env, "-v")
         assert code == 0, err
-        assert f"posted {4 * BOARDS} points ({2 * BOARDS} from earlier sweeps)" in err
+        assert f"posted {6 * BOARDS} points ({3 * BOARDS} from earlier sweeps)" in err
         rows = fleet_z_rows(gateway)
     assert len(rows) == 2 * BOARDS and len(set(rows)) == len(rows)  # each sweep's, once
     assert {ts for _, ts, _ in rows} == {SWEEP_TIMES[0], SWEEP_TIMES[1]}
@@ -288,6 +288,7 @@ def test_prom_file_is_written_atomically(blip_sandbox: Sandbox, tmp_path: Path) 
     assert float(samples[f'fleetscan_fleet_z{{source_id="{BAD}",metric="temperature"}}']) > 6
     assert samples[f'fleetscan_alerting{{source_id="{BAD}",metric="temperature"}}'] == "1"
     assert samples['fleetscan_alerting{source_id="esp32-bme280-01",metric="temperature"}'] == "0"
+    assert samples[f'fleetscan_fleet_status{{source_id="{BAD}",metric="temperature"}}'] == "2"
     assert samples['fleetscan_sources{metric="temperature",status="drifting"}'] == "1"
     assert samples['fleetscan_sources{metric="temperature",status="ok"}'] == str(BOARDS - 1)
     assert samples['fleetscan_alerts{severity="critical"}'] == "1"

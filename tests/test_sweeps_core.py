@@ -192,7 +192,7 @@ def test_replay_equals_sweeps_whose_state_goes_through_sqlite(tmp_path: Path) ->
     assert got == expected
     with open_state(path) as store:
         kept = store.load()
-        assert kept.last_sweep_ms == times[-1] and len(store.outbox()) == 2 * len(boards())
+        assert kept.last_sweep_ms == times[-1] and len(store.outbox()) == 3 * len(boards())
         assert set(kept.baselines) == {"temperature"} and len(kept.baselines["temperature"]) == 16
 
 

@@ -25,6 +25,7 @@ from fleetscan.commands.common import (
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.detectors import METHODS, DetectorOptions, make_detector
 from fleetscan.device import DeviceRunner, Sample
+from fleetscan.device_metrics import DeviceMetrics
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import FleetscanError, InputError, UsageError
 from fleetscan.inputs import read_rows
@@ -97,6 +98,19 @@ def device(
     output: Annotated[
         OutputFormat, typer.Option("--format", help="text or jsonl.")
     ] = OutputFormat.text,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="Serve Prometheus /metrics on this port while polling (samples, anomalies, "
+            "last score, poll errors per stream).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="Address /metrics listens on.")
+    ] = "127.0.0.1",
     endpoint: EndpointOption = "",
     gateway_url: GatewayOption = "",
     api_key: ApiKeyOption = "",
@@ -125,11 +139,14 @@ def device(
         key = settings.require_key()
         client = PlexusClient(endpoint=settings.endpoint, api_key=key)
         emitter = Emitter(api_key=key, gateway_url=settings.gateway_url, dry_run=dry_run)
+        exported = DeviceMetrics()
+        if metrics_port is not None:
+            exported.serve(metrics_port, metrics_host)
     except (InputError, UsageError, ValueError) as exc:
         fail(str(exc), code=EXIT_USAGE)
     except FleetscanError as exc:
         fail(str(exc), code=code_for(exc, EXIT_UNKNOWN))
-    with client, emitter, stop_on_signals() as stop:
+    with client, emitter, exported, stop_on_signals() as stop:
         _poll_loop(
             runner,
             client,
@@ -141,6 +158,7 @@ def device(
             lookback_ms=parse_duration_ms(lookback),
             once=once,
             output=output,
+            exported=exported,
         )
 
 
@@ -203,6 +221,7 @@ def _poll_loop(
     lookback_ms: int,
     once: bool,
     output: OutputFormat,
+    exported: DeviceMetrics,
 ) -> None:
     """Poll, score, print, post until `stop`; a failing API or gateway logs one line, backs off."""
     pending: list[Point] = []
@@ -219,6 +238,7 @@ def _poll_loop(
                 metrics=metrics, sources=sources, from_ms=min(since, now - 1), to_ms=now
             )
         except FleetscanError as exc:
+            exported.poll_errors.inc()
             if once:
                 fail(f"poll failed: {exc}", code=3)
             note(f"poll failed: {exc}; retrying in {backoff_s:.0f}s")
@@ -253,6 +273,7 @@ def _poll_loop(
             elif post_error:
                 note(f"posting again: {result.delivered} points delivered")
                 post_error, post_backoff_s = "", 0.0
+        exported.observe(samples, pending=len(pending))
         if once:
             break
         stop.wait(poll_s)

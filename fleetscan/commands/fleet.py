@@ -24,8 +24,10 @@ from typing import Annotated
 import platformdirs
 import typer
 
+from fleetscan.boards import board_findings
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import OutputFormat, code_for, emit_json, fail, note
+from fleetscan.commands.common import OutputFormat, code_for, fail, note
+from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
     DEFAULT_BASELINE_SAMPLE,
@@ -57,12 +59,16 @@ from fleetscan.commands.sweep_cli import (
     exit_code,
     step_options,
 )
+from fleetscan.commands.tables import echo_table
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.fleet import BatchBuilder, Status, render
 from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
 from fleetscan.inputs import read_rows
+from fleetscan.jsonl import write_record
+from fleetscan.overrides import Adjustments
+from fleetscan.silences import silenced_lines
 from fleetscan.state import open_state
 from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.live import LiveReport, live_sweep
@@ -79,6 +85,7 @@ def default_state_path() -> Path:
 
 
 def fleet(
+    ctx: typer.Context,
     metric: MetricsOption,
     window: WindowOption = DEFAULT_WINDOW,
     baseline: BaselineOption = DEFAULT_BASELINE,
@@ -204,6 +211,7 @@ def fleet(
         raise typer.Exit(code)
     report, late = _live(
         metric,
+        adjustments(ctx),
         options,
         at_ms=at_ms,
         state_path=None if no_state else (state or default_state_path()),
@@ -228,6 +236,7 @@ def fleet(
 
 def _live(
     metrics: Sequence[str],
+    adjusted: Adjustments,
     options: StepOptions,
     *,
     at_ms: int | None,
@@ -275,6 +284,7 @@ def _live(
                     upper_ms=upper,
                     options=options,
                     pending=pending,
+                    adjustments=adjusted,
                 )
             if one_off_outbox is not None:
                 try:
@@ -346,17 +356,21 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
     ordered = sweep_render.ordered(outcome)
     if output is OutputFormat.jsonl:
         for v in ordered:
-            emit_json(v.to_record())
+            write_record(v.to_record())
         if verbose or one_off:
             note(render.summary([v.shown() for v in ordered]))
         return
     if one_off or verbose:
         shown = [v.shown() for v in ordered]
         if shown:
-            typer.echo(render.table(shown))
+            echo_table(shown)
         if not one_off:
             for line in sweep_render.open_lines(outcome):
                 typer.echo(line)
+        for line in silenced_lines(outcome):
+            note(line)
+        for board in board_findings(outcome):
+            note(board.line)
         summary = render.summary(shown)
         note(summary if one_off else f"{summary}; {sweep_render.status_line(outcome)}")
         silent = sum(v.result.status is Status.OUTAGE for v in ordered)
@@ -373,6 +387,9 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
     lines = sweep_render.event_lines(outcome)
     for line in lines:
         typer.echo(line)
+    for board in board_findings(outcome):
+        if board.opened_now:
+            note(board.line)
     if lines:
         note(sweep_render.status_line(outcome))
 
@@ -384,6 +401,8 @@ def _delivery_notes(
         points = len(report.outcome.emissions())
         note(f"dry run: {points} points not posted" + ("" if no_state else ", state not written"))
         return
+    if report.events_error:
+        note(f"alert events (the reasons) not posted: {report.events_error}")
     if report.refusal:
         note(report.refusal)
     elif report.rejected:
@@ -398,7 +417,8 @@ def _delivery_notes(
         note(f"{len(report.undelivered)} points not delivered ({kept}): {report.error}")
     elif verbose:
         earlier = f" ({report.from_outbox} from earlier sweeps)" if report.from_outbox else ""
-        note(f"posted {report.posted} points{earlier}")
+        events = f" and {report.events} alert events" if report.events else ""
+        note(f"posted {report.posted} points{earlier}{events}")
 
 
 def _load_outbox(path: Path) -> list[Point]:

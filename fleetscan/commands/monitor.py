@@ -10,7 +10,14 @@ from fleetscan.client import PlexusClient
 from fleetscan.commands.common import EXIT_USAGE, OutputFormat, code_for, emit_json, fail, note
 from fleetscan.config import ApiKeyOption, EndpointOption, resolve
 from fleetscan.errors import FleetscanError
-from fleetscan.monitors import Outcome, Threshold, create_all, delete_all, fleet_sources
+from fleetscan.monitors import (
+    Outcome,
+    Threshold,
+    create_all,
+    delete_all,
+    fleet_sources,
+    watched_series,
+)
 from fleetscan.timeutil import now_ms, parse_duration_ms
 
 monitor_app = typer.Typer(
@@ -20,9 +27,15 @@ monitor_app = typer.Typer(
 SourceOption = Annotated[list[str] | None, typer.Option("--source", help="Source id; repeatable.")]
 AllSourcesOption = Annotated[
     bool,
+    typer.Option("--all-sources", help="Every source that sent --metric within --window."),
+]
+WatchOption = Annotated[
+    str | None,
     typer.Option(
-        "--all-sources",
-        help="Every source that sent --metric within --window; the monitor goes on <metric>.fleet_z.",
+        "--watch",
+        help="Which series of --metric the monitors watch: fleet_z (default), fleet_status, "
+        "zscore or raw; the same for --source and --all-sources. A --metric that already ends "
+        "in .fleet_z/.fleet_status/.zscore is watched as it is.",
     ),
 ]
 DeleteAllSourcesOption = Annotated[
@@ -34,6 +47,9 @@ DeleteAllSourcesOption = Annotated[
     ),
 ]
 WindowOption = Annotated[str, typer.Option(help="How far back --all-sources looks for sources.")]
+DEFAULT_MESSAGE = (
+    "fleetscan: {metric} on this board is off its peers; the reason is in its fleetscan.alert event"
+)
 
 
 def _client(endpoint: str, api_key: str) -> PlexusClient:
@@ -41,20 +57,19 @@ def _client(endpoint: str, api_key: str) -> PlexusClient:
     return PlexusClient(endpoint=settings.endpoint, api_key=settings.require_key())
 
 
-def _targets(
+def _sources(
     client: PlexusClient, source: list[str] | None, all_sources: bool, metric: str, window: str
-) -> tuple[list[str], str]:
-    """(sources, monitored metric): `--all-sources` monitors `<metric>.fleet_z` fleet-wide."""
+) -> list[str]:
+    """The sources to act on: `--source`s, or every source that sent `metric` in `--window`."""
     if all_sources:
         now = now_ms()
         sources = fleet_sources(client, metric, from_ms=now - parse_duration_ms(window), to_ms=now)
         if not sources:
             fail(f"no source sent {metric!r} in the last {window}: nothing to monitor", code=1)
-        target = metric if metric.endswith(".fleet_z") else f"{metric}.fleet_z"
-        return sources, target
+        return sources
     if not source:
         fail("give --source (repeatable) or --all-sources", code=EXIT_USAGE)
-    return source, metric
+    return source
 
 
 def _report(outcomes: list[Outcome], verb: str) -> None:
@@ -69,24 +84,59 @@ def _report(outcomes: list[Outcome], verb: str) -> None:
 @monitor_app.command("create")
 def create(
     metric: Annotated[
-        str, typer.Option(help="Metric the monitor watches, e.g. temperature.zscore.")
+        str, typer.Option(help="Sensor metric, e.g. temperature (the series: see --watch).")
     ],
     source: SourceOption = None,
     all_sources: AllSourcesOption = False,
+    watch: WatchOption = None,
     max_: Annotated[float | None, typer.Option("--max", help="Fire above this value.")] = None,
     min_: Annotated[float | None, typer.Option("--min", help="Fire below this value.")] = None,
     severity: Annotated[str, typer.Option(help="info, warning or critical.")] = "warning",
-    message: Annotated[str | None, typer.Option(help="Alert message.")] = None,
+    message: Annotated[
+        str | None,
+        typer.Option(help="The alert's message (default: says where fleetscan's reason is)."),
+    ] = None,
+    notification_target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notification-target",
+            help="Plexus notification target id (UUID) to notify; repeatable (default: the "
+            "org's default fan-out).",
+        ),
+    ] = None,
     window: WindowOption = "1h",
     endpoint: EndpointOption = "",
     api_key: ApiKeyOption = "",
 ) -> None:
-    """Create (or update: Plexus upserts by source and metric) threshold monitors."""
+    """Create (or update: Plexus upserts by source and metric) threshold monitors.
+
+    Prints which series the monitors watch: by default <metric>.fleet_z, the score fleetscan
+    fleet posts, for one --source as for --all-sources.
+    """
     try:
-        threshold = Threshold(max=max_, min=min_, severity=severity, message=message)
+        series, sensor_metric, meaning = watched_series(metric, watch)
+        text = message if message is not None else DEFAULT_MESSAGE.format(metric=sensor_metric)
+        threshold = Threshold(
+            max=max_,
+            min=min_,
+            severity=severity,
+            message=text,
+            notification_targets=tuple(notification_target or ()),
+        )
         with _client(endpoint, api_key) as client:
-            sources, target = _targets(client, source, all_sources, metric, window)
-            outcomes = create_all(client, sources, target, threshold)
+            sources = _sources(client, source, all_sources, sensor_metric, window)
+            bounds = " and ".join(
+                f"{side} {value:g}"
+                for side, value in (("above", max_), ("below", min_))
+                if value is not None
+            )
+            targets = f", notifying {len(threshold.notification_targets)} target(s)"
+            typer.echo(
+                f"watching {series} ({meaning}) on {len(sources)} source(s): fires {bounds} "
+                f"({severity}){targets if threshold.notification_targets else ''}; "
+                f"message: {text}"
+            )
+            outcomes = create_all(client, sources, series, threshold)
     except FleetscanError as exc:
         fail(str(exc), code=code_for(exc, 1))
     _report(outcomes, "created")
@@ -124,21 +174,23 @@ def list_(
 
 @monitor_app.command("delete")
 def delete(
-    metric: Annotated[str, typer.Option(help="Metric of the monitors to delete.")],
+    metric: Annotated[str, typer.Option(help="Sensor metric of the monitors (see --watch).")],
     source: SourceOption = None,
     all_sources: DeleteAllSourcesOption = False,
+    watch: WatchOption = None,
     window: WindowOption = "1h",
     endpoint: EndpointOption = "",
     api_key: ApiKeyOption = "",
 ) -> None:
     """Delete threshold monitors (Plexus closes any alert they held open)."""
     try:
+        series, sensor_metric, _meaning = watched_series(metric, watch)
         with _client(endpoint, api_key) as client:
-            sources, target = _targets(client, source, all_sources, metric, window)
-            outcomes = delete_all(client, sources, target)
+            sources = _sources(client, source, all_sources, sensor_metric, window)
+            outcomes = delete_all(client, sources, series)
     except FleetscanError as exc:
         fail(str(exc), code=code_for(exc, 1))
-    _report(outcomes, "deleted")
+    _report(outcomes, f"deleted ({series})")
 
 
 def register(app: typer.Typer) -> None:

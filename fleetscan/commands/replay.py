@@ -9,14 +9,18 @@ Exit codes: 0 it ran, 3 Plexus or the input could not be read, 64 usage.
 
 from __future__ import annotations
 
+import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import OutputFormat, code_for, emit_json, fail, note
+from fleetscan.commands.common import OutputFormat, code_for, fail, note
+from fleetscan.commands.configuration import adjustments
+from fleetscan.commands.progress import track
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
     DEFAULT_BASELINE_SAMPLE,
@@ -49,6 +53,7 @@ from fleetscan.commands.sweep_cli import (
 )
 from fleetscan.config import ApiKeyOption, EndpointOption, resolve
 from fleetscan.errors import FleetscanError, InputError
+from fleetscan.jsonl import write_record
 from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.live import fetch_history
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
@@ -63,6 +68,7 @@ LATEST_AHEAD_MS = 86_400_000  # file rows stamped more than a day ahead of now a
 
 
 def replay_command(
+    ctx: typer.Context,
     metric: MetricsOption,
     every: Annotated[
         str, typer.Option("--every", help="How often the simulated cron sweeps (e.g. 5m).")
@@ -102,6 +108,14 @@ def replay_command(
         OutputFormat,
         typer.Option("--format", help="text (a summary) or jsonl (every series, every sweep)."),
     ] = OutputFormat.text,
+    plot_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Write one PNG per alert into this directory: the board against its peers, "
+            "the alert shaded, the reason as caption (needs the plot extra).",
+        ),
+    ] = None,
     endpoint: EndpointOption = "",
     api_key: ApiKeyOption = "",
 ) -> None:
@@ -163,20 +177,27 @@ def replay_command(
     started = time.monotonic()
     summary = Summary()
     step = max(1, count // 10)
-    for done, outcome in enumerate(
-        replay(history, sweep_times(from_ms, to_ms, every_ms), options), 1
-    ):
+    # A bar on a terminal; off one (cron, pipes) a line every tenth of a very long replay.
+    quiet_progress = sys.stderr.isatty()
+    times = track(sweep_times(from_ms, to_ms, every_ms), label="replaying sweeps")
+    adjusted = adjustments(ctx)
+    adjust = partial(adjusted.apply, options=options)
+    for done, outcome in enumerate(replay(history, times, options, adjust=adjust), 1):
         summary.add(outcome)
-        if count > WARN_SWEEPS and done % step == 0 and done < count:
+        if count > WARN_SWEEPS and not quiet_progress and done % step == 0 and done < count:
             note(f"replayed {done:,} of {count:,} sweeps ({iso_z(outcome.now_ms)})")
         if output is OutputFormat.jsonl:
             for v in sweep_render.ordered(outcome):
-                emit_json(v.to_record())
+                write_record(v.to_record())
     lines = sweep_render.replay_summary(
         summary, every_ms=every_ms, elapsed_s=time.monotonic() - started
     )
     for line in lines:
         typer.echo(line, err=output is OutputFormat.jsonl)
+    if plot_dir is not None:
+        from fleetscan.commands.pictures import write_episode_charts
+
+        write_episode_charts(plot_dir, history, summary, options=options)
 
 
 def _from_file(path: Path, metrics: list[str], options: StepOptions) -> History:

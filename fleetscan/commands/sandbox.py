@@ -82,6 +82,7 @@ def run_sandbox(
             note(f"Plexus sandbox listening on {sb.endpoint}, {storage}")
             for line in export_lines(sb):
                 typer.echo(line)
+            note(f"alerts, with fleetscan's reasons: {sb.endpoint}/sandbox/alerts")
             note("press Ctrl+C to stop")
             if on_started is not None:
                 cleanup = on_started(sb)

@@ -5,7 +5,10 @@ It answers the routes fleetscan and plexus-python use, as docs/plexus-contract.m
 - `GET /api/v1/telemetry`, `GET/POST/PATCH/DELETE /api/monitors` (the app API);
 - `POST /ingest` and `GET /ws/device` (404, so plexus-python falls back to HTTP) (the gateway);
 - `GET /api/sandbox/alerts` (sandbox only: the `alert.triggered` / `alert.resolved` events that the
-  built-in alert engine, which follows houston's rules, has recorded).
+  built-in alert engine, which follows houston's rules, has recorded, each with the source's
+  latest `fleetscan.alert` event as its `contextSnapshot`) and `GET /api/sandbox/events` (the
+  class=event points stored, which Plexus keeps in its events table), and `GET /sandbox/alerts`,
+  the same alerts with their reasons as a page for a browser.
 
 Layout: `service.Sandbox` (lifecycle and the Python API) → `handler` (HTTP) → `app_routes`,
 `gateway_routes` (one function per route) → `backend` (behaviour) → `store` (SQLite) and

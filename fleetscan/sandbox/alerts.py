@@ -39,6 +39,8 @@ class ThresholdRule:
     min: float | None
     max: float | None
     severity: str = "warning"
+    message: str | None = None  # the monitor's own message, which the webhook carries
+    targets: tuple[str, ...] = ()  # notification target ids (empty: the org's default fan-out)
 
 
 @dataclass(frozen=True, slots=True)

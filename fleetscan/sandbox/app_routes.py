@@ -13,9 +13,10 @@ import json
 from collections.abc import Callable, Mapping
 from urllib.parse import quote_plus
 
+from fleetscan.sandbox.alerts_page import get_alerts_page
 from fleetscan.sandbox.backend import Backend
 from fleetscan.sandbox.jsparse import civil_from_days
-from fleetscan.sandbox.keys import ORG_ID, app_key_scopes, has_scope
+from fleetscan.sandbox.keys import NOTIFICATION_TARGETS, ORG_ID, app_key_scopes, has_scope
 from fleetscan.sandbox.monitor_schema import (
     is_uuid,
     parse_create_monitor,
@@ -153,15 +154,16 @@ def post_monitor(backend: Backend, request: Request) -> Response:
     source = backend.store.resolve_source(parsed.source_id)
     if source is None:
         return _source_not_found(parsed.source_id)
-    if parsed.notification_targets is not None:
-        return _unknown_targets(parsed.notification_targets)
+    unknown = [t for t in parsed.notification_targets or () if t not in NOTIFICATION_TARGETS]
+    if unknown:
+        return _unknown_targets(unknown)
     backend.create_monitor(parsed, source)
     return json_response(201, {"success": True})
 
 
 def patch_monitor(backend: Backend, request: Request) -> Response:
-    """Change a monitor's notification targets; only `null` (default fan-out) can succeed here,
-    because the sandbox has no Slack, email or webhook integrations to target."""
+    """Change a monitor's notification targets: `null` (default fan-out) or the sandbox's one
+    target, `SLACK_TARGET_ID` (the sandbox has no real Slack, email or webhook integrations)."""
     denied = app_auth(request, backend.key_scopes)
     if denied is not None:
         return denied
@@ -171,8 +173,9 @@ def patch_monitor(backend: Backend, request: Request) -> Response:
     parsed = parse_update_targets(body)
     if isinstance(parsed, dict):
         return json_response(400, {"error": "Validation failed", "details": parsed})
-    if parsed.notification_targets is not None:
-        return _unknown_targets(parsed.notification_targets)
+    unknown = [t for t in parsed.notification_targets or () if t not in NOTIFICATION_TARGETS]
+    if unknown:
+        return _unknown_targets(unknown)
     if parsed.offline_id:
         found = backend.has_offline(parsed.offline_id)
     else:
@@ -247,6 +250,23 @@ def get_sandbox_alerts(backend: Backend, request: Request) -> Response:
     return json_response(200, {"events": backend.alert_events(after_id=int(after))})
 
 
+def get_sandbox_events(backend: Backend, request: Request) -> Response:
+    """`GET /api/sandbox/events[?source=<slug>&name=<name>&after=<id>]`: stored class=event
+    points, oldest first. Not a Plexus route: it shows what Plexus keeps in its events table."""
+    denied = app_auth(request, backend.key_scopes)
+    if denied is not None:
+        return denied
+    after = request.query.get("after") or "0"
+    if not after.isdigit():
+        return json_response(400, {"error": "after must be a non-negative integer"})
+    events = backend.source_events(
+        source=request.query.get("source") or None,
+        name=request.query.get("name") or None,
+        after_id=int(after),
+    )
+    return json_response(200, {"events": events})
+
+
 def get_sign_in(backend: Backend, request: Request) -> Response:
     """Where the 307 points: an HTML page with status 200, which is what a client that follows
     redirects ends up reading instead of JSON (docs/plexus-contract.md §1.1)."""
@@ -265,5 +285,7 @@ APP_ROUTES: dict[str, dict[str, RouteFn]] = {
         "DELETE": delete_monitor,
     },
     "/api/sandbox/alerts": {"GET": get_sandbox_alerts},
+    "/api/sandbox/events": {"GET": get_sandbox_events},
+    "/sandbox/alerts": {"GET": get_alerts_page},
     "/sign-in": {"GET": get_sign_in},
 }

@@ -28,6 +28,8 @@ from fleetscan.sandbox.store import MonitorRow, Source, Store
 from fleetscan.telemetry import Reading
 from fleetscan.timeutil import iso_z
 
+CONTEXT_EVENT = "fleetscan.alert"  # the event fleetscan posts with each alert (fleetscan.events)
+SCORE_SUFFIXES = (".fleet_z", ".fleet_status", ".fleet_dev", ".zscore")
 _PENDING_HEALTH = {"state": "pending", "reason": None, "checked_at": None}
 
 
@@ -159,7 +161,13 @@ class Backend:
         with self._monitor_lock:
             if request.threshold is not None:
                 t = request.threshold
-                config = {"min": t.min, "max": t.max, "severity": t.severity, "message": t.message}
+                config = {
+                    "min": t.min,
+                    "max": t.max,
+                    "severity": t.severity,
+                    "message": t.message,
+                    "targets": request.notification_targets,
+                }
                 self.store.upsert_monitor("threshold", source, metric, json.dumps(config), now=now)
             if request.event is not None:
                 e = request.event
@@ -237,6 +245,8 @@ class Backend:
                     min=config["min"],
                     max=config["max"],
                     severity=config["severity"],
+                    message=config.get("message"),
+                    targets=tuple(config.get("targets") or ()),
                 )
             )
         self._record(self.engine.set_rules(rules, now=self.clock()))
@@ -254,6 +264,39 @@ class Backend:
             }
             for event_id, event, created, data in self.store.alert_events(after_id=after_id)
         ]
+
+    def source_events(
+        self, *, source: str | None = None, name: str | None = None, after_id: int = 0
+    ) -> list[dict[str, object]]:
+        """Stored class=event points (what Plexus keeps in its events table), oldest first."""
+        return [
+            {
+                "id": event_id,
+                "source_id": source_id,
+                "name": event_name,
+                "timestamp": iso_z(ts_ms),
+                "value": _event_value(body),
+                "tags": json.loads(tags),
+                "ingested_at": iso_z(ingested_ms),
+            }
+            for event_id, source_id, event_name, ts_ms, body, tags, ingested_ms in (
+                self.store.query_events(source=source, name=name, after_id=after_id)
+            )
+        ]
+
+    def _context(self, source_slug: str, metric: str) -> dict[str, object] | None:
+        """The newest `fleetscan.alert` event about this series: why the number crossed the line.
+
+        Plexus's webhook has a `contextSnapshot` field; the sandbox fills it with what fleetscan
+        posted on the board, so receivers (and the demo's Slack message) can show the reason."""
+        base = metric
+        for suffix in SCORE_SUFFIXES:
+            base = base.removesuffix(suffix)
+        for event in reversed(self.source_events(source=source_slug, name=CONTEXT_EVENT)):
+            tags, value = event["tags"], event["value"]
+            if isinstance(tags, dict) and tags.get("metric") == base and isinstance(value, dict):
+                return {"name": event["name"], "timestamp": event["timestamp"], **value}
+        return None
 
     def _record(self, transitions: Iterable[Transition]) -> None:
         for t in transitions:
@@ -280,10 +323,12 @@ class Backend:
                 "severity": rule.severity,
                 "status": "open" if t.state == "open" else "resolved",
                 "triggerType": "limit_violation",
-                "message": f"{rule.metric} {t.value:.4g} {side} {t.threshold:.4g}",
+                "message": rule.message or f"{rule.metric} {t.value:.4g} {side} {t.threshold:.4g}",
+                "notificationTargets": list(rule.targets) or None,
                 "triggeredAt": iso_z(int(t.opened_at * 1000)),
                 "resolvedAt": None if t.state == "open" else iso_z(int(t.at * 1000)),
                 "reason": t.reason,
+                "contextSnapshot": self._context(rule.source_slug, rule.metric),
             }
             event = "alert.triggered" if t.state == "open" else "alert.resolved"
             self.store.append_alert_event(event, json.dumps(data), now=t.at)
@@ -296,10 +341,22 @@ def _as_float(value: object) -> float:
     return float(value) if isinstance(value, int | float) else math.nan
 
 
+def _event_value(body: str) -> object:
+    """An event's stored body: JSON objects and lists come back parsed, text as text."""
+    try:
+        return json.loads(body) if body[:1] in ("{", "[") else body
+    except ValueError:
+        return body
+
+
 def _alert_line(event: str, data: Mapping[str, object], t: Transition) -> str:
     series = f"{data['sourceSlug']}/{data['metric']}"
+    context = data.get("contextSnapshot")
+    why = ""
+    if isinstance(context, dict) and context.get("reason"):
+        why = f" — {context.get('status')}: {context['reason']}"
     if event == "alert.triggered":
-        return f"[sandbox] {event} {series}: {data['message']} ({data['severity']})"
+        return f"[sandbox] {event} {series}: {data['message']} ({data['severity']}){why}"
     why = " (monitor deleted)" if t.reason == "rule_deleted" else ""
     return f"[sandbox] {event} {series} after {t.at - t.opened_at:.0f} s{why}"
 
@@ -325,7 +382,7 @@ def _monitor_fields(kind: str, config: Mapping[str, object]) -> dict[str, object
             "max": config["max"],
             "severity": config["severity"],
             "message": config["message"],
-            "notification_target_ids": None,
+            "notification_target_ids": config.get("targets"),
         }
     return {
         "severity": config["severity"],

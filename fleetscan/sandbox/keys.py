@@ -28,6 +28,11 @@ READ_KEY = "plx_sandbox_readwrite_00000000000001"
 WRITE_KEY = "plx_sandbox_writeonly_00000000000002"
 READ_ONLY_KEY = "plx_sandbox_readonly_000000000000003"
 
+SLACK_TARGET_ID = "5a0dc0de-0000-4000-8000-00000000510c"
+"""The sandbox's one notification target (a stand-in "Slack #fleet-alerts"): monitors may name it
+in `notification_targets`; any other id answers 422, as an unknown target does in Plexus."""
+NOTIFICATION_TARGETS: Mapping[str, str] = MappingProxyType({SLACK_TARGET_ID: "slack #fleet-alerts"})
+
 KEY_SCOPES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         READ_KEY: frozenset({"read", "write"}),

@@ -178,6 +178,13 @@ class Sandbox:
         bound, severity, status, triggeredAt, resolvedAt, reason, …}}`."""
         return self.backend.alert_events()
 
+    def source_events(
+        self, *, source: str | None = None, name: str | None = None
+    ) -> list[dict[str, object]]:
+        """Stored class=event points (`{"id", "source_id", "name", "timestamp", "value", "tags",
+        "ingested_at"}`), oldest first: e.g. the `fleetscan.alert` events sweeps post."""
+        return self.backend.source_events(source=source, name=name)
+
     def monitors(self) -> list[dict[str, object]]:
         """The monitors as `GET /api/monitors` lists them."""
         return self.backend.list_monitors()

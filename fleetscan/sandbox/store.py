@@ -178,6 +178,24 @@ class Store:
                 rows,
             )
 
+    def query_events(
+        self, *, source: str | None = None, name: str | None = None, after_id: int = 0
+    ) -> list[tuple[int, str, str, int, str, str, int]]:
+        """`(id, source_id, name, ts_ms, body, tags_json, ingested_at_ms)` event rows with
+        id > after_id, optionally of one source and name, oldest first."""
+        where: list[str] = ["id > ?"]
+        args: list[object] = [after_id]
+        for column, value in (("source_id", source), ("name", name)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = (
+            "SELECT id, source_id, name, ts, body, tags, ingested_at FROM events"
+            f" WHERE {' AND '.join(where)} ORDER BY id"
+        )
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     def query_telemetry(
         self, *, source: str | None, metrics: Sequence[str], from_ms: int, to_ms: int, limit: int
     ) -> list[TelemetryRow]:

@@ -5,8 +5,11 @@ The order is what makes a sweep safe to kill and to repeat:
 1. load the state and its outbox (under the state lock, held by the caller);
 2. fetch the rows `plan.plan_fetch` asks for: the window, plus history only on the first sweep
    or after missed ones. If Plexus fails here nothing has been written: the state is unchanged;
-3. `sweep_step` (pure);
-4. post the outbox first, then this sweep's points, in one `Emitter.send`;
+3. `sweep_step` (pure), then the firmware's `sensor.ok` (one more fetch over the window: a board
+   that reports its sensor missing is not "stale", `fleetscan.health`), the config file's
+   thresholds and the active silences (`fleetscan.overrides`, `fleetscan.silences`, pure);
+4. post the alert events of this sweep (`fleetscan.events`: the reason travels with the alert),
+   then the outbox, then this sweep's points, in one `Emitter.send`;
 5. commit the new state together with the new outbox (what was not delivered) in ONE
    transaction. Killed before it, the previous state and outbox stand and the next sweep
    re-sends the outbox; nothing is lost, and only points already posted by the killed sweep
@@ -23,10 +26,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fleetscan import silences
 from fleetscan.client import PlexusClient
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import EmitError, StateError, UnavailableError
+from fleetscan.events import alert_events
 from fleetscan.fleet.batch import BatchBuilder, SeriesBatch
+from fleetscan.health import SENSOR_OK, apply_health, latest_reports
+from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
 from fleetscan.state import Store, cap_outbox, outbox_merge
 from fleetscan.sweeps.plan import FetchPlan
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
@@ -51,6 +58,8 @@ class LiveReport:
     skipped: str = ""  # rows Plexus returned that could not be parsed
     dry_run: bool = False
     duration_s: float = 0.0
+    events: int = 0  # alert events (`fleetscan.alert`) the gateway accepted
+    events_error: str = ""  # why alert events were not posted
 
 
 def fetch_rows(
@@ -85,9 +94,12 @@ def live_sweep(
     upper_ms: int,
     options: StepOptions,
     pending: Sequence[Point] = (),
+    adjustments: Adjustments = NO_ADJUSTMENTS,
 ) -> LiveReport:
     """One sweep at `now_ms`. With a `store`, its state and outbox are used and committed;
-    without one the state starts empty and `pending` are the points to send first."""
+    without one the state starts empty and `pending` are the points to send first. The config
+    file's `adjustments` (thresholds, standing silences) and the store's silences apply after
+    the step."""
     started = time.monotonic()
     state = store.load() if store is not None else SweepState()
     if store is not None:
@@ -104,8 +116,16 @@ def live_sweep(
     )
     _check_not_vanished(state, window, plan.window_from_ms, options)
     outcome = sweep_step(state, window, now_ms, options)
+    health = client.fetch(
+        metrics=[SENSOR_OK], sources=None, from_ms=plan.window_from_ms, to_ms=upper_ms
+    )
+    outcome = apply_health(outcome, latest_reports(health.readings))
+    stored_silences = silences.stored(store.connection) if store is not None else []
+    outcome = adjustments.apply(state, outcome, options, stored_silences)
     if emitter.dry_run:
         return LiveReport(outcome, skipped=skipped, dry_run=True, duration_s=_since(started))
+    alerts = [e.wire() for e in alert_events(outcome.events())]
+    posted_events = emitter.send_events(alerts)  # first: stored before fleet_z opens the alert
     points = outbox_merge(pending, outcome.emissions())
     try:
         sent = emitter.send(points)
@@ -132,6 +152,8 @@ def live_sweep(
         refusal=refusal,
         skipped=skipped,
         duration_s=_since(started),
+        events=posted_events.delivered,
+        events_error=posted_events.error,
     )
 
 

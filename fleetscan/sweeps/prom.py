@@ -7,6 +7,7 @@ a mix. Metrics (all gauges):
 
     fleetscan_fleet_z{source_id,metric}            what <metric>.fleet_z carried this sweep
     fleetscan_alerting{source_id,metric}           1 while the series' alert is open
+    fleetscan_fleet_status{source_id,metric}       what <metric>.fleet_status carried (README table)
     fleetscan_sources{metric,status}               series per status in this sweep
     fleetscan_alerts{severity}                     open alerts by severity (warning, critical)
     fleetscan_storms{metric}                       storms (one finding for many sources) now
@@ -29,12 +30,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from fleetscan.errors import FleetscanError
+from fleetscan.events import STATUS_SUFFIX, status_points
 from fleetscan.fleet.status import Status
 from fleetscan.sweeps.step import Severity, StepOutcome
 
 _HELP = {
     "fleetscan_fleet_z": "The <metric>.fleet_z a sweep posted: the open alert's score, else 0.",
     "fleetscan_alerting": "1 while the series' alert is open (after --consecutive sweeps).",
+    "fleetscan_fleet_status": "The <metric>.fleet_status code: kind of open alert, 0 none, <0 not judged.",
     "fleetscan_sources": "Series per status in the last sweep.",
     "fleetscan_alerts": "Open alerts by severity.",
     "fleetscan_storms": "Storms: a large share of the fleet or a cohort flagged at once.",
@@ -73,6 +76,13 @@ def exposition(
         (
             ({"source_id": v.result.source_id, "metric": v.result.metric}, float(v.alerting))
             for v in verdicts
+        ),
+    )
+    family(
+        "fleetscan_fleet_status",
+        (
+            ({"source_id": p.source_id, "metric": p.metric.removesuffix(STATUS_SUFFIX)}, p.value)
+            for p in status_points(verdicts)
         ),
     )
     by_status = Counter((v.result.metric, v.result.status) for v in verdicts)

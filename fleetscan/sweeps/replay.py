@@ -9,7 +9,7 @@ which series would have alerted, when and for how long, and the storms.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -173,14 +173,23 @@ def sweep_times(from_ms: int, to_ms: int, every_ms: int) -> list[int]:
 
 
 def replay(
-    history: History, times: Iterable[int], options: StepOptions, state: SweepState | None = None
+    history: History,
+    times: Iterable[int],
+    options: StepOptions,
+    state: SweepState | None = None,
+    adjust: Callable[[SweepState, StepOutcome], StepOutcome] | None = None,
 ) -> Iterator[StepOutcome]:
-    """One `StepOutcome` per sweep time, exactly as live sweeps at those times would give."""
+    """One `StepOutcome` per sweep time, exactly as live sweeps at those times would give.
+
+    `adjust(previous state, outcome)` is what the live sweep applies after the step (the config
+    file's thresholds and silences, `fleetscan.overrides`)."""
     current = state if state is not None else SweepState()
     metrics = list(history.metrics)
     for now_ms in times:
         plan = plan_sweep(current, metrics, now_ms, options)
         outcome = sweep_step(current, history.window(plan), now_ms, options)
+        if adjust is not None:
+            outcome = adjust(current, outcome)
         current = outcome.state
         yield outcome
 

@@ -14,7 +14,8 @@ live sweeps gave. It:
    a sweep that cannot judge a series (outage, no_data, insufficient_peers, a storm) holds it;
 5. returns the verdicts, the new state and (`outcome.emissions()`) the points to post:
    `<metric>.fleet_z` is the open alert's score, 0.0 otherwise (storms included), and
-   `<metric>.fleet_dev` the raw deviation from the peers.
+   `<metric>.fleet_dev` the raw deviation from the peers, `<metric>.fleet_status` the kind of
+   alert open (`fleetscan.events`).
 
 Severity (for exit codes): an open alert is CRITICAL when its fleet_z reaches `critical`, else
 WARNING; a storm is a WARNING.
@@ -29,6 +30,7 @@ from enum import IntEnum
 from typing import Any
 
 from fleetscan.emitter import Point
+from fleetscan.events import status_points
 from fleetscan.fleet.baseline import MetricBaseline, learn_baseline
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.emit import fleet_points
@@ -180,8 +182,10 @@ class StepOutcome:
         return self.verdicts
 
     def emissions(self) -> list[Point]:
-        """`<metric>.fleet_z` (following the lifecycle) and `<metric>.fleet_dev` per series."""
-        return fleet_points([v.shown() for v in self.verdicts], guard_met=lambda r: r.alerting)
+        """`<metric>.fleet_z` (following the lifecycle), `<metric>.fleet_dev` and
+        `<metric>.fleet_status` (`fleetscan.events`) per series."""
+        points = fleet_points([v.shown() for v in self.verdicts], guard_met=lambda r: r.alerting)
+        return points + status_points(self.verdicts)
 
     def severity(self) -> Severity:
         """The worst open alert (CRITICAL/WARNING), a storm counting as a WARNING."""

@@ -1,0 +1,314 @@
+"""`fleetscan plot` and `fleetscan report`: a picture of a board against its peers, and one HTML
+page a person opens (findings, a chart per finding, the fleet at a glance).
+
+Both replay the cron sweep over the window (the same engine as `fleetscan replay`, posting
+nothing) so the alert spans they show are the ones cron would have raised with these options.
+Rows come from `--input FILE` or from Plexus. Exit codes: 0 written, 3 Plexus, the input or the
+output could not be read or written, 64 usage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleetscan.commands.common import fail, note
+from fleetscan.commands.configuration import adjustments
+from fleetscan.commands.progress import track
+from fleetscan.commands.replay import _from_file, _from_plexus
+from fleetscan.commands.sweep_cli import (
+    DEFAULT_BASELINE,
+    DEFAULT_CONSECUTIVE,
+    DEFAULT_COOLDOWN,
+    DEFAULT_MIN_PEERS,
+    DEFAULT_RECOVERY,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WINDOW,
+    EXIT_USAGE,
+    BaselineOption,
+    ConsecutiveOption,
+    CooldownOption,
+    GroupByOption,
+    MetricsOption,
+    MinPeersOption,
+    RecoveryOption,
+    SweepCommand,
+    ThresholdOption,
+    WindowOption,
+    step_options,
+)
+from fleetscan.config import ApiKeyOption, EndpointOption
+from fleetscan.errors import FleetscanError, InputError
+from fleetscan.overrides import Adjustments
+from fleetscan.pictures import Window, baseline_span, board_chart, chart_name, replay_window
+from fleetscan.report import render as render_report
+from fleetscan.sweeps.replay import History, Summary
+from fleetscan.sweeps.step import Severity, StepOptions
+from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
+
+UNKNOWN = int(Severity.UNKNOWN)
+DEFAULT_SPAN_MS = 24 * 3_600_000
+
+FromOption = Annotated[
+    str | None,
+    typer.Option("--from", help="Start of the window (default: 24 h before --to)."),
+]
+ToOption = Annotated[
+    str | None,
+    typer.Option("--to", help="End of the window (default: the newest reading, or now)."),
+]
+InputOption = Annotated[
+    Path | None,
+    typer.Option("--input", help="Plexus rows from a JSON-lines or CSV file (else: Plexus)."),
+]
+EveryOption = Annotated[
+    str, typer.Option("--every", help="How often the replayed cron sweeps (alert spans).")
+]
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """The options `plot` and `report` replay with."""
+
+    options: StepOptions
+    every_ms: int
+
+
+def scoring(
+    *,
+    every: str,
+    window: str,
+    baseline: str,
+    group_by: list[str] | None,
+    min_peers: int,
+    threshold: float,
+    consecutive: int,
+    recovery: str,
+    cooldown: str,
+) -> Scoring:
+    """The replay's options; a bad one exits 64 with one line."""
+    try:
+        options = step_options(
+            window=window,
+            baseline=baseline,
+            baseline_sample="2m",
+            group_by=group_by,
+            min_peers=min_peers,
+            min_scale=None,
+            threshold=threshold,
+            consecutive=consecutive,
+            recovery=recovery,
+            cooldown=cooldown,
+            storm_fraction=0.5,
+            storm_min=5,
+            critical=6.0,
+        )
+        every_ms = parse_duration_ms(every)
+        if every_ms <= 0:
+            raise InputError("--every must be longer than 0")
+    except (FleetscanError, ValueError) as exc:
+        fail(str(exc), code=EXIT_USAGE)
+    return Scoring(options, every_ms)
+
+
+def load_window(
+    metrics: list[str],
+    scoring: Scoring,
+    *,
+    adjusted: Adjustments,
+    start: str | None,
+    end: str | None,
+    input_file: Path | None,
+    endpoint: str,
+    api_key: str,
+) -> Window:
+    """Rows for the window (file or Plexus), replayed; any trouble exits 3 (usage: 64)."""
+    try:
+        from_ms = parse_timestamp_ms(start) if start is not None else None
+        to_ms = parse_timestamp_ms(end) if end is not None else None
+    except (FleetscanError, ValueError) as exc:
+        fail(str(exc), code=EXIT_USAGE)
+    try:
+        if input_file is not None:
+            history = _from_file(input_file, metrics, scoring.options)
+            span = history.span()
+            if span is None:
+                raise InputError(f"{input_file} holds no {', '.join(metrics)} readings")
+            to_ms = to_ms if to_ms is not None else span[1]
+            if from_ms is None:
+                from_ms = max(span[0] + scoring.options.sweep.window_ms, to_ms - DEFAULT_SPAN_MS)
+        else:
+            to_ms = to_ms if to_ms is not None else now_ms()
+            from_ms = from_ms if from_ms is not None else to_ms - DEFAULT_SPAN_MS
+            history = _from_plexus(metrics, scoring.options, from_ms, to_ms, endpoint, api_key)
+        if from_ms >= to_ms:
+            raise InputError("--from must be before --to")
+        return replay_window(
+            history,
+            from_ms=from_ms,
+            to_ms=to_ms,
+            every_ms=scoring.every_ms,
+            options=scoring.options,
+            progress=lambda times: track(times, label="replaying sweeps"),
+            adjustments=adjusted,
+        )
+    except FleetscanError as exc:
+        fail(str(exc), code=UNKNOWN)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write atomically (temp file + rename); a failure exits 3 with one line."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}", code=UNKNOWN)
+
+
+def write_episode_charts(
+    directory: Path, history: History, summary: Summary, *, options: StepOptions
+) -> None:
+    """`replay --plot DIR`: one PNG per alert of the replay, over the whole replayed span."""
+    if summary.first_ms is None or summary.last_ms is None:
+        return
+    threshold = options.sweep.threshold
+    found = Window(
+        history, summary.first_ms, summary.last_ms, summary, baseline_ms=baseline_span(options)
+    )
+    try:
+        for episode in summary.episodes:
+            png = board_chart(
+                found, episode.source_id, episode.metric, threshold=threshold, spans=[episode]
+            )
+            write_bytes(directory / chart_name(episode), png)
+    except FleetscanError as exc:
+        fail(str(exc), code=UNKNOWN)
+    count = len(summary.episodes)
+    note(f"wrote {count} chart{'s' if count != 1 else ''} into {directory}")
+
+
+def plot(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Option("--source", help="The board to draw.")],
+    metric: Annotated[str, typer.Option("--metric", help="The metric to draw.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")],
+    start: FromOption = None,
+    end: ToOption = None,
+    input_file: InputOption = None,
+    every: EveryOption = "5m",
+    window: WindowOption = DEFAULT_WINDOW,
+    baseline: BaselineOption = DEFAULT_BASELINE,
+    group_by: GroupByOption = None,
+    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
+    threshold: ThresholdOption = DEFAULT_THRESHOLD,
+    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
+    recovery: RecoveryOption = DEFAULT_RECOVERY,
+    cooldown: CooldownOption = DEFAULT_COOLDOWN,
+    endpoint: EndpointOption = "",
+    api_key: ApiKeyOption = "",
+) -> None:
+    """Draw a board's readings against its peers' median and robust band, alerts shaded.
+
+    The alert spans are those the cron sweep (replayed every --every with these options) would
+    have raised; the reason is the caption. Needs the plot extra: pip install 'fleetscan[plot]'.
+    """
+    opts = scoring(
+        every=every,
+        window=window,
+        baseline=baseline,
+        group_by=group_by,
+        min_peers=min_peers,
+        threshold=threshold,
+        consecutive=consecutive,
+        recovery=recovery,
+        cooldown=cooldown,
+    )
+    found = load_window(
+        [metric],
+        opts,
+        start=start,
+        end=end,
+        input_file=input_file,
+        endpoint=endpoint,
+        api_key=api_key,
+        adjusted=adjustments(ctx),
+    )
+    try:
+        png = board_chart(found, source, metric, threshold=threshold)
+    except FleetscanError as exc:
+        fail(str(exc), code=UNKNOWN)
+    write_bytes(output, png)
+    alerts = len(found.episodes(source, metric))
+    note(f"wrote {output}: {source} {metric}, {alerts} alert{'s' if alerts != 1 else ''}")
+
+
+def report(
+    ctx: typer.Context,
+    metric: MetricsOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")],
+    start: FromOption = None,
+    end: ToOption = None,
+    input_file: InputOption = None,
+    title: Annotated[str, typer.Option("--title", help="The page's title.")] = "fleetscan report",
+    every: EveryOption = "5m",
+    window: WindowOption = DEFAULT_WINDOW,
+    baseline: BaselineOption = DEFAULT_BASELINE,
+    group_by: GroupByOption = None,
+    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
+    threshold: ThresholdOption = DEFAULT_THRESHOLD,
+    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
+    recovery: RecoveryOption = DEFAULT_RECOVERY,
+    cooldown: CooldownOption = DEFAULT_COOLDOWN,
+    endpoint: EndpointOption = "",
+    api_key: ApiKeyOption = "",
+) -> None:
+    """Write one self-contained HTML page: the findings, a chart per finding, the fleet at a glance.
+
+    Findings are the alerts the cron sweep (replayed every --every) would have raised in the
+    window. The page loads nothing from the network. Needs the plot extra.
+    """
+    opts = scoring(
+        every=every,
+        window=window,
+        baseline=baseline,
+        group_by=group_by,
+        min_peers=min_peers,
+        threshold=threshold,
+        consecutive=consecutive,
+        recovery=recovery,
+        cooldown=cooldown,
+    )
+    found = load_window(
+        list(metric),
+        opts,
+        start=start,
+        end=end,
+        input_file=input_file,
+        endpoint=endpoint,
+        api_key=api_key,
+        adjusted=adjustments(ctx),
+    )
+    described = (
+        f"--every {every} --window {window} --baseline {baseline} --threshold {threshold:g} "
+        f"--consecutive {consecutive} --recovery {recovery}"
+        + "".join(f" --group-by {g}" for g in group_by or ())
+    )
+    try:
+        page = render_report(
+            found, metrics=list(metric), threshold=threshold, title=title, options=described
+        )
+    except FleetscanError as exc:
+        fail(str(exc), code=UNKNOWN)
+    write_bytes(output, page.encode("utf-8"))
+    count = len(found.summary.episodes)
+    note(f"wrote {output}: {count} finding{'s' if count != 1 else ''}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plot", cls=SweepCommand)(plot)
+    app.command("report", cls=SweepCommand)(report)
