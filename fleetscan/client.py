@@ -1,6 +1,6 @@
 """The Plexus read client: `/api/v1/telemetry` and `/api/monitors` over httpx.
 
-Contracts (plexus-api.md §1, §2, §8) this module relies on:
+Contracts (docs/plexus-contract.md §1, §2, §8) this module relies on:
 - auth is the `x-api-key` header; without a `plx_` key Plexus answers 307 to /sign-in, which we never
   follow (following would send the key on to the redirect target and end in an HTML 200);
 - rows come back oldest→newest, and when a window holds more than `limit` rows the *newest* are kept,

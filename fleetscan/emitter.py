@@ -2,7 +2,7 @@
 
 Design, for 1 to 10,000+ sources:
 - ONE `plexus.Plexus` client for every source. The gateway takes a per-point `source_id` that wins
-  over the top-level one (plexus-api.md §4.2), so each point names its own source and a whole sweep
+  over the top-level one (docs/plexus-contract.md §4.2), so each point names its own source and a whole sweep
   goes out as a handful of gzip-compressed HTTP requests of at most `CHUNK_POINTS` points: no thread,
   socket or client per source.
 - We use plexus-python's HTTP path (`_send_http`: gzip, auth mapping, bounded retries) directly and do

@@ -10,7 +10,7 @@ its own gzip, auth mapping and retries, and every request it makes goes through 
 
 - redirects are never followed: a 3xx raises `NotDelivered` (the points are kept, the key stays);
 - a 2xx counts only with the gateway's acknowledgement, a JSON object with `"success": true`
-  (plexus-api.md §4.2); an HTML page from a proxy or a captive portal is `NotDelivered`;
+  (docs/plexus-contract.md §4.2); an HTML page from a proxy or a captive portal is `NotDelivered`;
 - each request, connection and body included, ends by `deadline_s`, however slowly bytes arrive.
 """
 

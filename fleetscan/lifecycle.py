@@ -10,7 +10,7 @@ Per (source, metric), one small state moves like this (times are the sweeps' own
 While an alert is open (recovering included) the series carries a score: the latest flagged
 sweep's, so `<metric>.fleet_z` stays above the Plexus monitor until the alert resolves here, and
 houston (which opens on the first point above `max` and closes after 30 s of points below it,
-plexus-api.md §3.3) opens once and resolves once per alert. `SeriesState.fleet_z` is that value.
+docs/plexus-contract.md §3.3) opens once and resolves once per alert. `SeriesState.fleet_z` is that value.
 
 A sweep that cannot judge a series (an outage, no data, too few peers) does not call `step`: the
 state is held as it is, so a silence neither opens nor resolves an alert.

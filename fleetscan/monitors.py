@@ -1,6 +1,6 @@
 """Plexus threshold monitors, the tutorial's curl as a library: build, create, list, delete.
 
-Plexus upserts a threshold monitor by (source, metric) (plexus-api.md §2.3), so creating the same
+Plexus upserts a threshold monitor by (source, metric) (docs/plexus-contract.md §2.3), so creating the same
 monitor twice is harmless; the source must have sent data at least once or Plexus answers 404.
 """
 

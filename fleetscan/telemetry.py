@@ -1,6 +1,6 @@
 """Telemetry rows as fleetscan sees them, and the one place raw rows are validated.
 
-A Plexus row is `{"source_id", "metric", "value", "timestamp", "tags"}` (plexus-api.md §1.4). Rows from
+A Plexus row is `{"source_id", "metric", "value", "timestamp", "tags"}` (docs/plexus-contract.md §1.4). Rows from
 the API, from JSON-lines files and from CSV files all pass through `parse_row`, which returns a
 `Reading` or raises `InputError` saying why the row was skipped. `parse_rows` tallies the skips so
 commands can say what they dropped ("skipped 3 rows: 2 non-numeric value, 1 bad timestamp").

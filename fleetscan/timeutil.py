@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from fleetscan.errors import InputError
 
 # Numbers below this are epoch seconds, at or above it epoch milliseconds: the gateway's rule
-# (plexus-api.md §4.2). 1e12 ms is 2001-09-09; 1e12 s is the year 33658.
+# (docs/plexus-contract.md §4.2). 1e12 ms is 2001-09-09; 1e12 s is the year 33658.
 EPOCH_MS_CUTOFF = 1e12
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")

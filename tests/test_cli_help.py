@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from fleetscan.cli import app
@@ -21,14 +23,32 @@ COMMANDS = [
     "monitor list",
     "monitor delete",
 ]
+BOX = str.maketrans(dict.fromkeys("│╭╮╰╯─", " "))
 NEEDS_PLEXUS = ["device", "fleet", "replay", "monitor create", "monitor list", "monitor delete"]
+
+
+def _click_command(command: str) -> Any:
+    """The command object typer built for `command` (its help text and parameters)."""
+    found: Any = typer.main.get_command(app)
+    for word in command.split():
+        found = found.commands[word]
+    return found
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: str) -> None:
+    """The help names the command, says what it does and lists every one of its options."""
     result = CliRunner().invoke(app, [*command.split(), "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
-    assert "Usage:" in result.stdout and len(result.stdout) > 200
+    text = " ".join(result.stdout.translate(BOX).split())  # rich wraps and frames at any width
+    assert f"Usage: fleetscan {command}" in text
+    target = _click_command(command)
+    summary = (target.help or "").strip().splitlines()
+    assert summary and " ".join(summary[0].split()) in text, "a one-line description"
+    for param in target.params:
+        for opt in param.opts:
+            if opt.startswith("-"):
+                assert opt in text, f"{opt} is not in the help of {command}"
 
 
 @pytest.mark.parametrize("command", NEEDS_PLEXUS)

@@ -3,7 +3,7 @@
 The hardware-free logic (firmware/lib/fleetnode, plain C11) is compiled with the system C
 compiler and its own unit tests are run. The same binary's `--payloads` mode prints the exact
 /ingest bodies the board would send for several scenarios; each is checked against the
-gateway's validation rules (plexus-api.md §4.2), both with the checker below and with the
+gateway's validation rules (docs/plexus-contract.md §4.2), both with the checker below and with the
 sandbox server's validator. The sketch itself is syntax-checked with g++ against minimal
 Arduino/SDK stand-ins. Flashing (PlatformIO, the ESP32 toolchain) is not part of this suite.
 """
@@ -63,7 +63,7 @@ SCENARIOS = (
 
 
 # --------------------------------------------------------------------------------------------
-# A checker for POST /ingest bodies, following plexus-api.md §4.2 step 5-6
+# A checker for POST /ingest bodies, following docs/plexus-contract.md §4.2 step 5-6
 # --------------------------------------------------------------------------------------------
 
 SOURCE_ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")

@@ -1,4 +1,4 @@
-"""The sandbox's alert engine against houston's semantics (plexus-api.md §3)."""
+"""The sandbox's alert engine against houston's semantics (docs/plexus-contract.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Contract tests: the sandbox's POST /ingest and GET /ws/device against plexus-api.md §4 and §7."""
+"""Contract tests: the sandbox's POST /ingest and GET /ws/device against docs/plexus-contract.md §4 and §7."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Contract tests: the sandbox's /api/monitors against plexus-api.md §2."""
+"""Contract tests: the sandbox's /api/monitors against docs/plexus-contract.md §2."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def make_client(sb: Sandbox, key: str, **options: Any) -> Any:
         timeout=0.5,
         **options,
     )
-    px._ws_auth_waited = True  # skip the racy first-send WebSocket wait (plexus-api.md §4.6)
+    px._ws_auth_waited = True  # skip the racy first-send WS wait (docs/plexus-contract.md §4.6)
     return px
 
 

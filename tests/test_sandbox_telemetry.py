@@ -1,4 +1,4 @@
-"""Contract tests: the sandbox's GET /api/v1/telemetry against plexus-api.md §1."""
+"""Contract tests: the sandbox's GET /api/v1/telemetry against docs/plexus-contract.md §1."""
 
 from __future__ import annotations
 

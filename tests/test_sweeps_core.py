@@ -4,7 +4,6 @@ and a replay that equals step-by-step sweeps whose state goes through SQLite eve
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -211,7 +210,8 @@ def test_summary_says_who_would_have_alerted_when_and_for_how_long() -> None:
     assert episode.status == "drifting" and episode.peak > 3.0
     [storm] = summary.storms
     assert storm.where == "the fleet" and storm.ended_ms is not None and storm.sweeps >= 2
-    assert storm.most_flagged >= 7 and math.isfinite(storm.total)
+    assert storm.most_flagged >= 7 and storm.total == len(boards())  # flagged out of the fleet
+    assert storm.reason.startswith(f"{storm.most_flagged} of {storm.total} sources in the fleet")
 
 
 def test_history_batches_look_like_a_live_fetch() -> None:

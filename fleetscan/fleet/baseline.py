@@ -24,7 +24,8 @@ import numpy as np
 
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
-from fleetscan.fleet.reduce import possible
+from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
+from fleetscan.fleet.reduce import reduce_window
 from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, loo_median, nan_median
 from fleetscan.sensors import profile_for
 from fleetscan.timeutil import EPOCH_MS_CUTOFF
@@ -158,30 +159,56 @@ def _none_if_nan(number: float) -> float | None:
 def learn_baseline(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) -> MetricBaseline:
     """Learn offsets from raw history: readings in `[now - span, now - window]`, per bucket.
 
-    Each (source, bucket) gets the median of its readings; each bucket's offsets are those medians
-    minus the leave-one-out median of the source's cohort in that bucket. The readings may be a
-    sample of each bucket (e.g. its last two minutes), since offsets compare sources at the same
-    moments. Readings that are impossible for the sensor are left out.
+    Each bucket is reduced and judged exactly as a sweep's window is (`reduce_window`,
+    `peers.judge_peers`): a source's offset in a bucket is its median minus the leave-one-out median
+    of the cohort's *trusted* members in that bucket, and a source that was not trustworthy there
+    (impossible or NaN readings, the C SDK's simulated values, frozen while its cohort moved)
+    learns nothing from it. So a usual gap is always learned against the peers a sweep will compare
+    it with. The readings may be a sample of each bucket (e.g. its last two minutes), since
+    offsets compare sources at the same moments.
     """
     bucket_ms = options.bucket_ms
-    ts, value, src = batch.ts_ms, batch.value, batch.source
+    prof = profile_for(batch.metric)
+    ts = batch.ts_ms
     start = now_ms - options.baseline_span_ms
     end = now_ms - options.window_ms
     seen = (ts >= start) & (ts <= now_ms + options.clock_tolerance_ms) & (ts >= EPOCH_MS_CUTOFF)
     n_sources = len(batch.source_ids)
     last_ts = np.full(n_sources, -1, np.int64)
-    np.maximum.at(last_ts, src[seen], ts[seen])
-    keep = seen & (ts <= end) & np.isfinite(value) & possible(value, profile_for(batch.metric))
-    ts, value, src = ts[keep], value[keep], src[keep]
+    np.maximum.at(last_ts, batch.source[seen], ts[seen])
     first_bucket = start // bucket_ms
     n_buckets = int(end // bucket_ms - first_bucket + 1) if end >= start else 0
-    bucket = ts // bucket_ms - first_bucket
-    cell = src * max(n_buckets, 1) + bucket
-    medians, counts, spacing = _cell_stats(cell, ts, value, n_sources * max(n_buckets, 1))
-    grid = medians.reshape(n_sources, max(n_buckets, 1))[:, :n_buckets]
-    spacing_grid = spacing.reshape(n_sources, max(n_buckets, 1))[:, :n_buckets]
-    offsets = _cohort_offsets(grid, batch.cohorts)
-    interval = nan_median(spacing_grid) if n_buckets else np.full(n_sources, np.nan)
+    offsets = np.full((n_sources, n_buckets), np.nan)
+    spacing = np.full((n_sources, n_buckets), np.nan)
+    rows = np.flatnonzero(seen & (ts <= end))
+    bucket = ts[rows] // bucket_ms - first_bucket
+    order = rows[np.argsort(bucket, kind="stable")]
+    bounds = np.searchsorted(np.sort(bucket), np.arange(n_buckets + 1))
+    groups = Cohorts(batch.cohorts)
+    no_drops = np.zeros(n_sources, np.int64)
+    for j in range(n_buckets):
+        take = order[bounds[j] : bounds[j + 1]]
+        if len(take) == 0:
+            continue
+        cell = SeriesBatch(
+            batch.metric,
+            batch.source_ids,
+            batch.cohorts,
+            batch.source[take],
+            ts[take],
+            batch.value[take],
+            no_drops,
+        )
+        bucket_end = int((first_bucket + j + 1) * bucket_ms)
+        agg = reduce_window(cell, now_ms=bucket_end - 1, window_ms=bucket_ms, profile=prof)
+        invalid, _ = invalid_readings(agg, prof, options)
+        trusted = judge_peers(
+            agg, groups, prof, options, invalid=invalid, silent=np.zeros(n_sources, np.bool_)
+        ).trusted
+        centre = groups.unpack(loo_median(groups.pack(agg.median, trusted)))
+        offsets[:, j] = np.where(trusted, agg.median - centre, np.nan)
+        spacing[:, j] = np.where(agg.count >= 2, agg.interval_ms, np.nan)
+    interval = nan_median(spacing) if n_buckets else np.full(n_sources, np.nan)
     return MetricBaseline(
         metric=batch.metric,
         bucket_ms=bucket_ms,
@@ -193,38 +220,6 @@ def learn_baseline(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) ->
         last_ts=last_ts,
         interval_ms=interval,
     )
-
-
-def _cell_stats(cell: Ints, ts: Ints, value: Floats, n_cells: int) -> tuple[Floats, Ints, Floats]:
-    """Median, count and mean reading spacing per cell (cells without readings: NaN, 0, NaN)."""
-    counts = np.bincount(cell, minlength=n_cells).astype(np.int64)
-    medians = np.full(n_cells, np.nan)
-    spacing = np.full(n_cells, np.nan)
-    if len(cell) == 0:
-        return medians, counts, spacing
-    order = np.lexsort((value, cell))
-    ordered = value[order]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    full = counts > 0
-    lo = starts[full] + (counts[full] - 1) // 2
-    hi = starts[full] + counts[full] // 2
-    medians[full] = (ordered[lo] + ordered[hi]) / 2.0
-    first = np.full(n_cells, np.iinfo(np.int64).max, np.int64)
-    last = np.full(n_cells, np.iinfo(np.int64).min, np.int64)
-    np.minimum.at(first, cell, ts)
-    np.maximum.at(last, cell, ts)
-    many = counts >= 2
-    spacing[many] = (last[many] - first[many]) / (counts[many] - 1)
-    return medians, counts, spacing
-
-
-def _cohort_offsets(levels: Floats, cohorts: Sequence[str]) -> Floats:
-    """`levels` (sources × buckets) minus each cohort's leave-one-out median, column by column."""
-    offsets = np.full(levels.shape, np.nan)
-    for members in cohort_members(cohorts).values():
-        block = levels[members]
-        offsets[members] = block - loo_median(block)
-    return offsets
 
 
 def cohort_members(cohorts: Sequence[str]) -> dict[str, Ints]:

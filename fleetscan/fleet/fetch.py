@@ -2,7 +2,7 @@
 
 - The window is one fetch per sweep of every source of the wanted metrics (no `source` filter),
   paged backwards in time until complete, so one chatty source cannot crowd the others out of
-  the org-wide `limit` (plexus-api.md §1.5, §8). Its upper bound is far in the future, so rows a
+  the org-wide `limit` (docs/plexus-contract.md §1.5, §8). Its upper bound is far in the future, so rows a
   device stamped with a broken clock (§7.5) show up and are reported as `invalid`.
 - The baseline needs offsets per hour over days, not every reading: it fetches a short sample
   slice at the end of each bucket (`sample_ms`, 2 minutes by default), which compares sources at

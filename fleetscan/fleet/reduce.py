@@ -45,7 +45,7 @@ from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, sorted_med
 from fleetscan.sensors import GENERIC, MetricProfile, profile_for
 from fleetscan.timeutil import EPOCH_MS_CUTOFF
 
-# What the C SDK example sends when no BME280 answers (plexus-api.md §7.2): i.i.d. uniform values
+# What the C SDK example sends when no BME280 answers (docs/plexus-contract.md §7.2): i.i.d. uniform values
 # on a 0.1 grid within these ranges. Lag-1 autocorrelation and the grid share are computed only
 # for sources whose window lies inside the range (elsewhere they are NaN: they cannot be fakes).
 SIMULATED_RANGE = {

@@ -25,7 +25,8 @@ import numpy as np
 
 from fleetscan.fleet.baseline import BaselineView, cohort_members
 from fleetscan.fleet.options import SweepOptions
-from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates
+from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
+from fleetscan.fleet.reduce import WindowAggregates
 from fleetscan.fleet.robust import (
     MAD_TO_SIGMA,
     Bools,
@@ -34,14 +35,10 @@ from fleetscan.fleet.robust import (
     loo_mad_columns,
     loo_median,
     nan_median,
-    pack_groups,
 )
 from fleetscan.fleet.status import CODE, Status
-from fleetscan.sensors import MetricProfile, profile_for
+from fleetscan.sensors import profile_for
 
-SIMULATED_GRID_SHARE = 0.95  # share of readings on the 0.1 grid (healthy sensors: about 10 %)
-SIMULATED_MAX_LAG1 = 0.5  # i.i.d. values have no autocorrelation; healthy ones are near 1
-SIMULATED_MIN_SPREAD = 0.4  # the values cover at least this share of the simulated range
 # Noise below half the sensor's noise floor is never "noisy", however quiet the peers: with a few
 # quantised readings a peer median noise can be tiny, and a ratio to it means little.
 NOISY_MIN_FLOOR_SHARE = 0.5
@@ -76,8 +73,7 @@ def score_metric(
     floor = options.scale_floor(agg.metric, prof)
     snapshot_floor = options.scale_floor(agg.metric, prof, snapshot=True)
     has_value = agg.count >= options.min_readings
-    simulated = _simulated(agg, prof, options)
-    invalid = (agg.nan + agg.invalid + agg.future + agg.past > 0) | simulated
+    invalid, simulated = invalid_readings(agg, prof, options)
 
     window_interval = np.where(agg.count >= 3, agg.interval_ms, np.nan)
     interval = np.where(np.isfinite(window_interval), window_interval, base.interval_ms)
@@ -89,19 +85,15 @@ def score_metric(
         silent = known & (age > stale_after) & ~invalid
     collective = _collective(agg, silent, known, age, stale_after, last, options.outage_fraction)
     peer = has_value & ~invalid & ~silent
-    groups = _Cohorts(agg.cohorts)
+    groups = Cohorts(agg.cohorts)
 
     # Pass 1: how the peers' windows look (for stuck and noisy).
+    judged = judge_peers(agg, groups, prof, options, invalid=invalid, silent=silent)
+    stuck, peer_range = judged.stuck, judged.peer_range
     peer_noise = groups.unpack(loo_median(groups.pack(agg.noise, peer)))
-    peer_range = groups.unpack(loo_median(groups.pack(agg.vmax - agg.vmin, peer)))
     resolution = max(prof.resolution, 1e-12)
     noise_ratio = agg.noise / np.fmax(peer_noise, resolution)
     with np.errstate(invalid="ignore"):
-        stuck = (
-            (agg.count >= options.stuck_min_readings)
-            & (agg.vmax - agg.vmin <= 0.5 * resolution)
-            & (peer_range > options.stuck_peer_factor * resolution)
-        )
         noisy_ratio = (
             (agg.count >= options.min_noise_readings)
             & (noise_ratio >= options.noisy_ratio)
@@ -109,7 +101,7 @@ def score_metric(
         )
 
     # Pass 2: the level each source's peers imply. A frozen value is no reference.
-    peer &= ~stuck
+    peer = judged.trusted
     values = groups.pack(agg.median, peer)
     centre = loo_median(values)
     peer_median = groups.unpack(centre)
@@ -176,35 +168,6 @@ def score_metric(
     )
 
 
-class _Cohorts:
-    """Sources laid out one cohort per matrix column, so leave-one-out statistics of every cohort
-    are one vectorised call (`robust.loo_median` works column by column)."""
-
-    def __init__(self, labels: tuple[str, ...]) -> None:
-        self.n = len(labels)
-        self.slots = pack_groups(labels)
-        self.present = self.slots >= 0
-        self.idx = np.where(self.present, self.slots, 0)
-
-    def pack(self, column: Floats, mask: Bools) -> Floats:
-        """`column` where `mask` holds, NaN elsewhere, as a members × cohorts matrix."""
-        out: Floats = np.where(self.present & mask[self.idx], column[self.idx], np.nan)
-        return out
-
-    def unpack(self, matrix: Floats) -> Floats:
-        column = np.full(self.n, np.nan)
-        column[self.slots[self.present]] = matrix[self.present]
-        return column
-
-    def loo_count(self, mask: Bools) -> Ints:
-        """How many *other* members of each source's cohort satisfy `mask`."""
-        inside = self.present & mask[self.idx]
-        counts = inside.sum(axis=0)[None, :] - inside
-        out = np.zeros(self.n, np.int64)
-        out[self.slots[self.present]] = counts[self.present]
-        return out
-
-
 def _column_sigma(residuals: Floats) -> Floats:
     """1.4826 × MAD of each column's finite residuals (NaN below 3), broadcast to the matrix."""
     enough = np.isfinite(residuals).sum(axis=0) >= 3
@@ -212,24 +175,6 @@ def _column_sigma(residuals: Floats) -> Floats:
     sigma = MAD_TO_SIGMA * nan_median(np.abs(residuals.T - middle[:, None]))
     out: Floats = np.broadcast_to(np.where(enough, sigma, np.nan)[None, :], residuals.shape)
     return out
-
-
-def _simulated(agg: WindowAggregates, prof: MetricProfile, options: SweepOptions) -> Bools:
-    """The C SDK's "no sensor" values: i.i.d. uniform on the 0.1 grid within a fixed range."""
-    bounds = SIMULATED_RANGE.get(prof.metric)
-    if bounds is None:
-        return np.zeros(len(agg), np.bool_)
-    low, high = bounds
-    with np.errstate(invalid="ignore"):
-        fake: Bools = (
-            (agg.count >= options.simulated_min_readings)
-            & (agg.grid >= SIMULATED_GRID_SHARE)
-            & (agg.vmin >= low - 1e-3)
-            & (agg.vmax <= high + 1e-3)
-            & (agg.vmax - agg.vmin >= SIMULATED_MIN_SPREAD * (high - low))
-            & ~(agg.lag1 >= SIMULATED_MAX_LAG1)
-        )
-    return fake
 
 
 def _collective(

@@ -1,6 +1,6 @@
 """A local server that behaves like Plexus, for tests, demos and offline work.
 
-It answers the routes fleetscan and plexus-python use, as plexus-api.md describes them:
+It answers the routes fleetscan and plexus-python use, as docs/plexus-contract.md describes them:
 
 - `GET /api/v1/telemetry`, `GET/POST/PATCH/DELETE /api/monitors` (the app API);
 - `POST /ingest` and `GET /ws/device` (404, so plexus-python falls back to HTTP) (the gateway);

@@ -1,4 +1,4 @@
-"""A threshold alert engine with the semantics of Plexus's houston service (plexus-api.md §3).
+"""A threshold alert engine with the semantics of Plexus's houston service (docs/plexus-contract.md §3).
 
     IDLE --breach--> OPEN --ok--> CLOSING --ok, >= 30 s after closing began--> COOLDOWN (60 s)
                       ^              |                                            |

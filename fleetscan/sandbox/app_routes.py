@@ -1,6 +1,6 @@
 """The app (Next.js) side of the sandbox: `/api/v1/telemetry`, `/api/monitors`, sandbox extras.
 
-Auth runs in two layers, as in Plexus (plexus-api.md §1.1): the middleware answers **307 to
+Auth runs in two layers, as in Plexus (docs/plexus-contract.md §1.1): the middleware answers **307 to
 /sign-in** when an `/api/*` request has neither an `x-api-key` starting with `plx_` nor a session
 cookie; then `withDualAuth` answers **401 `{"error":"Unauthorized"}`** for a malformed or unknown
 key and, where the route needs a scope, **403** for a key without it. `/api/monitors` needs no
@@ -249,7 +249,7 @@ def get_sandbox_alerts(backend: Backend, request: Request) -> Response:
 
 def get_sign_in(backend: Backend, request: Request) -> Response:
     """Where the 307 points: an HTML page with status 200, which is what a client that follows
-    redirects ends up reading instead of JSON (plexus-api.md §1.1)."""
+    redirects ends up reading instead of JSON (docs/plexus-contract.md §1.1)."""
     page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
     return Response(200, page, {"content-type": "text/html; charset=utf-8"})
 

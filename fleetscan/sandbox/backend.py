@@ -205,7 +205,7 @@ class Backend:
         return any(m.id == monitor_id for m in self.store.monitors("offline"))
 
     def list_monitors(self) -> list[dict[str, object]]:
-        """GET /api/monitors's `monitors`, newest first (§2.4)."""
+        """GET /api/monitors's `monitors`, newest first (docs/plexus-contract.md §2.4)."""
         series: dict[tuple[str, str], dict[str, object]] = {}
         created: dict[tuple[str, str], float] = {}
         offline: list[tuple[float, dict[str, object]]] = []

@@ -1,6 +1,6 @@
 """The gateway (Go) side of the sandbox: `POST /ingest` and the `/ws/device` fallback.
 
-`/ingest` checks, in the gateway's order (plexus-api.md §4.2): the key (401 `missing x-api-key`,
+`/ingest` checks, in the gateway's order (docs/plexus-contract.md §4.2): the key (401 `missing x-api-key`,
 401 `invalid API key`, 403 `API key lacks write scope`), then the body (413, `invalid gzip body`,
 `invalid JSON body`), then the points (`ingest.validate_ingest_body`). `/ws/device` answers 404 so
 plexus-python falls back to HTTP; the sandbox does not speak the WebSocket device protocol.

@@ -1,4 +1,4 @@
-"""`POST /ingest` body handling, as the Plexus gateway does it (plexus-api.md §4.2).
+"""`POST /ingest` body handling, as the Plexus gateway does it (docs/plexus-contract.md §4.2).
 
 Two pure steps, so the firmware and simulator tests can check payloads without a server:
 
@@ -290,7 +290,7 @@ MAX_STORED_MS: Final = 253_402_300_800_000
 
 
 def stored_timestamp_ms(timestamp: float | None, received_ms: int) -> int | None:
-    """Where the ClickHouse loader files a point in time (plexus-api.md §6.3), or None if dropped.
+    """Where the ClickHouse loader files a point in time (docs/plexus-contract.md §6.3), or None if dropped.
 
     A missing, zero or negative timestamp becomes the receive time. A positive value below 1e12 is
     multiplied by 1000 *again* (the gateway already did it once), so a device that sends uptime

@@ -1,6 +1,6 @@
 """The two JavaScript parsers `GET /api/v1/telemetry` runs on its query string, in Python.
 
-The real route (plexus-api.md §1.2) checks `limit` with `Number(value)` and `Number.isInteger`, and
+The real route (docs/plexus-contract.md §1.2) checks `limit` with `Number(value)` and `Number.isInteger`, and
 parses `from`/`to` with `new Date(value)`. The sandbox must accept and refuse the same strings, so
 this module reimplements the parts of those two functions that matter:
 

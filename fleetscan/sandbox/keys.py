@@ -1,6 +1,6 @@
 """The sandbox's API keys and the two ways Plexus checks them.
 
-A `KeySet` is three keys of the real shape (`plx_` + 32 characters, plexus-api.md §1.1).
+A `KeySet` is three keys of the real shape (`plx_` + 32 characters, docs/plexus-contract.md §1.1).
 `DEV_KEYS` are fixed, public, documented test keys: the library's default (tests, the demo) and
 `fleetscan sandbox --dev-keys`. `fleetscan sandbox` otherwise makes `random_keys()` at each
 start, so a sandbox reachable from elsewhere (`--host 0.0.0.0`) is not open to anyone who has

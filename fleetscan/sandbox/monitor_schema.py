@@ -1,4 +1,4 @@
-"""`/api/monitors` request bodies, validated like the app's zod schemas (plexus-api.md §2.1-2.2).
+"""`/api/monitors` request bodies, validated like the app's zod schemas (docs/plexus-contract.md §2.1-2.2).
 
 `parse_create_monitor` mirrors `CreateMonitorSchema` and `parse_update_targets` mirrors
 `UpdateMonitorTargetsSchema`. A failure returns zod v4's `error.flatten()` object

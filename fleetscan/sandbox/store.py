@@ -181,7 +181,7 @@ class Store:
     def query_telemetry(
         self, *, source: str | None, metrics: Sequence[str], from_ms: int, to_ms: int, limit: int
     ) -> list[TelemetryRow]:
-        """The newest `limit` rows in `[from_ms, to_ms]`, returned oldest first (§1.5)."""
+        """The newest `limit` rows in `[from_ms, to_ms]`, returned oldest first (docs/plexus-contract.md §1.5)."""
         where = ["ts >= ?", "ts <= ?"]
         args: list[object] = [from_ms, to_ms]
         if source is not None:

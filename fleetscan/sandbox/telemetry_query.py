@@ -1,4 +1,4 @@
-"""`GET /api/v1/telemetry` query parameters, checked the way route.ts checks them (§1.2, §1.6).
+"""`GET /api/v1/telemetry` query parameters, checked the way route.ts checks them (docs/plexus-contract.md §1.2, §1.6).
 
 Order and messages follow the route: `limit` first (`Number()`, positive integer, at most
 100 000), then `to`, then `from` (`new Date()`; `to` defaults to now and `from` to `to − 1 h`),

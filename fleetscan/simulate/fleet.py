@@ -182,7 +182,7 @@ class SimulatedFleet:
         end_ms: int | None = None,
         boards: Iterable[str] | None = None,
     ) -> Iterator[dict[str, object]]:
-        """Plexus rows (plexus-api.md §1.4) in time order; a NaN reading has value None."""
+        """Plexus rows (docs/plexus-contract.md §1.4) in time order; a NaN reading has value None."""
         org = self.spec.org_id
         for board, metric, ts, value in self._merged(tuple(metrics), start_ms, end_ms, boards):
             yield {

@@ -38,7 +38,7 @@ from fleetscan.simulate.model import (
 
 Bools = npt.NDArray[np.bool_]
 
-# The C SDK's "no BME280 found" fallback (plexus-api.md §7.2): base + random(lo, hi) / 10,
+# The C SDK's "no BME280 found" fallback (docs/plexus-contract.md §7.2): base + random(lo, hi) / 10,
 # Arduino's random(lo, hi) excluding hi.
 RANDOM_FALLBACK = {
     "temperature": (22.0, -20, 20),

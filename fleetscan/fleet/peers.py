@@ -1,0 +1,112 @@
+"""Who may serve as a peer: the one rule shared by a sweep's window and the baseline's history.
+
+A source's level is judged against the leave-one-out median of its cohort's *trusted* members. A
+member is trusted when it has a value and that value comes from a working sensor: no NaN,
+impossible or mis-dated readings, not the C SDK's simulated "no sensor" values, not frozen while
+the rest of its cohort moves. The window scorer (`score.score_metric`) and the baseline learner
+(`baseline.learn_baseline`, bucket by bucket) both use `judge_peers`, so a usual gap is learned
+against the very peers it will later be compared with: a board that sends junk in the history
+cannot shift its neighbours' learned gaps and then vanish from the comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fleetscan.fleet.options import SweepOptions
+from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates
+from fleetscan.fleet.robust import Bools, Floats, Ints, loo_median, pack_groups
+from fleetscan.sensors import MetricProfile
+
+SIMULATED_GRID_SHARE = 0.95  # share of readings on the 0.1 grid (healthy sensors: about 10 %)
+SIMULATED_MAX_LAG1 = 0.5  # i.i.d. values have no autocorrelation; healthy ones are near 1
+SIMULATED_MIN_SPREAD = 0.4  # the values cover at least this share of the simulated range
+
+
+class Cohorts:
+    """Sources laid out one cohort per matrix column, so leave-one-out statistics of every cohort
+    are one vectorised call (`robust.loo_median` works column by column)."""
+
+    def __init__(self, labels: tuple[str, ...]) -> None:
+        self.n = len(labels)
+        self.slots = pack_groups(labels)
+        self.present = self.slots >= 0
+        self.idx = np.where(self.present, self.slots, 0)
+
+    def pack(self, column: Floats, mask: Bools) -> Floats:
+        """`column` where `mask` holds, NaN elsewhere, as a members × cohorts matrix."""
+        out: Floats = np.where(self.present & mask[self.idx], column[self.idx], np.nan)
+        return out
+
+    def unpack(self, matrix: Floats) -> Floats:
+        column = np.full(self.n, np.nan)
+        column[self.slots[self.present]] = matrix[self.present]
+        return column
+
+    def loo_count(self, mask: Bools) -> Ints:
+        """How many *other* members of each source's cohort satisfy `mask`."""
+        inside = self.present & mask[self.idx]
+        counts = inside.sum(axis=0)[None, :] - inside
+        out = np.zeros(self.n, np.int64)
+        out[self.slots[self.present]] = counts[self.present]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class PeerJudgement:
+    """Per source of a window: frozen or not, and whether its cohort may use it as a reference."""
+
+    stuck: Bools  # frozen while its cohort moves
+    peer_range: Floats  # leave-one-out median of the other candidates' ranges
+    trusted: Bools  # usable as a peer: has a value, valid, not silent, not stuck
+
+
+def invalid_readings(
+    agg: WindowAggregates, prof: MetricProfile, options: SweepOptions
+) -> tuple[Bools, Bools]:
+    """(invalid, simulated): NaN, impossible or mis-dated readings, or the C SDK's fake values."""
+    simulated = looks_simulated(agg, prof, options)
+    invalid: Bools = (agg.nan + agg.invalid + agg.future + agg.past > 0) | simulated
+    return invalid, simulated
+
+
+def judge_peers(
+    agg: WindowAggregates,
+    groups: Cohorts,
+    prof: MetricProfile,
+    options: SweepOptions,
+    *,
+    invalid: Bools,
+    silent: Bools,
+) -> PeerJudgement:
+    """Judge every source of `agg` as a possible peer of the others in its cohort."""
+    candidate = (agg.count >= options.min_readings) & ~invalid & ~silent
+    peer_range = groups.unpack(loo_median(groups.pack(agg.vmax - agg.vmin, candidate)))
+    resolution = max(prof.resolution, 1e-12)
+    with np.errstate(invalid="ignore"):
+        stuck = (
+            (agg.count >= options.stuck_min_readings)
+            & (agg.vmax - agg.vmin <= 0.5 * resolution)
+            & (peer_range > options.stuck_peer_factor * resolution)
+        )
+    return PeerJudgement(stuck=stuck, peer_range=peer_range, trusted=candidate & ~stuck)
+
+
+def looks_simulated(agg: WindowAggregates, prof: MetricProfile, options: SweepOptions) -> Bools:
+    """The C SDK's "no sensor" values: i.i.d. uniform on the 0.1 grid within a fixed range."""
+    bounds = SIMULATED_RANGE.get(prof.metric)
+    if bounds is None:
+        return np.zeros(len(agg), np.bool_)
+    low, high = bounds
+    with np.errstate(invalid="ignore"):
+        fake: Bools = (
+            (agg.count >= options.simulated_min_readings)
+            & (agg.grid >= SIMULATED_GRID_SHARE)
+            & (agg.vmin >= low - 1e-3)
+            & (agg.vmax <= high + 1e-3)
+            & (agg.vmax - agg.vmin >= SIMULATED_MIN_SPREAD * (high - low))
+            & ~(agg.lag1 >= SIMULATED_MAX_LAG1)
+        )
+    return fake
