@@ -177,6 +177,8 @@ def replay_command(
     )
     for line in lines:
         typer.echo(line, err=output is OutputFormat.jsonl)
+    if not summary.series:  # exit 0 must mean something was watched
+        fail(f"nothing was replayed: no {', '.join(metric)} rows in the sweeps' windows", UNKNOWN)
 
 
 def _from_file(path: Path, metrics: list[str], options: StepOptions) -> History:
