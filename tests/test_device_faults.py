@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+from standin import Reply, StandIn
 from test_device_cli import SOURCE, backfill, quiet_room_then_finger
 from typer.testing import CliRunner
 
@@ -47,3 +53,28 @@ def test_offline_1970_and_9999_samples_are_not_scored(tmp_path: Path) -> None:
     assert (
         "1 readings stamped before 2001 (clock not set?), 1 stamped in the future" in result.stderr
     )
+
+
+def test_the_loop_says_a_gateway_outage_once_and_backs_off(
+    plexus_env: Sandbox, tmp_path: Path
+) -> None:
+    backfill(plexus_env, quiet_room_then_finger())
+    with StandIn(lambda _: Reply(503, b'{"error":"gateway degraded"}')) as gateway:
+        env = {**os.environ, "PLEXUS_GATEWAY_URL": gateway.url, "PLEXUS_QUIET": "1"}
+        args = ["device", "--source", SOURCE, "--metric", "temperature", "--poll", "0.05"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fleetscan", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(4.0)  # 80 polls
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        posts = len(gateway.requests)
+    said = [line for line in err.splitlines() if "503" in line or "retrying" in line]
+    assert said[0].endswith("keeping points, retrying with backoff")
+    assert len(said) == 2, err  # once when it began, once on exit with what was lost
+    assert proc.returncode == 3 and "points not delivered" in said[-1]
+    assert posts <= 12, posts  # backoff: 1 + retries, not 2 per poll

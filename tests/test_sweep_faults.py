@@ -24,6 +24,7 @@ from sweep_helpers import (
     invoke,
     readings,
     sweep,
+    write_jsonl,
 )
 
 from fleetscan.sandbox import Sandbox
@@ -31,6 +32,7 @@ from fleetscan.state import open_state
 from fleetscan.timeutil import iso_z
 
 POINTS_PER_SERIES = 3  # <metric>.fleet_z, .fleet_dev and .fleet_status, every series every sweep
+KEY = "plx_" + "w" * 32
 
 
 @pytest.fixture
@@ -165,3 +167,18 @@ def test_killed_between_posting_and_committing_duplicates_at_worst_and_loses_not
     assert len(keys) == 2 * len(expected)  # both sweeps' points twice: duplicated, at worst
     with open_state(state) as store:
         assert store.outbox() == [] and store.load().last_sweep_ms == SWEEP_TIMES[1]
+
+
+def test_a_sweep_that_watched_nothing_is_unknown_not_ok(tmp_path: Path) -> None:
+    with StandIn(lambda _: Reply(200, b'{"data": [], "count": 0}')) as empty:
+        env = {"HOME": str(tmp_path), "PLEXUS_ENDPOINT": empty.url, "PLEXUS_API_KEY": KEY}
+        code, _, err = invoke(["fleet", *SCORING, "--no-state", "--dry-run"], env)
+    assert code == 3 and "nothing was watched" in err, err
+
+
+def test_a_replay_over_rows_of_other_metrics_is_unknown_not_ok(tmp_path: Path) -> None:
+    rows = write_jsonl(tmp_path / "rows.jsonl", readings())
+    code, _, err = invoke(
+        ["replay", "--metric", "humidity", "--baseline", "0", "--input", str(rows)]
+    )
+    assert code == 3 and "nothing was replayed" in err, err

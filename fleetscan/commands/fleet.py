@@ -208,7 +208,7 @@ def fleet(
         except FleetscanError as exc:
             fail(str(exc), code=UNKNOWN)
         _show(outcome, output, verbose=True, one_off=True)
-        raise typer.Exit(code)
+        raise typer.Exit(_watched(outcome, code, metric))
     report, late = _live(
         metric,
         adjustments(ctx),
@@ -231,7 +231,19 @@ def fleet(
     _delivery_notes(report, verbose=verbose or no_state, outbox=kept, no_state=no_state)
     for message in late:  # after the sweep's own lines: the transitions are never lost
         note(f"error: {message}")
-    raise typer.Exit(code)
+    raise typer.Exit(_watched(report.outcome, code, metric))
+
+
+def _watched(outcome: StepOutcome, code: int, metrics: Sequence[str]) -> int:
+    """`code`, or UNKNOWN (with a line saying so) when the sweep judged no series at all: an
+    exit 0 must mean something was watched and found well."""
+    if outcome.verdicts:
+        return code
+    note(
+        f"nothing was watched: no {', '.join(metrics)} rows in the window (Plexus also answers "
+        "an empty page when its query times out)"
+    )
+    return UNKNOWN
 
 
 def _live(

@@ -194,6 +194,8 @@ def replay_command(
     )
     for line in lines:
         typer.echo(line, err=output is OutputFormat.jsonl)
+    if not summary.series:  # exit 0 must mean something was watched
+        fail(f"nothing was replayed: no {', '.join(metric)} rows in the sweeps' windows", UNKNOWN)
     if plot_dir is not None:
         from fleetscan.commands.pictures import write_episode_charts
 
