@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # the sweep step imports this module for its emissions
 
 EVENT_NAME = "fleetscan.alert"
 STATUS_SUFFIX = ".fleet_status"
-MAX_EVENT_BYTES = 4096  # the gateway's limit on an event value's JSON (docs/plexus-contract.md §4.2)
+# The gateway's limit on an event value's JSON (docs/plexus-contract.md §4.2).
+MAX_EVENT_BYTES = 4096
 
 OPEN_NOT_FLAGGED = 7
 SENSOR_MISSING = 8
