@@ -31,10 +31,9 @@ from fleetscan.fleet.robust import (
     Bools,
     Floats,
     Ints,
-    loo_mad_columns,
-    loo_median,
-    nan_median,
-    pack_groups,
+    grouped_loo_mad,
+    grouped_loo_median,
+    grouped_median,
 )
 from fleetscan.fleet.status import CODE, Status
 from fleetscan.sensors import MetricProfile, profile_for
@@ -92,8 +91,8 @@ def score_metric(
     groups = _Cohorts(agg.cohorts)
 
     # Pass 1: how the peers' windows look (for stuck and noisy).
-    peer_noise = groups.unpack(loo_median(groups.pack(agg.noise, peer)))
-    peer_range = groups.unpack(loo_median(groups.pack(agg.vmax - agg.vmin, peer)))
+    peer_noise = groups.loo_median(groups.pack(agg.noise, peer))
+    peer_range = groups.loo_median(groups.pack(agg.vmax - agg.vmin, peer))
     resolution = max(prof.resolution, 1e-12)
     noise_ratio = agg.noise / np.fmax(peer_noise, resolution)
     with np.errstate(invalid="ignore"):
@@ -111,18 +110,17 @@ def score_metric(
     # Pass 2: the level each source's peers imply. A frozen value is no reference.
     peer &= ~stuck
     values = groups.pack(agg.median, peer)
-    centre = loo_median(values)
-    peer_median = groups.unpack(centre)
-    snapshot_sigma = MAD_TO_SIGMA * groups.unpack(loo_mad_columns(values, centre))
+    peer_median = groups.loo_median(values)
+    snapshot_sigma = MAD_TO_SIGMA * groups.loo_mad(values, peer_median)
     peers = groups.loo_count(peer)
     # With baselines, peers are compared after taking out their own usual offsets, so the level
     # does not move when a board joins, leaves or breaks (a median of 4 is not a median of 5).
     own_base = (base.buckets >= options.min_baseline_buckets) & np.isfinite(base.offset)
     adjusted = groups.pack(agg.median - base.offset, peer & own_base)
-    base_centre = loo_median(adjusted)
+    base_centre = groups.loo_median(adjusted)
     has_base = own_base & (groups.loo_count(peer & own_base) >= options.min_peers)
-    cross_sigma = groups.unpack(_column_sigma(adjusted - base_centre))
-    level = np.where(has_base, groups.unpack(base_centre), peer_median)
+    cross_sigma = groups.sigma(adjusted - base_centre)
+    level = np.where(has_base, base_centre, peer_median)
     offset = agg.median - level
     delta = offset - base.offset
     drift_scale = np.fmax(np.fmax(base.offset_sigma, floor), cross_sigma)
@@ -177,41 +175,37 @@ def score_metric(
 
 
 class _Cohorts:
-    """Sources laid out one cohort per matrix column, so leave-one-out statistics of every cohort
-    are one vectorised call (`robust.loo_median` works column by column)."""
+    """Each source's cohort as a code, so leave-one-out statistics of every cohort are one
+    vectorised call over a flat column (`robust.grouped_loo_median`), however the sizes vary."""
 
     def __init__(self, labels: tuple[str, ...]) -> None:
-        self.n = len(labels)
-        self.slots = pack_groups(labels)
-        self.present = self.slots >= 0
-        self.idx = np.where(self.present, self.slots, 0)
+        _, codes = np.unique(np.array(labels, dtype=object), return_inverse=True)
+        self.codes: Ints = codes.astype(np.int64).reshape(-1)
 
     def pack(self, column: Floats, mask: Bools) -> Floats:
-        """`column` where `mask` holds, NaN elsewhere, as a members × cohorts matrix."""
-        out: Floats = np.where(self.present & mask[self.idx], column[self.idx], np.nan)
+        """`column` where `mask` holds, NaN elsewhere (NaN entries are no peers)."""
+        out: Floats = np.where(mask, column, np.nan)
         return out
 
-    def unpack(self, matrix: Floats) -> Floats:
-        column = np.full(self.n, np.nan)
-        column[self.slots[self.present]] = matrix[self.present]
-        return column
+    def loo_median(self, column: Floats) -> Floats:
+        return grouped_loo_median(column, self.codes)
+
+    def loo_mad(self, column: Floats, centres: Floats) -> Floats:
+        return grouped_loo_mad(column, centres, self.codes)
 
     def loo_count(self, mask: Bools) -> Ints:
         """How many *other* members of each source's cohort satisfy `mask`."""
-        inside = self.present & mask[self.idx]
-        counts = inside.sum(axis=0)[None, :] - inside
-        out = np.zeros(self.n, np.int64)
-        out[self.slots[self.present]] = counts[self.present]
+        inside = np.bincount(self.codes, weights=mask, minlength=1).astype(np.int64)
+        out: Ints = inside[self.codes] - mask
         return out
 
-
-def _column_sigma(residuals: Floats) -> Floats:
-    """1.4826 × MAD of each column's finite residuals (NaN below 3), broadcast to the matrix."""
-    enough = np.isfinite(residuals).sum(axis=0) >= 3
-    middle = nan_median(residuals.T)
-    sigma = MAD_TO_SIGMA * nan_median(np.abs(residuals.T - middle[:, None]))
-    out: Floats = np.broadcast_to(np.where(enough, sigma, np.nan)[None, :], residuals.shape)
-    return out
+    def sigma(self, residuals: Floats) -> Floats:
+        """1.4826 × MAD of each cohort's finite residuals (NaN below 3), for each member."""
+        enough = np.bincount(self.codes, weights=np.isfinite(residuals), minlength=1)
+        middle = grouped_median(residuals, self.codes)
+        sigma = MAD_TO_SIGMA * grouped_median(np.abs(residuals - middle), self.codes)
+        out: Floats = np.where(enough[self.codes] >= 3, sigma, np.nan)
+        return out
 
 
 def _simulated(agg: WindowAggregates, prof: MetricProfile, options: SweepOptions) -> Bools:
