@@ -107,7 +107,9 @@ def sections(plan: Plan) -> dict[str, Callable[[], list[Row]]]:
         ),
         "2": lambda: bench_io.parsing(plan.parse_rows, plan.repeats),
         "3": lambda: bench_io.sandbox_sweep(plan.sandbox_sizes, plan.sandbox_repeats),
-        "4": lambda: bench_io.process(plan.process_rows, plan.process_repeats, PLAIN_SCRIPT),
+        "4": lambda: bench_io.process(
+            plan.process_rows, plan.process_repeats, PLAIN_SCRIPT, big=plan is FULL
+        ),
         "5": lambda: (
             bench_device.one_stream(plan.stream_samples, plan.repeats)
             + bench_device.many_streams(plan.streams, plan.stream_seconds, plan.stream_repeats)

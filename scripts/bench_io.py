@@ -1,8 +1,8 @@
 """Benchmarks of the edges: parsing Plexus rows, a sweep over HTTP, `fleetscan fleet --input`.
 
 - `parsing`: one `/api/v1/telemetry` page body (Plexus rows, as the sandbox writes them) to
-  `SeriesBatch` arrays through `parse_rows` + `BatchBuilder`, as `fetch_window` does; against
-  `json` + `datetime.strptime` into lists and arrays.
+  `SeriesBatch` arrays through `decode_page` + `batches`, as `fetch_window` does; against the
+  per-row path it replaced (orjson, `parse_rows`, `BatchBuilder`) and `json` + `strptime`.
 - `sandbox_sweep`: the sandbox on loopback (in this process, on its own thread) holding N boards
   × 10 minutes at 0.5 Hz; one sweep is `fetch_window` (paged GETs) + `run_sweep`, as
   `fleetscan fleet --baseline 0` does. The baseline is a plain httpx client paging the same way,
@@ -14,12 +14,11 @@
 
 from __future__ import annotations
 
-import gc
 import json
+import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +39,8 @@ from bench_common import (
 )
 
 from fleetscan.client import PlexusClient
+from fleetscan.columns import batches
+from fleetscan.decode import decode_page
 from fleetscan.fleet import BatchBuilder, SeriesBatch, SweepOptions, run_sweep
 from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS, fetch_window
 from fleetscan.sandbox import Sandbox
@@ -80,60 +81,55 @@ def plexus_page(rows: int, sources: int = 1000) -> str:
 
 
 def parsing(rows: int, repeats: int) -> list[Row]:
-    """Section 2: rows/s from page text, and from decoded rows, to arrays."""
+    """Section 2: rows/s from page text to arrays, with and without `--group-by room`."""
     text = plexus_page(rows)
-    decoded: list[dict[str, object]] = json.loads(text)["data"]
+    body = text.encode()
+    out = []
+    groupings: tuple[tuple[str, ...], ...] = ((), ("room",))
+    for group_by in groupings:
 
-    def fleetscan_rows(data: list[dict[str, object]]) -> dict[str, SeriesBatch]:
-        parsed = parse_rows(data)
-        builder = BatchBuilder(["temperature"])
-        builder.add(parsed.readings)
-        builder.add_dropped(parsed.skipped_by_series)
-        return builder.build()
+        def columnar(group_by: tuple[str, ...] = group_by) -> dict[str, SeriesBatch]:
+            decoded = decode_page(body, group_by=group_by)
+            assert decoded is not None
+            return batches(decoded.settle(), ["temperature"])
 
-    # fleetscan decodes pages with orjson (client.py), the baseline with the stdlib's json.
-    whole = measure(lambda: fleetscan_rows(orjson.loads(text)["data"]), repeats)
-    only_rows = measure(lambda: fleetscan_rows(decoded), repeats)
-    plain_whole = measure(lambda: _plain_arrays(json.loads(text)["data"]), repeats)
-    plain_rows = measure(lambda: _plain_arrays(decoded), repeats)
-    json_only = measure(lambda: orjson.loads(text), repeats)
-    gc_off = measure(lambda: _without_gc(fleetscan_rows, decoded), repeats)
-    return [
-        Row(
-            "2 parsing",
-            f"page text → arrays, {rows // 1000}k rows",
-            rows / whole.median_s,
-            "rows/s",
-            whole,
-            (("json+strptime", rows / plain_whole.median_s),),
-            PARSE_TARGET,
-            f"orjson.loads alone {rows / json_only.median_s / 1e6:.2f} M rows/s",
-        ),
-        Row(
-            "2 parsing",
-            f"decoded rows → arrays, {rows // 1000}k rows",
-            rows / only_rows.median_s,
-            "rows/s",
-            only_rows,
-            (("strptime loop", rows / plain_rows.median_s),),
-            None,
-            f"parse_rows + BatchBuilder; {100 * (1 - gc_off.median_s / only_rows.median_s):.0f}% "
-            "of it is the cyclic GC (measured with gc.disable())",
-        ),
-    ]
+        def per_row(group_by: tuple[str, ...] = group_by) -> dict[str, SeriesBatch]:
+            parsed = parse_rows(orjson.loads(body)["data"])
+            builder = BatchBuilder(["temperature"], group_by=group_by)
+            builder.add(parsed.readings)
+            builder.add_dropped(parsed.skipped_by_series)
+            return builder.build()
 
-
-def _without_gc(
-    run: Callable[[list[dict[str, object]]], object], data: list[dict[str, object]]
-) -> None:
-    """`run(data)` with the cyclic garbage collector off (to measure what it costs)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        run(data)
-    finally:
-        if was_enabled:
-            gc.enable()
+        new, old = columnar(), per_row()
+        same = (
+            all(
+                np.array_equal(getattr(new["temperature"], f), getattr(old["temperature"], f))
+                for f in ("source", "ts_ms", "value")
+            )
+            and new["temperature"].cohorts == old["temperature"].cohorts
+        )
+        ours = measure(columnar, repeats)
+        rowwise = measure(per_row, repeats)
+        plain = measure(lambda: _plain_arrays(json.loads(text)["data"]), repeats)
+        decode_only = measure(lambda g=group_by: decode_page(body, group_by=g), repeats)
+        label = f" --group-by {','.join(group_by)}" if group_by else ""
+        out.append(
+            Row(
+                "2 parsing",
+                f"page text → arrays, {rows // 1000}k rows{label}",
+                rows / ours.median_s,
+                "rows/s",
+                ours,
+                (
+                    ("per-row path (orjson+parse_rows+BatchBuilder)", rows / rowwise.median_s),
+                    ("json+strptime", rows / plain.median_s),
+                ),
+                PARSE_TARGET,
+                f"msgspec decode alone {rows / decode_only.median_s / 1e6:.2f} M rows/s; "
+                f"arrays {'identical to' if same else 'DIFFER from'} the per-row path's",
+            )
+        )
+    return out
 
 
 def _plain_arrays(data: list[dict[str, object]]) -> tuple[Ints, Ints, Floats]:
@@ -261,9 +257,38 @@ def _plain_sweep(endpoint: str, key: str) -> int:
 # -- 4. the whole process ---------------------------------------------------------------------
 
 
-def process(rows: int, repeats: int, plain_script: str) -> list[Row]:
-    """Section 4: `fleetscan fleet --input` vs the plain script, both as fresh processes."""
-    boards = max(1, rows // (WINDOW_MS // CADENCE_MS))
+def process(rows: int, repeats: int, plain_script: str, *, big: bool = False) -> list[Row]:
+    """Section 4: `fleetscan fleet --input` vs the plain script, both as fresh processes: a fleet
+    at 0.5 Hz (`rows` of them), and with `big` 1M rows of 50,000 boards × 20 readings."""
+    cases = [(rows, max(1, rows // (WINDOW_MS // CADENCE_MS)), CADENCE_MS)]
+    if big:
+        cases.append((1_000_000, 50_000, WINDOW_MS // 20))
+    out = [_process_row(n, boards, cadence, repeats, plain_script) for n, boards, cadence in cases]
+    with tempfile.TemporaryDirectory(prefix="fleetscan-bench-") as tmp:
+        startup = measure(
+            lambda: _run([sys.executable, "-m", "fleetscan", "--help"], tmp), repeats, warmup=False
+        )
+    out.append(
+        Row(
+            "4 --input process",
+            "`fleetscan --help` (wall)",
+            startup.median_s,
+            "s",
+            startup,
+            (
+                (
+                    "python -c pass",
+                    measure(
+                        lambda: _run([sys.executable, "-c", "print()"], tmp), repeats, warmup=False
+                    ).median_s,
+                ),
+            ),
+        )
+    )
+    return out
+
+
+def _process_row(rows: int, boards: int, cadence_ms: int, repeats: int, plain_script: str) -> Row:
     with tempfile.TemporaryDirectory(prefix="fleetscan-bench-") as tmp:
         path = Path(tmp) / "fleet.jsonl"
         fleet = SimulatedFleet(
@@ -272,7 +297,7 @@ def process(rows: int, repeats: int, plain_script: str) -> list[Row]:
                 seed=11,
                 start_ms=NOW_MS - WINDOW_MS,
                 duration_s=WINDOW_MS / 1000,
-                cadence_s=CADENCE_MS / 1000,
+                cadence_s=cadence_ms / 1000,
             )
         )
         written = fleet.write_jsonl(path, metrics=("temperature",))
@@ -300,29 +325,38 @@ def process(rows: int, repeats: int, plain_script: str) -> list[Row]:
         ]
         # Run from the temporary folder, so `-m fleetscan` imports the same fleetscan as this
         # process (the installed one, or PYTHONPATH's), not whatever the current folder holds.
-        ours = measure(lambda: _run(fleetscan_cmd, tmp), repeats, warmup=False)
-        plain = measure(lambda: _run(plain_cmd, tmp), repeats, warmup=False)
-        startup = measure(
-            lambda: _run([sys.executable, "-m", "fleetscan", "--help"], tmp), repeats, warmup=False
-        )
-    return [
-        Row(
-            "4 --input process",
-            f"{written // 1000}k rows, {boards} boards (wall)",
-            ours.median_s,
-            "s",
-            ours,
-            (("json+numpy script", plain.median_s),),
-            Target(plain.median_s / 2, False, "≤ ½ plain script"),
-            f"{written / ours.median_s / 1e3:.0f} k rows/s; "
-            f"`fleetscan --help` alone {startup.median_s:.2f} s",
-            {"rows": float(written)},
-        )
-    ]
+        ours_peak: list[float] = []
+        plain_peak: list[float] = []
+        ours = measure(lambda: _run(fleetscan_cmd, tmp, ours_peak), repeats, warmup=False)
+        plain = measure(lambda: _run(plain_cmd, tmp, plain_peak), repeats, warmup=False)
+    factor = 0.6 if rows < 1_000_000 else 0.5
+    peak, plain_mb = float(np.median(ours_peak)), float(np.median(plain_peak))
+    memory = " (target ≤ 300 MB)" if rows >= 1_000_000 else ""
+    return Row(
+        "4 --input process",
+        f"{written // 1000}k rows, {boards} boards (wall)",
+        ours.median_s,
+        "s",
+        ours,
+        (("json+numpy script", plain.median_s),),
+        Target(plain.median_s * factor, False, f"≤ {factor}× plain script"),
+        f"{written / ours.median_s / 1e3:.0f} k rows/s; {ours.median_s / plain.median_s:.2f}× "
+        f"the plain script; peak RSS {peak:.0f} MB{memory} (plain script {plain_mb:.0f} MB)",
+        {"rows": float(written), "peak_mb": peak, "plain_peak_mb": plain_mb},
+    )
 
 
-def _run(cmd: list[str], cwd: str) -> None:
-    """Run a command to completion; alerts (exit 1 WARNING, 2 CRITICAL) are not failures."""
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
-    if result.returncode not in (0, 1, 2) or not result.stdout:
-        raise RuntimeError(f"{cmd[:4]} failed ({result.returncode}): {result.stderr[-500:]}")
+def _run(cmd: list[str], cwd: str, peak_mb: list[float] | None = None) -> None:
+    """Run a command to completion; alerts (exit 1 WARNING, 2 CRITICAL) are not failures.
+    With `peak_mb`, the child's peak resident memory is appended to it (from `wait4`)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read().decode(errors="replace")
+    if peak_mb is not None:
+        peak_mb.append(usage.ru_maxrss / 1024)
+    if child.returncode not in (0, 1, 2) or not stdout:
+        raise RuntimeError(f"{cmd[:4]} failed ({child.returncode}): {stderr[-500:]}")

@@ -25,6 +25,7 @@ import platformdirs
 import typer
 
 from fleetscan.client import PlexusClient
+from fleetscan.columns import batches
 from fleetscan.commands.common import OutputFormat, emit_json, fail, note
 from fleetscan.commands.sweep_cli import (
     DEFAULT_BASELINE,
@@ -58,11 +59,11 @@ from fleetscan.commands.sweep_cli import (
     step_options,
 )
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
+from fleetscan.decode import read_columns
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import FleetscanError, InputError
-from fleetscan.fleet import BatchBuilder, Status, render
+from fleetscan.fleet import Status, render
 from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
-from fleetscan.inputs import read_rows
 from fleetscan.state import open_state
 from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.live import LiveReport, live_sweep
@@ -291,20 +292,19 @@ def _offline(
     row counts: rows stamped after it (a device clock fault) and rows `parse_rows` skipped (NaN or
     null values, whose times are lost) are reported as invalid.
     """
-    parsed = read_rows(path)
+    rows = read_columns(path, group_by=options.sweep.group_by)
     if at_ms is not None:
         sweep_at = at_ms
+        rows = rows.select(rows.ts_ms <= sweep_at)
     else:
         wall = now_ms()
-        sweep_at = max((r.ts_ms for r in parsed.readings if r.ts_ms <= wall), default=wall)
-    builder = BatchBuilder(metrics, group_by=options.sweep.group_by)
-    builder.add(r for r in parsed.readings if at_ms is None or r.ts_ms <= sweep_at)
-    if at_ms is None:
-        builder.add_dropped(parsed.skipped_by_series)
-    if parsed.skipped:
+        past = rows.ts_ms[rows.ts_ms <= wall]
+        sweep_at = int(past.max()) if len(past) else wall
+    found = batches(rows, metrics, dropped=rows.skipped_by_series if at_ms is None else None)
+    if rows.skipped:
         unknown = " (their times are unknown, so --at does not count them)" if at_ms else ""
-        note(parsed.skipped_summary() + unknown)
-    return sweep_step(SweepState(), builder.build(), sweep_at, options)
+        note(rows.skipped_summary() + unknown)
+    return sweep_step(SweepState(), found, sweep_at, options)
 
 
 def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off: bool) -> None:

@@ -22,9 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fleetscan.client import PlexusClient
+from fleetscan.columns import RowColumns, batches
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import EmitError, StateError
-from fleetscan.fleet.batch import BatchBuilder, SeriesBatch
+from fleetscan.fleet.batch import SeriesBatch
+from fleetscan.pages import fetch_columns
 from fleetscan.state import Store, cap_outbox, outbox_merge
 from fleetscan.sweeps.plan import FetchPlan
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
@@ -61,13 +63,18 @@ def fetch_rows(
     `upper_ms` bounds the window fetch: the sweep time for `--at` and replay, far in the future
     for wall-clock sweeps, so rows a device stamped with a broken clock show up as invalid.
     """
-    builder = BatchBuilder(metrics, group_by=group_by)
-    history, window = _fetch_planned(client, plan, metrics, upper_ms=upper_ms)
-    for parsed in history:
-        builder.add(parsed.readings)
-    builder.add(window.readings)
-    builder.add_dropped(window.skipped_by_series)
-    return builder.build(), window.skipped_summary()
+    keys = tuple(group_by)
+    history = [
+        fetch_columns(client, metrics=group, from_ms=from_ms, to_ms=to_ms, group_by=keys)
+        for ranges, group in plan.history_groups()
+        for from_ms, to_ms in ranges
+    ]
+    window = fetch_columns(
+        client, metrics=list(metrics), from_ms=plan.window_from_ms, to_ms=upper_ms, group_by=keys
+    )
+    rows = RowColumns.concat([*history, window])
+    found = batches(rows, metrics, dropped=window.skipped_by_series)
+    return found, window.skipped_summary()
 
 
 def live_sweep(
