@@ -19,12 +19,11 @@ import json
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import platformdirs
 import typer
 
-from fleetscan.client import PlexusClient
 from fleetscan.columns import batches
 from fleetscan.commands.common import OutputFormat, emit_json, fail, note
 from fleetscan.commands.sweep_cli import (
@@ -60,16 +59,16 @@ from fleetscan.commands.sweep_cli import (
 )
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.decode import read_columns
-from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.fleet import Status, render
-from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
-from fleetscan.state import open_state
+from fleetscan.points import Point
 from fleetscan.sweeps import render as sweep_render
-from fleetscan.sweeps.live import LiveReport, live_sweep
 from fleetscan.sweeps.prom import exposition, write_prom
 from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, sweep_step
 from fleetscan.timeutil import now_ms, parse_timestamp_ms
+
+if TYPE_CHECKING:  # the live path's modules load only when it runs (not for --input)
+    from fleetscan.sweeps.live import LiveReport
 
 UNKNOWN = int(Severity.UNKNOWN)
 
@@ -239,6 +238,12 @@ def _live(
     api_key: str,
 ) -> LiveReport:
     """Fetch, step, post and commit (see `fleetscan.sweeps.live`); any trouble exits 3."""
+    from fleetscan.client import PlexusClient
+    from fleetscan.emitter import Emitter
+    from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
+    from fleetscan.state import open_state
+    from fleetscan.sweeps.live import live_sweep
+
     try:
         settings = resolve(endpoint, gateway_url, api_key)
         key = settings.require_key()

@@ -12,13 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from fleetscan.client import PlexusClient
 from fleetscan.columns import RowColumns, batches
 from fleetscan.fleet.baseline import MetricBaseline, learn_baseline
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import DAY_MS, SweepOptions
-from fleetscan.pages import fetch_columns
+
+if TYPE_CHECKING:  # `plan.py` needs `baseline_slices` without the network edge
+    from fleetscan.client import PlexusClient
 
 FUTURE_LOOKAHEAD_MS = 3650 * DAY_MS  # how far ahead of now the window fetch looks for bad clocks
 
@@ -30,6 +32,8 @@ def fetch_window(
 
     Rows skipped as unreadable (NaN or null values) count as invalid readings of the window.
     """
+    from fleetscan.pages import fetch_columns
+
     columns = fetch_columns(
         client,
         metrics=list(metrics),
@@ -76,6 +80,8 @@ def fetch_baseline(
     sample_ms: int = 120_000,
 ) -> dict[str, MetricBaseline]:
     """Learn each metric's baseline from sample slices of the history before the window."""
+    from fleetscan.pages import fetch_columns
+
     slices = baseline_slices(now_ms=now_ms, options=options, sample_ms=sample_ms)
     columns = RowColumns.concat(
         fetch_columns(client, metrics=list(metrics), from_ms=a, to_ms=b, group_by=options.group_by)

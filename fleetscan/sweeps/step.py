@@ -28,7 +28,6 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any
 
-from fleetscan.emitter import Point
 from fleetscan.fleet.baseline import MetricBaseline, learn_baseline
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.emit import fleet_points
@@ -36,6 +35,7 @@ from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.status import Status
 from fleetscan.fleet.sweep import FleetResult, run_sweep
 from fleetscan.lifecycle import LifecycleOptions, SeriesState, Storm, Transition, step, storms
+from fleetscan.points import Point
 from fleetscan.sweeps.plan import (
     FetchPlan,
     HistoryKind,
