@@ -16,6 +16,7 @@ began or ended) or went wrong; `-v` prints the whole table. One-off sweeps alway
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -131,6 +132,21 @@ def fleet(
             "for cron-like sweeps over a file use `fleetscan replay`).",
         ),
     ] = None,
+    clickhouse: Annotated[
+        str | None,
+        typer.Option(
+            "--clickhouse",
+            help="One-off sweep reduced inside ClickHouse (Plexus's store, one row per source "
+            "comes back): chdb:PATH (embedded, a data directory) or http(s)://[user@]host:port "
+            "(password from FLEETSCAN_CLICKHOUSE_PASSWORD). Nothing posted.",
+        ),
+    ] = None,
+    database: Annotated[
+        str, typer.Option("--database", help="With --clickhouse: the database.")
+    ] = "plexus",
+    org: Annotated[
+        str | None, typer.Option("--org", help="With --clickhouse: only this org's rows.")
+    ] = None,
     at: Annotated[
         str | None,
         typer.Option(
@@ -168,7 +184,7 @@ def fleet(
     <metric>.fleet_z opens and resolves with it. Exit: 0 ok, 1 warning, 2 critical, 3 unknown
     (Plexus, key or state trouble), 64 usage.
     """
-    one_off = no_state or input_file is not None
+    one_off = no_state or input_file is not None or clickhouse is not None
     try:
         options = step_options(
             window=window,
@@ -191,9 +207,12 @@ def fleet(
             raise InputError("--outbox is for --no-state sweeps: with state, the state keeps them")
     except (FleetscanError, ValueError) as exc:
         fail(str(exc), code=EXIT_USAGE)
-    if input_file is not None:
+    if input_file is not None or clickhouse is not None:
         try:
-            outcome = _offline(input_file, metric, at_ms, options)
+            if clickhouse is not None:
+                outcome = _pushed_down(clickhouse, database, org, metric, at_ms, options)
+            else:
+                outcome = _offline(input_file or Path(), metric, at_ms, options)
             code = exit_code(outcome.severity())
             if prom_file is not None:
                 text = exposition(outcome, duration_s=0.0, outbox_points=0, severity=Severity(code))
@@ -286,6 +305,28 @@ def _live(
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)
     return report
+
+
+def _pushed_down(
+    url: str,
+    database: str,
+    org: str | None,
+    metrics: Sequence[str],
+    at_ms: int | None,
+    options: StepOptions,
+) -> StepOutcome:
+    """A one-off sweep reduced inside ClickHouse (see `fleetscan.clickhouse`)."""
+    from fleetscan.clickhouse import Connection, Target, clickhouse_sweep
+    from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
+
+    now = at_ms if at_ms is not None else now_ms()
+    upper = at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS
+    password = os.environ.get("FLEETSCAN_CLICKHOUSE_PASSWORD", "")
+    with Connection(url, password=password) as conn:
+        return clickhouse_sweep(
+            conn, Target(database=database, org=org), metrics, now_ms=now, upper_ms=upper,
+            options=options,
+        )  # fmt: skip
 
 
 def _offline(

@@ -155,6 +155,25 @@ def _none_if_nan(number: float) -> float | None:
     return None if math.isnan(number) else number
 
 
+@dataclass(frozen=True, eq=False)
+class BucketCells:
+    """What `learn_baseline` learns from: per source, its newest reading, and per (source,
+    bucket) the median, count and mean spacing of its possible readings (sources × buckets).
+
+    `bucket_cells` computes them from raw readings; `fleetscan.clickhouse` computes the same
+    cells with one grouped query inside ClickHouse.
+    """
+
+    metric: str
+    source_ids: tuple[str, ...]
+    cohorts: tuple[str, ...]
+    first_bucket: int  # bucket number (start // bucket_ms) of column 0
+    last_ts: Ints
+    median: Floats  # sources × buckets, NaN where empty
+    count: Ints
+    spacing_ms: Floats
+
+
 def learn_baseline(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) -> MetricBaseline:
     """Learn offsets from raw history: readings in `[now - span, now - window]`, per bucket.
 
@@ -163,34 +182,60 @@ def learn_baseline(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) ->
     sample of each bucket (e.g. its last two minutes), since offsets compare sources at the same
     moments. Readings that are impossible for the sensor are left out.
     """
-    bucket_ms = options.bucket_ms
-    ts, value, src = batch.ts_ms, batch.value, batch.source
+    return baseline_from_cells(bucket_cells(batch, now_ms=now_ms, options=options), options)
+
+
+def bucket_window(*, now_ms: int, options: SweepOptions) -> tuple[int, int, int, int]:
+    """`(start_ms, end_ms, first_bucket, n_buckets)` of a baseline learnt at `now_ms`."""
     start = now_ms - options.baseline_span_ms
     end = now_ms - options.window_ms
+    first_bucket = start // options.bucket_ms
+    n_buckets = int(end // options.bucket_ms - first_bucket + 1) if end >= start else 0
+    return start, end, first_bucket, n_buckets
+
+
+def bucket_cells(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) -> BucketCells:
+    """The per-source and per-(source, bucket) reductions of raw history (see `BucketCells`)."""
+    bucket_ms = options.bucket_ms
+    ts, value, src = batch.ts_ms, batch.value, batch.source
+    start, end, first_bucket, n_buckets = bucket_window(now_ms=now_ms, options=options)
     seen = (ts >= start) & (ts <= now_ms + options.clock_tolerance_ms) & (ts >= EPOCH_MS_CUTOFF)
     n_sources = len(batch.source_ids)
     last_ts = np.full(n_sources, -1, np.int64)
     np.maximum.at(last_ts, src[seen], ts[seen])
     keep = seen & (ts <= end) & np.isfinite(value) & possible(value, profile_for(batch.metric))
     ts, value, src = ts[keep], value[keep], src[keep]
-    first_bucket = start // bucket_ms
-    n_buckets = int(end // bucket_ms - first_bucket + 1) if end >= start else 0
     bucket = ts // bucket_ms - first_bucket
     cell = src * max(n_buckets, 1) + bucket
     medians, counts, spacing = _cell_stats(cell, ts, value, n_sources * max(n_buckets, 1))
-    grid = medians.reshape(n_sources, max(n_buckets, 1))[:, :n_buckets]
-    spacing_grid = spacing.reshape(n_sources, max(n_buckets, 1))[:, :n_buckets]
-    offsets = _cohort_offsets(grid, batch.cohorts)
-    interval = nan_median(spacing_grid) if n_buckets else np.full(n_sources, np.nan)
-    return MetricBaseline(
+    shape = (n_sources, max(n_buckets, 1))
+    return BucketCells(
         metric=batch.metric,
-        bucket_ms=bucket_ms,
         source_ids=batch.source_ids,
         cohorts=batch.cohorts,
-        bucket_start=(first_bucket + np.arange(n_buckets, dtype=np.int64)) * bucket_ms,
+        first_bucket=first_bucket,
+        last_ts=last_ts,
+        median=medians.reshape(shape)[:, :n_buckets],
+        count=counts.reshape(shape)[:, :n_buckets],
+        spacing_ms=spacing.reshape(shape)[:, :n_buckets],
+    )
+
+
+def baseline_from_cells(cells: BucketCells, options: SweepOptions) -> MetricBaseline:
+    """Offsets from the cohort per bucket, and each source's usual interval, from the cells."""
+    n_sources, n_buckets = cells.median.shape
+    offsets = _cohort_offsets(cells.median, cells.cohorts)
+    interval = nan_median(cells.spacing_ms) if n_buckets else np.full(n_sources, np.nan)
+    return MetricBaseline(
+        metric=cells.metric,
+        bucket_ms=options.bucket_ms,
+        source_ids=cells.source_ids,
+        cohorts=cells.cohorts,
+        bucket_start=(cells.first_bucket + np.arange(n_buckets, dtype=np.int64))
+        * options.bucket_ms,
         offset=offsets,
         weight=np.where(np.isfinite(offsets), 1.0, 0.0),
-        last_ts=last_ts,
+        last_ts=cells.last_ts,
         interval_ms=interval,
     )
 

@@ -32,6 +32,7 @@ from fleetscan.fleet.baseline import MetricBaseline, learn_baseline
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.emit import fleet_points
 from fleetscan.fleet.options import SweepOptions
+from fleetscan.fleet.reduce import WindowAggregates
 from fleetscan.fleet.status import Status
 from fleetscan.fleet.sweep import FleetResult, run_sweep
 from fleetscan.lifecycle import LifecycleOptions, SeriesState, Storm, Transition, step, storms
@@ -245,7 +246,31 @@ def sweep_step(
             baselines[metric] = fill_baseline(state.baselines[metric], learned)
         elif kind is not HistoryKind.NONE:
             baselines[metric] = state.baselines[metric]
-    results, folded = run_sweep(recent, baselines, now_ms=now_ms, options=opts)
+    return _scored(state, recent, baselines, now_ms, options)
+
+
+def reduced_step(
+    state: SweepState,
+    window: Mapping[str, WindowAggregates],
+    baselines: Mapping[str, MetricBaseline],
+    now_ms: int,
+    options: StepOptions,
+) -> StepOutcome:
+    """`sweep_step` over windows already reduced and baselines already learnt elsewhere (inside
+    ClickHouse: `fleetscan.clickhouse`); with an empty state, the same outcome as `sweep_step`
+    over the rows those reductions were made from."""
+    return _scored(state, window, baselines, now_ms, options)
+
+
+def _scored(
+    state: SweepState,
+    window: Mapping[str, SeriesBatch | WindowAggregates],
+    baselines: Mapping[str, MetricBaseline],
+    now_ms: int,
+    options: StepOptions,
+) -> StepOutcome:
+    opts = options.sweep
+    results, folded = run_sweep(window, baselines, now_ms=now_ms, options=opts)
     found = storms(((r.cohort, r.metric, r.status.alerting) for r in results), options.lifecycle)
     verdicts, series, last_seen = _lifecycle(state, results, found, window, now_ms, options)
     kept_baselines = dict(state.baselines)
@@ -268,7 +293,7 @@ def _lifecycle(
     state: SweepState,
     results: tuple[FleetResult, ...],
     found: list[Storm],
-    window: Mapping[str, SeriesBatch],
+    window: Mapping[str, object],
     now_ms: int,
     options: StepOptions,
 ) -> tuple[tuple[SeriesVerdict, ...], dict[Key, SeriesState], dict[Key, int]]:
@@ -355,7 +380,7 @@ def _forgotten(key: Key, now_ms: int, last_seen_ms: int | None) -> FleetResult:
 def _storm_state(
     active: Mapping[StormKey, int],
     found: list[Storm],
-    window: Mapping[str, SeriesBatch],
+    window: Mapping[str, object],
     now_ms: int,
 ) -> dict[StormKey, int]:
     kept = {k: since for k, since in active.items() if k[0] not in window}
@@ -367,7 +392,7 @@ def _storm_state(
 def _storm_findings(
     active: Mapping[StormKey, int],
     found: list[Storm],
-    window: Mapping[str, SeriesBatch],
+    window: Mapping[str, object],
     now_ms: int,
 ) -> tuple[StormFinding, ...]:
     out = [
