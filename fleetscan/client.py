@@ -162,6 +162,22 @@ class PlexusClient:
         for page in reversed(pages):
             parse_rows(page, into=parsed)
 
+    def fleet_metrics(
+        self, *, metric: str, from_ms: int, to_ms: int, interval: str
+    ) -> dict[str, Any]:
+        """One GET /v1/fleet/metrics (the FastAPI read API, plexus-api.md §5): per-source bucket
+        aggregates of `metric` for the whole org over `[from_ms, to_ms)`."""
+        params = {
+            "metric": metric,
+            "start": iso_z(from_ms),
+            "end": iso_z(to_ms),
+            "interval": interval,
+        }
+        body = self._request("GET", "/v1/fleet/metrics", params=params)
+        if not isinstance(body, dict) or not isinstance(body.get("sources"), list):
+            raise ProtocolError(f"{self.endpoint}/v1/fleet/metrics answered without `sources`")
+        return body
+
     # -- monitors ----------------------------------------------------------------------------
 
     def list_monitors(self) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -263,7 +264,11 @@ def process(rows: int, repeats: int, plain_script: str, *, big: bool = False) ->
     cases = [(rows, max(1, rows // (WINDOW_MS // CADENCE_MS)), CADENCE_MS)]
     if big:
         cases.append((1_000_000, 50_000, WINDOW_MS // 20))
-    out = [_process_row(n, boards, cadence, repeats, plain_script) for n, boards, cadence in cases]
+    out = [
+        r
+        for n, boards, cadence in cases
+        for r in _process_row(n, boards, cadence, repeats, plain_script)
+    ]
     with tempfile.TemporaryDirectory(prefix="fleetscan-bench-") as tmp:
         startup = measure(
             lambda: _run([sys.executable, "-m", "fleetscan", "--help"], tmp), repeats, warmup=False
@@ -288,19 +293,24 @@ def process(rows: int, repeats: int, plain_script: str, *, big: bool = False) ->
     return out
 
 
-def _process_row(rows: int, boards: int, cadence_ms: int, repeats: int, plain_script: str) -> Row:
+def _process_row(
+    rows: int, boards: int, cadence_ms: int, repeats: int, plain_script: str
+) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="fleetscan-bench-") as tmp:
         path = Path(tmp) / "fleet.jsonl"
-        fleet = SimulatedFleet(
-            FleetSpec(
-                boards=boards,
-                seed=11,
-                start_ms=NOW_MS - WINDOW_MS,
-                duration_s=WINDOW_MS / 1000,
-                cadence_s=cadence_ms / 1000,
+        if boards <= 9999:
+            fleet = SimulatedFleet(
+                FleetSpec(
+                    boards=boards,
+                    seed=11,
+                    start_ms=NOW_MS - WINDOW_MS,
+                    duration_s=WINDOW_MS / 1000,
+                    cadence_s=cadence_ms / 1000,
+                )
             )
-        )
-        written = fleet.write_jsonl(path, metrics=("temperature",))
+            written = fleet.write_jsonl(path, metrics=("temperature",))
+        else:  # beyond the simulator's 9,999 boards
+            written = _write_fleet_lines(path, boards, cadence_ms)
         at = iso_z(NOW_MS)
         fleetscan_cmd = [
             sys.executable,
@@ -329,10 +339,13 @@ def _process_row(rows: int, boards: int, cadence_ms: int, repeats: int, plain_sc
         plain_peak: list[float] = []
         ours = measure(lambda: _run(fleetscan_cmd, tmp, ours_peak), repeats, warmup=False)
         plain = measure(lambda: _run(plain_cmd, tmp, plain_peak), repeats, warmup=False)
+        pushed = (
+            _clickhouse_row(path, at, ours.median_s, repeats, tmp) if rows >= 1_000_000 else None
+        )
     factor = 0.6 if rows < 1_000_000 else 0.5
     peak, plain_mb = float(np.median(ours_peak)), float(np.median(plain_peak))
     memory = " (target ≤ 300 MB)" if rows >= 1_000_000 else ""
-    return Row(
+    row = Row(
         "4 --input process",
         f"{written // 1000}k rows, {boards} boards (wall)",
         ours.median_s,
@@ -344,13 +357,90 @@ def _process_row(rows: int, boards: int, cadence_ms: int, repeats: int, plain_sc
         f"the plain script; peak RSS {peak:.0f} MB{memory} (plain script {plain_mb:.0f} MB)",
         {"rows": float(written), "peak_mb": peak, "plain_peak_mb": plain_mb},
     )
+    return [row] if pushed is None else [row, pushed]
+
+
+def _write_fleet_lines(path: Path, boards: int, cadence_ms: int) -> int:
+    """A window of Plexus rows, oldest first: `boards` healthy boards every `cadence_ms` (each
+    at its own level, float32 values, ±50 ms jitter), tagged with a room of 5 and a site."""
+    rng = np.random.default_rng(15)
+    per_board = WINDOW_MS // cadence_ms
+    k = np.arange(per_board)
+    ts = (NOW_MS - WINDOW_MS + cadence_ms // 2 + cadence_ms * k)[None, :] + rng.integers(
+        -50, 51, (boards, per_board)
+    )
+    level = 22.0 + rng.normal(0.0, 0.5, (boards, 1))
+    value = (level + rng.normal(0.0, 0.02, (boards, per_board))).astype(np.float32)
+    board = np.broadcast_to(np.arange(boards)[:, None], ts.shape).ravel()
+    order = np.argsort(ts.ravel(), kind="stable")
+    stamps = np.char.replace(
+        np.datetime_as_string(ts.ravel()[order].astype("datetime64[ms]")), "T", " "
+    )
+    with path.open("w", encoding="utf-8") as out:
+        for b, t, v in zip(
+            board[order].tolist(), stamps.tolist(), value.ravel()[order].tolist(), strict=True
+        ):
+            out.write(
+                f'{{"source_id":"esp32-bme280-{b + 1:06d}","metric":"temperature",'
+                f'"value":{v:.10g},"timestamp":"{t}",'
+                f'"tags":{{"room":"room-{b // 5:05d}","site":"hq"}}}}\n'
+            )
+    return boards * per_board
+
+
+def _clickhouse_row(path: Path, at: str, input_s: float, repeats: int, tmp: str) -> Row:
+    """`fleet --clickhouse chdb:DIR` over the same rows (loaded into Plexus's table layout first,
+    not timed), against the `--input` sweep's time; the two sweeps' verdicts are compared."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from clickhouse_fixtures import create_plexus_store
+
+    store = Path(tmp) / "ch"
+    started = time.perf_counter()
+    with path.open("rb") as handle:
+        loaded = create_plexus_store(store, (orjson.loads(line) for line in handle), org=ORG_ID)
+    load_s = time.perf_counter() - started
+    common = [sys.executable, "-m", "fleetscan", "fleet", "--at", at, "--metric", "temperature"]
+    pushed_cmd = [*common, "--clickhouse", f"chdb:{store}", "--org", ORG_ID]
+    peaks: list[float] = []
+    timing = measure(lambda: _run(pushed_cmd, tmp, peaks), repeats, warmup=False)
+    same = _verdicts([*pushed_cmd, "--format", "jsonl"], tmp) == _verdicts(
+        [*common, "--input", str(path), "--format", "jsonl"], tmp
+    )
+    return Row(
+        "4 --input process",
+        "same rows, `fleet --clickhouse chdb:` (wall)",
+        timing.median_s,
+        "s",
+        timing,
+        (("fleet --input, same run", input_s),),
+        Target(0.2 * input_s, False, "≤ 0.2× the --input sweep"),
+        f"{timing.median_s / input_s:.2f}× the --input sweep; verdicts "
+        f"{'identical' if same else 'DIFFER'}; peak RSS {float(np.median(peaks)):.0f} MB; "
+        f"loading {loaded:,} rows into chdb (not timed above) took {load_s:.1f} s",
+        {"peak_mb": float(np.median(peaks))},
+    )
+
+
+def _child_env() -> dict[str, str]:
+    """The environment of the timed processes: `BENCH_FLEETSCAN_TREE=DIR` runs them on the
+    fleetscan source tree in DIR (e.g. `git archive` of an older commit: a before figure)."""
+    env = dict(os.environ)
+    tree = env.get("BENCH_FLEETSCAN_TREE")
+    if tree:
+        env["PYTHONPATH"] = tree
+    return env
+
+
+def _verdicts(cmd: list[str], cwd: str) -> set[tuple[str, str]]:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    return {(r["source_id"], r["status"]) for r in map(json.loads, done.stdout.splitlines())}
 
 
 def _run(cmd: list[str], cwd: str, peak_mb: list[float] | None = None) -> None:
     """Run a command to completion; alerts (exit 1 WARNING, 2 CRITICAL) are not failures.
     With `peak_mb`, the child's peak resident memory is appended to it (from `wait4`)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
+        child = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=_child_env())
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)

@@ -19,6 +19,8 @@ import json
 import os
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -72,6 +74,11 @@ if TYPE_CHECKING:  # the live path's modules load only when it runs (not for --i
     from fleetscan.sweeps.live import LiveReport
 
 UNKNOWN = int(Severity.UNKNOWN)
+
+
+class BaselineSource(StrEnum):
+    raw = "raw"
+    rollups = "rollups"
 
 
 def default_state_path() -> Path:
@@ -132,6 +139,23 @@ def fleet(
             "for cron-like sweeps over a file use `fleetscan replay`).",
         ),
     ] = None,
+    baseline_from: Annotated[
+        BaselineSource,
+        typer.Option(
+            "--baseline-from",
+            help="Learn baselines from raw samples of each bucket (`raw`, /api/v1/telemetry) "
+            "or from Plexus's rollups (`rollups`, one /v1/fleet/metrics call per metric on "
+            "--api-url): for big fleets.",
+        ),
+    ] = BaselineSource.raw,
+    api_url: Annotated[
+        str,
+        typer.Option(
+            "--api-url",
+            envvar="PLEXUS_API_URL",
+            help="Plexus's read API (/v1/fleet/metrics), for --baseline-from rollups.",
+        ),
+    ] = "https://api.plexus.company",
     clickhouse: Annotated[
         str | None,
         typer.Option(
@@ -203,6 +227,7 @@ def fleet(
             immediate=one_off,
         )
         at_ms = parse_timestamp_ms(at) if at is not None else None
+        options = replace(options, baseline_rollups=baseline_from is BaselineSource.rollups)
         if outbox is not None and not no_state:
             raise InputError("--outbox is for --no-state sweeps: with state, the state keeps them")
     except (FleetscanError, ValueError) as exc:
@@ -232,6 +257,7 @@ def fleet(
         prom_file=prom_file,
         endpoint=endpoint,
         gateway_url=gateway_url,
+        api_url=api_url,
         api_key=api_key,
     )
     if report.skipped:
@@ -255,6 +281,7 @@ def _live(
     endpoint: str,
     gateway_url: str,
     api_key: str,
+    api_url: str,
 ) -> LiveReport:
     """Fetch, step, post and commit (see `fleetscan.sweeps.live`); any trouble exits 3."""
     from fleetscan.client import PlexusClient
@@ -268,8 +295,10 @@ def _live(
         key = settings.require_key()
         now = at_ms if at_ms is not None else now_ms()
         upper = at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS
+        rollups = options.baseline_rollups
         with (
             PlexusClient(endpoint=settings.endpoint, api_key=key) as client,
+            PlexusClient(endpoint=api_url if rollups else settings.endpoint, api_key=key) as api,
             Emitter(api_key=key, gateway_url=settings.gateway_url, dry_run=dry_run) as emitter,
         ):
             # With state, the store holds the outbox; a one-off sweep may keep one in a file.
@@ -290,6 +319,7 @@ def _live(
                     upper_ms=upper,
                     options=options,
                     pending=pending,
+                    api_client=api if rollups else None,
                 )
             if one_off_outbox is not None:
                 _save_outbox(one_off_outbox, report.undelivered)

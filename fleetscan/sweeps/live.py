@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fleetscan.client import PlexusClient
 from fleetscan.columns import RowColumns, batches
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import EmitError, StateError
+from fleetscan.fleet.baseline import baseline_from_cells
 from fleetscan.fleet.batch import SeriesBatch
+from fleetscan.fleet.rollups import rollup_cells
 from fleetscan.pages import fetch_columns
 from fleetscan.state import Store, cap_outbox, outbox_merge
-from fleetscan.sweeps.plan import FetchPlan
+from fleetscan.sweeps.plan import FetchPlan, HistoryKind
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
 from fleetscan.telemetry import ParsedRows, Reading
 from fleetscan.timeutil import iso_z
@@ -87,9 +89,11 @@ def live_sweep(
     upper_ms: int,
     options: StepOptions,
     pending: Sequence[Point] = (),
+    api_client: PlexusClient | None = None,
 ) -> LiveReport:
     """One sweep at `now_ms`. With a `store`, its state and outbox are used and committed;
-    without one the state starts empty and `pending` are the points to send first."""
+    without one the state starts empty and `pending` are the points to send first. With
+    `options.baseline_rollups`, baselines to learn come from `api_client`'s /v1/fleet/metrics."""
     started = time.monotonic()
     state = store.load() if store is not None else SweepState()
     if store is not None:
@@ -101,10 +105,24 @@ def live_sweep(
             f"one at {iso_z(now_ms)}: is the clock (or --at) right?"
         )
     plan = plan_sweep(state, metrics, now_ms, options)
+    rollups = [m for m, k in plan.kinds.items() if k is HistoryKind.LEARN]
+    if options.baseline_rollups and api_client is not None and rollups:
+        plan = replace(plan, history={m: r for m, r in plan.history.items() if m not in rollups})
+    else:
+        rollups = []
     window, skipped = fetch_rows(
         client, plan, metrics, group_by=options.sweep.group_by, upper_ms=upper_ms
     )
-    outcome = sweep_step(state, window, now_ms, options)
+    learned = {}
+    for metric in rollups:
+        assert api_client is not None
+        batch = window[metric]
+        cells, _ = rollup_cells(
+            api_client, metric, now_ms=now_ms, options=options.sweep,
+            cohorts=dict(zip(batch.source_ids, batch.cohorts, strict=True)),
+        )  # fmt: skip
+        learned[metric] = baseline_from_cells(cells, options.sweep)
+    outcome = sweep_step(state, window, now_ms, options, learned=learned)
     if emitter.dry_run:
         return LiveReport(outcome, skipped=skipped, dry_run=True, duration_s=_since(started))
     points = outbox_merge(pending, outcome.emissions())

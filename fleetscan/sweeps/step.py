@@ -72,6 +72,7 @@ class StepOptions:
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
     use_baseline: bool = True  # learn and keep per-source baselines (`--baseline 0`: snapshots)
     sample_ms: int = 120_000  # history is fetched as this much at the end of every bucket
+    baseline_rollups: bool = False  # learn baselines from /v1/fleet/metrics, not raw samples
     critical: float = 6.0  # an open alert whose fleet_z reaches this is CRITICAL
 
     def __post_init__(self) -> None:
@@ -216,8 +217,12 @@ def sweep_step(
     window: Mapping[str, SeriesBatch],
     now_ms: int,
     options: StepOptions,
+    learned: Mapping[str, MetricBaseline] | None = None,
 ) -> StepOutcome:
     """Run one sweep at `now_ms` over `window` (the rows `plan.plan_fetch` asked for, by metric).
+
+    `learned` are baselines learnt elsewhere (from rollups: `fleet.rollups`) for the metrics
+    that must learn one, in place of learning from the window's history rows.
 
     `window` holds each metric's history rows (stamped at or before `now - window`) and its
     window rows; every metric swept must be a key, even with no rows. Deterministic: the same
@@ -239,11 +244,13 @@ def sweep_step(
             options=opts,
             use_baseline=options.use_baseline,
         )
-        if kind is HistoryKind.LEARN:
+        if kind is HistoryKind.LEARN and learned is not None and metric in learned:
+            baselines[metric] = learned[metric]
+        elif kind is HistoryKind.LEARN:
             baselines[metric] = learn_baseline(history, now_ms=now_ms, options=opts)
         elif kind is HistoryKind.GAP and len(history):
-            learned = learn_baseline(history, now_ms=now_ms, options=opts)
-            baselines[metric] = fill_baseline(state.baselines[metric], learned)
+            filled = learn_baseline(history, now_ms=now_ms, options=opts)
+            baselines[metric] = fill_baseline(state.baselines[metric], filled)
         elif kind is not HistoryKind.NONE:
             baselines[metric] = state.baselines[metric]
     return _scored(state, recent, baselines, now_ms, options)
