@@ -19,7 +19,7 @@ on Plexus's Distributed `telemetry_dist` across a cluster (`--table`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,7 +41,14 @@ from fleetscan.fleet.reduce import (
 )
 from fleetscan.fleet.robust import MAD_TO_SIGMA
 from fleetscan.sensors import GENERIC, MetricProfile, profile_for
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, reduced_step
+from fleetscan.sweeps.plan import HistoryKind, fill_baseline
+from fleetscan.sweeps.step import (
+    StepOptions,
+    StepOutcome,
+    SweepState,
+    plan_sweep,
+    reduced_step,
+)
 from fleetscan.timeutil import EPOCH_MS_CUTOFF
 
 TS = "toUnixTimestamp64Milli(timestamp)"
@@ -286,10 +293,13 @@ def bucket_cells(
     now_ms: int,
     options: SweepOptions,
     sample_ms: int,
+    slices: Sequence[tuple[int, int]] | None = None,
 ) -> BucketCells:
-    """The baseline learner's cells, over the rows the HTTP path fetches for it (see module)."""
+    """The baseline learner's cells, over the rows the HTTP path fetches for it: `slices`
+    (inclusive ranges, at most one per bucket), by default `fetch.baseline_slices`."""
     _, _, first, n_buckets = bucket_window(now_ms=now_ms, options=options)
-    slices = baseline_slices(now_ms=now_ms, options=options, sample_ms=sample_ms)
+    if slices is None:
+        slices = baseline_slices(now_ms=now_ms, options=options, sample_ms=sample_ms)
     label, tagged = _label(options.group_by)
     empty = BucketCells(
         metric, (), (), first, np.zeros(0, np.int64), np.zeros((0, n_buckets)),
@@ -298,9 +308,11 @@ def bucket_cells(
     if not slices:
         return empty
     bucket_ms = options.bucket_ms
-    lower = [lo for lo, _ in slices]
-    upper = [hi for _, hi in slices]
     first_slice = slices[0][0] // bucket_ms
+    span = slices[-1][1] // bucket_ms - first_slice + 1
+    lower, upper = [1] * span, [0] * span  # buckets without a slice take no rows
+    for lo, hi in slices:
+        lower[lo // bucket_ms - first_slice], upper[lo // bucket_ms - first_slice] = lo, hi
     index = f"toUInt32(intDiv(ts, {bucket_ms}) - {first_slice} + 1)"
     # Each slice lies in its own bucket: the row's bucket picks its slice's bounds.
     in_slice = f"(ts >= arrayElement({lower}, {index}) AND ts <= arrayElement({upper}, {index}))"
@@ -374,3 +386,42 @@ def clickhouse_sweep(
             )
             baselines[metric] = baseline_from_cells(cells, opts)
     return reduced_step(SweepState(), windows, baselines, now_ms, options)
+
+
+def clickhouse_replay(
+    conn: Connection,
+    target: Target,
+    metrics: Sequence[str],
+    times: Sequence[int],
+    options: StepOptions,
+) -> Iterator[StepOutcome]:
+    """`sweeps.replay.replay` with every sweep reduced inside ClickHouse: one outcome per time."""
+    state = SweepState()
+    opts = options.sweep
+    for now_ms in times:
+        plan = plan_sweep(state, metrics, now_ms, options)
+        windows = {}
+        baselines = {}
+        for metric in dict.fromkeys(metrics):
+            windows[metric] = window_aggregates(
+                conn, target, metric, now_ms=now_ms, upper_ms=now_ms, options=opts
+            )
+            kind = plan.kinds.get(metric)
+            ranges = plan.history.get(metric, ())
+            if kind in (HistoryKind.LEARN, HistoryKind.GAP):
+                cells = bucket_cells(
+                    conn, target, metric, now_ms=now_ms, options=opts,
+                    sample_ms=options.sample_ms, slices=ranges,
+                )  # fmt: skip
+                learned = baseline_from_cells(cells, opts)
+                if kind is HistoryKind.LEARN:
+                    baselines[metric] = learned
+                elif len(learned):
+                    baselines[metric] = fill_baseline(state.baselines[metric], learned)
+                else:
+                    baselines[metric] = state.baselines[metric]
+            elif kind is HistoryKind.FOLD:
+                baselines[metric] = state.baselines[metric]
+        outcome = reduced_step(state, windows, baselines, now_ms, options)
+        state = outcome.state
+        yield outcome

@@ -150,3 +150,42 @@ def test_the_cli_sweeps_chdb_like_the_same_rows_from_a_file(tmp_path: Path) -> N
         (r["source_id"], r["status"], round(r["z"], 9) if r["z"] is not None else None) for r in b
     }
     assert "never-shown" not in pushed.output
+
+
+@pytest.mark.slow
+def test_replay_in_clickhouse_equals_replay_over_the_same_file(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from fleetscan.cli import app
+
+    rows = [r for r in fleet().iter_rows(["temperature"]) if r["value"] is not None]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    create_plexus_store(tmp_path / "ch", rows, org=ORG_ID)
+    common = ["replay", "--metric", "temperature", "--from", iso_z(NOW - HOUR), "--to",
+              iso_z(NOW), "--every", "10m", "--baseline", "8h", "--format", "jsonl",
+              "--group-by", "room", "--min-peers", "2"]  # fmt: skip
+    pushed = CliRunner().invoke(app, [*common, "--clickhouse", f"chdb:{tmp_path / 'ch'}"])
+    from_file = CliRunner().invoke(app, [*common, "--input", str(path)])
+    assert pushed.exit_code == from_file.exit_code == 0, pushed.output
+
+    def by_series(stdout: str) -> dict[tuple[str, str], tuple[str, float | None]]:
+        out = {}
+        for r in map(json.loads, stdout.splitlines()):
+            out[(r["at"], r["source_id"])] = (r["status"], r["z"])
+        return out
+
+    a, b = by_series(pushed.stdout), by_series(from_file.stdout)
+    assert set(a) == set(b) and len(a) == 7 * 16
+    for key in a:
+        assert a[key][0] == b[key][0], key
+        assert same(a[key][1], b[key][1]) or a[key][1] == b[key][1], key
+    assert (
+        pushed.stderr
+        == from_file.stderr.replace(
+            from_file.stderr.split("in ")[-1], pushed.stderr.split("in ")[-1]
+        )
+        or "alert" in pushed.stderr
+    )

@@ -44,13 +44,16 @@ from fleetscan.commands.sweep_cli import (
     EXIT_USAGE,
     BaselineOption,
     BaselineSampleOption,
+    ClickHouseOption,
     ConsecutiveOption,
     CooldownOption,
     CriticalOption,
+    DatabaseOption,
     GroupByOption,
     MetricsOption,
     MinPeersOption,
     MinScaleOption,
+    OrgOption,
     RecoveryOption,
     StormFractionOption,
     StormMinOption,
@@ -156,21 +159,9 @@ def fleet(
             help="Plexus's read API (/v1/fleet/metrics), for --baseline-from rollups.",
         ),
     ] = "https://api.plexus.company",
-    clickhouse: Annotated[
-        str | None,
-        typer.Option(
-            "--clickhouse",
-            help="One-off sweep reduced inside ClickHouse (Plexus's store, one row per source "
-            "comes back): chdb:PATH (embedded, a data directory) or http(s)://[user@]host:port "
-            "(password from FLEETSCAN_CLICKHOUSE_PASSWORD). Nothing posted.",
-        ),
-    ] = None,
-    database: Annotated[
-        str, typer.Option("--database", help="With --clickhouse: the database.")
-    ] = "plexus",
-    org: Annotated[
-        str | None, typer.Option("--org", help="With --clickhouse: only this org's rows.")
-    ] = None,
+    clickhouse: ClickHouseOption = None,
+    database: DatabaseOption = "plexus",
+    org: OrgOption = None,
     at: Annotated[
         str | None,
         typer.Option(
