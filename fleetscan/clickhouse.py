@@ -18,6 +18,7 @@ on Plexus's Distributed `telemetry_dist` across a cluster (`--table`).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,19 @@ class Target:
     org: str | None = None
 
 
+def check_url(url: str) -> None:
+    """`InputError` unless `url` is `chdb:PATH` or `http(s)://[user@]host[:port]`."""
+    if url.startswith("chdb:"):
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"--clickhouse {url!r}: expected chdb:PATH or http(s)://host:port")
+    if parts.password:
+        raise InputError(
+            "--clickhouse: put the password in FLEETSCAN_CLICKHOUSE_PASSWORD, not the URL"
+        )
+
+
 class Connection:
     """A query runner over chdb or clickhouse-connect: `columns(sql)` gives the result columns."""
 
@@ -79,15 +93,17 @@ class Connection:
                 ) from None
             self._session = session.Session(url.removeprefix("chdb:") or ":memory:")  # type: ignore[no-untyped-call]
             return
+        check_url(url)
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InputError(f"--clickhouse {url!r}: expected chdb:PATH or http(s)://host:port")
         try:
             import clickhouse_connect
         except ImportError:
             raise InputError(
                 "--clickhouse http(s):// needs clickhouse-connect: pip install 'fleetscan[clickhouse]'"
             ) from None
+        # The driver logs its failures too; the one-line error below says it all.
+        logging.getLogger("clickhouse_connect").addHandler(logging.NullHandler())
+        logging.getLogger("clickhouse_connect").propagate = False
         try:
             self._client = clickhouse_connect.get_client(
                 host=parts.hostname,

@@ -189,3 +189,22 @@ def test_replay_in_clickhouse_equals_replay_over_the_same_file(tmp_path: Path) -
         )
         or "alert" in pushed.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [("ftp://host", 64), ("http://reader:hunter2@host:8123", 64), ("http://reader@127.0.0.1:9", 3)],
+)
+def test_clickhouse_urls_fail_in_one_line_without_the_password(url: str, code: int) -> None:
+    from typer.testing import CliRunner
+
+    from fleetscan.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["fleet", "--metric", "temperature", "--clickhouse", url],
+        env={"FLEETSCAN_CLICKHOUSE_PASSWORD": "hunter2"},
+    )
+    assert result.exit_code == code, result.output
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "hunter2" not in result.output

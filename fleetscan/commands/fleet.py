@@ -219,6 +219,10 @@ def fleet(
         )
         at_ms = parse_timestamp_ms(at) if at is not None else None
         options = replace(options, baseline_rollups=baseline_from is BaselineSource.rollups)
+        if clickhouse is not None:
+            from fleetscan.clickhouse import check_url
+
+            check_url(clickhouse)
         if outbox is not None and not no_state:
             raise InputError("--outbox is for --no-state sweeps: with state, the state keeps them")
     except (FleetscanError, ValueError) as exc:

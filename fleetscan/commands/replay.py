@@ -138,6 +138,10 @@ def replay_command(
             raise InputError("give --input FILE, or --from (and --to) to pull rows from Plexus")
         if clickhouse is not None and (input_file is not None or from_ms is None):
             raise InputError("--clickhouse replays need --from (and --to), not --input")
+        if clickhouse is not None:
+            from fleetscan.clickhouse import check_url
+
+            check_url(clickhouse)
     except (FleetscanError, ValueError) as exc:
         fail(str(exc), code=EXIT_USAGE)
     if clickhouse is not None:
