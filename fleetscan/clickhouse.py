@@ -252,7 +252,7 @@ FROM (
     SELECT
       source_id,
       argMaxIf({label}, ts, {tagged}) AS cohort,
-      arraySort(p -> p.1, groupArrayIf((ts, value), {valid})) AS pts,
+      arraySort(groupArrayIf((ts, value), {valid})) AS pts,  -- by time (then value)
       toInt64(length(pts)) AS n,
       countIf({in_window} AND NOT isFinite(value)) AS nan_n,
       countIf({in_window} AND isFinite(value) AND NOT {_possible(prof)}) AS invalid_n,
