@@ -455,3 +455,67 @@ def _run(cmd: list[str], cwd: str, peak_mb: list[float] | None = None) -> None:
         stderr = "\n".join(lines[:-1])
     if result.returncode not in (0, 1, 2) or not result.stdout:
         raise RuntimeError(f"{cmd[:4]} failed ({result.returncode}): {stderr[-500:]}")
+
+
+# -- 7. a baseline sweep inside ClickHouse at 100k boards (opt-in: --only 7) ---------------------
+
+
+def clickhouse_scale(boards: int, hours: int) -> list[Row]:
+    """Section 7: `boards` × `hours` at one reading a minute, generated inside chdb in Plexus's
+    table layout, then one `clickhouse_sweep` at the end with a `hours` baseline (learning it:
+    the per-bucket cells) and the 10-minute window. Rows, seconds and this process's peak RSS."""
+    import resource
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from chdb import session
+    from clickhouse_fixtures import PLEXUS_TELEMETRY
+
+    from fleetscan.clickhouse import Connection, Target, clickhouse_sweep
+    from fleetscan.sweeps.step import StepOptions
+
+    rows = boards * hours * 60
+    start = NOW_MS - hours * 3_600_000
+    with tempfile.TemporaryDirectory(prefix="fleetscan-ch-") as tmp:
+        s = session.Session(tmp)
+        s.query("CREATE DATABASE plexus")
+        s.query(PLEXUS_TELEMETRY)
+        started = time.perf_counter()
+        s.query(
+            f"""INSERT INTO plexus.telemetry (org_id, source_id, timestamp, metric, value, tags)
+            SELECT '{ORG_ID}', concat('esp32-bme280-', leftPad(toString(number % {boards}), 6, '0')),
+                   fromUnixTimestamp64Milli(toInt64({start} + intDiv(number, {boards}) * 60000
+                                                    + number % 997)),
+                   'temperature',
+                   22 + (number % {boards}) % 101 / 100 + sin(intDiv(number, {boards}) / 240)
+                      + (cityHash64(number) % 1000) / 25000,
+                   map('room', concat('room-', toString(intDiv(number % {boards}, 5))))
+            FROM numbers({rows})"""
+        )
+        load_s = time.perf_counter() - started
+        s.close()
+        options = StepOptions(
+            sweep=SweepOptions(window_ms=WINDOW_MS, baseline_span_ms=hours * 3_600_000)
+        )
+        started = time.perf_counter()
+        with Connection(f"chdb:{tmp}") as conn:
+            outcome = clickhouse_sweep(
+                conn, Target(org=ORG_ID), ["temperature"], now_ms=NOW_MS, upper_ms=NOW_MS,
+                options=options,
+            )  # fmt: skip
+        sweep_s = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    flagged = sum(v.result.status.alerting for v in outcome.verdicts)
+    return [
+        Row(
+            "7 ClickHouse scale",
+            f"{boards // 1000}k boards × {hours} h at 1/min: baseline sweep (wall)",
+            sweep_s,
+            "s",
+            None,
+            (),
+            None,
+            f"{rows / 1e6:.0f}M rows generated in chdb in {load_s:.0f} s; {len(outcome.verdicts):,}"
+            f" series, {flagged} flagged; peak RSS {peak_mb:.0f} MB (this process, chdb included)",
+            {"rows": float(rows), "peak_mb": peak_mb, "load_s": load_s},
+        )
+    ]
