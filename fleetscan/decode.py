@@ -2,7 +2,8 @@
 
 msgspec decodes a page (`{"data": [...]}`) or a JSON-lines file into small typed structs in C,
 skipping the fields fleetscan does not read (`org_id`, `metadata`, and `tags` unless `--group-by`
-needs them, and then only the group-by keys); the columns are then filled in a few list passes,
+needs them; then each row's tags stay raw JSON and each distinct text is decoded once); the
+columns are then filled in a few list passes,
 and the `YYYY-MM-DD HH:MM:SS.mmm` timestamps are checked and converted all at once by NumPy.
 
 Anything a plain Plexus row does not hold (a missing field, a string or boolean value, another
@@ -85,19 +86,13 @@ class Decoded:
         )
 
 
-@cache
+class _TaggedRow(_Row, gc=False):
+    tags: msgspec.Raw = msgspec.Raw(b"null")  # kept undecoded: rows share a few distinct tags
+
+
 def _row_type(group_by: tuple[str, ...]) -> Any:
-    """The row struct: with a `tags` struct holding only the group-by keys, when there are any."""
-    if not group_by:
-        return _Row
-    names = [f"t{i}" for i in range(len(group_by))]
-    tags = msgspec.defstruct(
-        "Tags",
-        [(n, str | msgspec.UnsetType, msgspec.UNSET) for n in names],
-        rename=dict(zip(names, group_by, strict=True)),
-        gc=False,
-    )
-    return msgspec.defstruct("TaggedRow", [("tags", tags | None, None)], bases=(_Row,), gc=False)
+    """The row struct: with its `tags` kept as raw JSON when there are group-by keys."""
+    return _TaggedRow if group_by else _Row
 
 
 @cache
@@ -163,7 +158,10 @@ def _columns(rows: list[Any], group_by: tuple[str, ...]) -> Decoded | None:
     values = list(map(_VALUE, rows))
     value = np.array(values, dtype=np.float64)  # None becomes NaN
     bad = ~np.isfinite(value)  # JSON has no NaN or infinity, and msgspec refuses 1e999
-    label, labels = _labels(rows, group_by)
+    labelled = _labels(rows, group_by)
+    if labelled is None:
+        return None
+    label, labels = labelled
     columns = RowColumns(
         tuple(sources),
         tuple(metrics),
@@ -185,21 +183,26 @@ _SOURCE, _METRIC, _TIMESTAMP, _VALUE = (
 )
 
 
-def _labels(rows: list[Any], group_by: tuple[str, ...]) -> tuple[Ints, tuple[str, ...]]:
-    """Each row's cohort label code (NO_LABEL without a group-by tag) and the labels."""
+def _labels(rows: list[Any], group_by: tuple[str, ...]) -> tuple[Ints, tuple[str, ...]] | None:
+    """Each row's cohort label code (NO_LABEL without a group-by tag) and the labels; None when
+    a group-by tag is not a string (the validator's `str()` decides those).
+
+    The tags stay raw JSON per row; each distinct text is decoded once.
+    """
     if not group_by:
         return np.full(len(rows), NO_LABEL, np.int64), ()
-    values = attrgetter(*(f"t{i}" for i in range(len(group_by))))
-    keys: dict[Any, int] = {}
-    seen = [keys.setdefault(None if t is None else values(t), len(keys)) for t in _tags(rows)]
+    texts: dict[bytes, int] = {}
+    seen = [texts.setdefault(bytes(t), len(texts)) for t in _tags(rows)]
     labels: dict[str, int] = {}
-    table = np.full(len(keys) + 1, NO_LABEL, np.int64)
-    for key, k in keys.items():
-        parts = (key,) if len(group_by) == 1 else key
-        if key is None or all(p is msgspec.UNSET for p in parts):
-            continue
-        text = "/".join("" if p is msgspec.UNSET else p for p in parts)
-        table[k] = labels.setdefault(text, len(labels))
+    table = np.full(len(texts), NO_LABEL, np.int64)
+    for text, k in texts.items():
+        tags = msgspec.json.decode(text)
+        if not isinstance(tags, dict) or tags.keys().isdisjoint(group_by):
+            continue  # no tags, or none of the group-by keys: says nothing about the cohort
+        values = [tags.get(key, "") for key in group_by]
+        if not all(isinstance(v, str) for v in values):
+            return None
+        table[k] = labels.setdefault("/".join(values), len(labels))
     out: Ints = table[np.array(seen, np.int64)] if seen else np.zeros(0, np.int64)
     return out, tuple(labels)
 
