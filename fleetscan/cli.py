@@ -1,5 +1,9 @@
 """The `fleetscan` command line: a thin typer shell over the library (commands in fleetscan/commands).
 
+Commands are imported only when they run: `fleetscan fleet --input FILE` loads neither httpx
+nor the sandbox, the simulator or the device detectors, and `fleetscan --help` lists the
+commands from the summaries below without importing any of them.
+
 Exit codes every command shares (the monitoring-plugin convention; see commands/sweep_cli.py for
 what 0-2 mean in a sweep):
 
@@ -11,26 +15,56 @@ what 0-2 mean in a sweep):
 
 from __future__ import annotations
 
+import importlib
 import os
 import traceback
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from fleetscan.commands import (
-    configuration,
-    demo,
-    device,
-    fleet,
-    monitor,
-    pictures,
-    replay,
-    sandbox,
-    silence,
-)
 from fleetscan.commands.common import EXIT_UNKNOWN, EXIT_USAGE
 from fleetscan.errors import redact
+
+# name: (module, the one-line summary `fleetscan --help` shows)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": (
+        "fleetscan.commands.demo",
+        "Run fleetscan end to end on a simulated 50-board fleet: no account, no network.",
+    ),
+    "device": (
+        "fleetscan.commands.device",
+        "Score each new reading of a stream and post `<metric>.zscore` after N anomalies in a row.",
+    ),
+    "fleet": (
+        "fleetscan.commands.fleet",
+        "Compare every source of each metric with its peers and post <metric>.fleet_z.",
+    ),
+    "replay": (
+        "fleetscan.commands.replay",
+        "Replay cron sweeps over stored history (same logic as `fleet` with state; posts nothing).",
+    ),
+    "plot": (
+        "fleetscan.commands.pictures",
+        "Draw a board's readings against its peers' median and robust band, alerts shaded.",
+    ),
+    "report": (
+        "fleetscan.commands.pictures",
+        "Write one self-contained HTML page: the findings, a chart per finding, the fleet at a "
+        "glance.",
+    ),
+    "monitor": ("fleetscan.commands.monitor", "Create, list and delete Plexus threshold monitors."),
+    "silence": (
+        "fleetscan.commands.silence",
+        "Silence boards under maintenance: scored and shown, never paged.",
+    ),
+    "sandbox": (
+        "fleetscan.commands.sandbox",
+        "Run a local Plexus stand-in (telemetry, monitors, ingest, alerts) until Ctrl+C.",
+    ),
+    "config": ("fleetscan.commands.configuration", "Check a fleetscan.toml."),
+}
 
 # Click's exception types, found through typer's public BadParameter (typer vendors click in newer
 # releases and depends on it in older ones).
@@ -44,8 +78,43 @@ _DEBUG = "fleetscan.debug"
 
 
 class FleetscanGroup(TyperGroup):
-    """The root group: usage errors exit 64 and unexpected exceptions exit 3, in every command;
-    flags show no `<bool>` type in `--help` (typer 0.29 prints one after every flag)."""
+    """The root group. A command's module is imported only when that command is asked for;
+    usage errors exit 64 and unexpected exceptions exit 3, in every command; flags show no
+    `<bool>` type in `--help` (typer 0.29 prints one after every flag)."""
+
+    _listing = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._built: dict[str, Any] = {}
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module_name, summary = spec
+        if self._listing:  # the top-level help only needs the summary
+            return TyperCommand(name=cmd_name, help=summary)
+        if cmd_name not in self._built:
+            holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+            importlib.import_module(module_name).register(holder)
+            built = typer.main.get_command(holder)
+            if isinstance(built, TyperGroup):
+                built = built.commands[cmd_name]
+            built.name = cmd_name
+            _hide_flag_types(built)
+            self._built[cmd_name] = built
+        return self._built[cmd_name]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         _hide_flag_types(self)
@@ -96,7 +165,6 @@ def _env_debug() -> bool:
 app = typer.Typer(
     name="fleetscan",
     cls=FleetscanGroup,
-    help="Explainable anomaly detection for IoT sensor fleets on Plexus.",
     no_args_is_help=True,
     add_completion=True,  # `fleetscan --install-completion` (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
@@ -115,18 +183,26 @@ def _root(
             help="On an unexpected error, print the traceback (the API key redacted).",
         ),
     ] = False,
-    config: configuration.ConfigOption = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="FLEETSCAN_CONFIG",
+            show_envvar=True,
+            help="fleetscan.toml with the options of your sweeps (flags and environment win).",
+        ),
+    ] = None,
 ) -> None:
     """Explainable anomaly detection for IoT sensor fleets on Plexus."""
     ctx.meta[_DEBUG] = debug
     # plexus-python's stderr banners name plexus.company hosts whatever gateway is configured, and
     # repeat what fleetscan says itself in one line.
     os.environ.setdefault("PLEXUS_QUIET", "1")
-    configuration.load_config(ctx, config)
+    ctx.obj = None
+    if config is not None:
+        from fleetscan.commands.configuration import load_config
 
-
-for _command in (demo, device, fleet, replay, pictures, monitor, silence, sandbox, configuration):
-    _command.register(app)
+        load_config(ctx, config)
 
 
 def main() -> None:

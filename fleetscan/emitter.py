@@ -33,32 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetscan.errors import EmitError, redact
-from fleetscan.telemetry import NO_TAGS
+from fleetscan.points import Point as Point  # re-exported: posting is where callers look
 
 CHUNK_POINTS = 5_000  # plexus-python's own chunk size; the gateway takes up to 10,000 per request
-
-
-@dataclass(frozen=True, slots=True)
-class Point:
-    """One metric point to post: `ts_ms` is epoch ms UTC."""
-
-    source_id: str
-    metric: str
-    value: float
-    ts_ms: int
-    tags: Mapping[str, str] = field(default_factory=lambda: NO_TAGS)
-
-    def wire(self) -> dict[str, Any]:
-        point: dict[str, Any] = {
-            "source_id": self.source_id,
-            "class": "metric",
-            "metric": self.metric,
-            "value": self.value,
-            "timestamp": self.ts_ms,
-        }
-        if self.tags:
-            point["tags"] = dict(self.tags)
-        return point
 
 
 @dataclass

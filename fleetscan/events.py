@@ -42,9 +42,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fleetscan.emitter import Point
 from fleetscan.fleet.status import Status
 from fleetscan.fleet.sweep import FleetResult
+from fleetscan.points import Point
 from fleetscan.timeutil import human_duration, iso_z
 
 if TYPE_CHECKING:  # the sweep step imports this module for its emissions

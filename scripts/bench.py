@@ -10,10 +10,14 @@ Sections (see each module's docstring for what exactly is timed):
 1. the fleet scoring core, `run_sweep` on N sources × 300 readings (bench_fleet.py);
 2. parsing Plexus rows into arrays (bench_io.py);
 3. a whole sweep against the sandbox over HTTP (bench_io.py);
-4. `fleetscan fleet --input FILE --at T` as a process, against `PLAIN_SCRIPT` below (bench_io.py);
+4. `fleetscan fleet --input FILE --at T` as a process, against `PLAIN_SCRIPT` below, at 300k rows
+   and (full run) 1M rows of 50k boards with peak memory, and `fleet --clickhouse chdb:` over
+   the same 1M rows (bench_io.py);
 5. device mode, one stream and 10,000 streams (bench_device.py), and replaying history through
    the fleet core (bench_fleet.py);
-6. the detection-quality tables of scripts/eval_fleet.py and scripts/eval_device.py.
+6. the detection-quality tables of scripts/eval_fleet.py and scripts/eval_device.py;
+7. opt-in (`--only 7`): a baseline sweep inside ClickHouse over 100k boards × 24 h at one
+   reading a minute (144M rows generated in chdb), `fleet --clickhouse`'s engine.
 
 Every figure is the median of several runs, and every baseline runs in the same invocation on
 the same data. Nothing here asserts a time: a target that is missed prints MISS, exit code 0.
@@ -107,12 +111,16 @@ def sections(plan: Plan) -> dict[str, Callable[[], list[Row]]]:
         ),
         "2": lambda: bench_io.parsing(plan.parse_rows, plan.repeats),
         "3": lambda: bench_io.sandbox_sweep(plan.sandbox_sizes, plan.sandbox_repeats),
-        "4": lambda: bench_io.process(plan.process_rows, plan.process_repeats, PLAIN_SCRIPT),
+        "4": lambda: bench_io.process(
+            plan.process_rows, plan.process_repeats, PLAIN_SCRIPT, big=plan is FULL
+        ),
         "5": lambda: (
             bench_device.one_stream(plan.stream_samples, plan.repeats)
             + bench_device.many_streams(plan.streams, plan.stream_seconds, plan.stream_repeats)
             + bench_fleet.replay(plan.replay_boards, plan.replay_hours, plan.repeats)
         ),
+        # opt-in (heavy: minutes, GBs on disk): only with --only 7
+        "7": lambda: bench_io.clickhouse_scale(100_000 if plan is FULL else 10_000, 24),
     }
 
 
@@ -226,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine()
     rows: list[Row] = []
     for number, run in sections(plan).items():
-        if chosen and number not in chosen:
+        if (chosen and number not in chosen) or (number == "7" and number not in chosen):
             continue
         _log(f"section {number}")
         rows.extend(run())

@@ -101,3 +101,51 @@ def test_shell_completion_completes_commands() -> None:
         env={**env, "COMP_CWORD": "2", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0 and proc.stdout.split() == ["add"]
+
+
+def test_the_top_level_summaries_are_the_commands_own() -> None:
+    from fleetscan.cli import COMMANDS
+
+    for name in COMMANDS:
+        result = CliRunner().invoke(app, [name, "--help"], terminal_width=400)
+        _, summary = COMMANDS[name]
+        assert summary in " ".join(result.stdout.split()), name
+
+
+LIGHT_PATH = """
+import sys
+from fleetscan.cli import main
+sys.argv = ["fleetscan", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+heavy = ("httpx", "fleetscan.client", "fleetscan.state", "fleetscan.emitter", "fleetscan.sandbox",
+         "fleetscan.simulate", "fleetscan.detectors", "fleetscan.commands.device", "sqlite3", "plexus")
+loaded = sorted(m for m in sys.modules if m in heavy or m.split(".")[0] in heavy
+                or any(m.startswith(h + ".") for h in heavy))
+print("LOADED:" + " ".join(loaded), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["fleet", "--input", "{path}", "--metric", "temperature"]]
+)
+def test_help_and_the_input_path_import_only_what_they_run(
+    tmp_path: object, args: list[str]
+) -> None:
+    path = f"{tmp_path}/rows.jsonl"
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(
+            '{"source_id": "b1", "metric": "temperature", "value": 21.0, '
+            '"timestamp": "2026-06-12 10:00:00.000"}\n'
+        )
+    proc = subprocess.run(
+        [sys.executable, "-c", LIGHT_PATH, *[a.format(path=path) for a in args]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    marker = [line for line in proc.stderr.splitlines() if line.startswith("LOADED:")]
+    assert marker == ["LOADED:"], proc.stderr
+    assert proc.stdout  # the help, or the sweep's table

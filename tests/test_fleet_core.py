@@ -26,7 +26,13 @@ from fleetscan.fleet import (
     run_sweep,
 )
 from fleetscan.fleet.reduce import CELL_BUDGET, _chunks
-from fleetscan.fleet.robust import loo_mad, loo_median, nan_median
+from fleetscan.fleet.robust import (
+    grouped_loo_mad,
+    grouped_loo_median,
+    loo_mad,
+    loo_median,
+    nan_median,
+)
 from fleetscan.fleet.sweep import FleetResult
 from fleetscan.telemetry import Reading
 
@@ -103,15 +109,75 @@ def test_loo_median_matches_brute_force(values: list[float]) -> None:
         assert got[i] == pytest.approx(want, nan_ok=True)
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=10))
-def test_loo_mad_matches_brute_force(values: list[float]) -> None:
-    x = np.array(values)
-    centre = loo_median(x[:, None])[:, 0]
-    got = loo_mad(x, centre)
-    for i in range(len(x)):
-        others = np.delete(x, i)
-        assert got[i] == pytest.approx(float(np.median(np.abs(others - centre[i]))))
+def _brute_loo_mad(values: np.ndarray, centres: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The n² definition: for each i, the median of |x_j - centre_i| over finite j != i in i's group."""
+    out = np.full(len(values), np.nan)
+    for i in range(len(values)):
+        others = (codes == codes[i]) & np.isfinite(values) & (np.arange(len(values)) != i)
+        if others.any() and np.isfinite(centres[i]):
+            out[i] = float(np.median(np.abs(values[others] - centres[i])))
+    return out
+
+
+finite_or_nan = st.one_of(
+    st.floats(-1e3, 1e3), st.integers(-3, 3).map(float), st.just(math.nan)
+)  # small integers make ties, which the rank shifts must get right
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(finite_or_nan, st.integers(0, 2), st.floats(-2, 2)), min_size=1, max_size=14
+    ),
+    st.booleans(),
+)
+def test_loo_mad_matches_brute_force_exactly(
+    entries: list[tuple[float, int, float]], shifted: bool
+) -> None:
+    values = np.array([v for v, _, _ in entries])
+    codes = np.unique([c for _, c, _ in entries], return_inverse=True)[1].astype(np.int64)
+    centres = grouped_loo_median(values, codes)
+    if shifted:  # any centre, not only the leave-one-out median
+        centres = centres + np.array([d for _, _, d in entries])
+    got = grouped_loo_mad(values, centres, codes)
+    np.testing.assert_array_equal(got, _brute_loo_mad(values, centres, codes))
+    if len(set(codes.tolist())) == 1:
+        np.testing.assert_array_equal(loo_mad(values, centres), got)
+
+
+def test_loo_statistics_at_100k_sources_agree_with_the_definition() -> None:
+    rng = np.random.default_rng(15)
+    values = np.round(rng.normal(21.0, 0.8, 100_000), 1)  # quantised: many ties
+    values[rng.random(100_000) < 0.01] = np.nan
+    codes = rng.integers(0, 3, 100_000).astype(np.int64)  # three cohorts of ~33k
+    centres = grouped_loo_median(values, codes)
+    mad = grouped_loo_mad(values, centres, codes)
+    # The definition, on a sample of entries, each against its whole cohort.
+    for i in rng.choice(100_000, 40, replace=False).tolist():
+        others = (codes == codes[i]) & np.isfinite(values)
+        others[i] = False
+        assert centres[i] == float(np.median(values[others]))
+        assert mad[i] == float(np.median(np.abs(values[others] - centres[i])))
+    assert np.isfinite(mad).all()
+
+
+def test_a_sweep_over_100k_sources_in_uneven_cohorts_finds_the_one_stray_board() -> None:
+    # One cohort of 90k boards and 2,500 cohorts of 4: a padded cohort matrix would be 2.3e8 cells.
+    n, rng = 100_000, np.random.default_rng(16)
+    readings = 20
+    level = np.round(21.0 + rng.uniform(-0.4, 0.4, n), 2)  # all within 1.4 robust σ
+    level[12_345] += 6.0
+    src = np.repeat(np.arange(n), readings)
+    ts = NOW - 2000 * np.tile(np.arange(readings)[::-1], n)
+    value = np.round(level[src] + rng.normal(0, 0.05, n * readings), 2)
+    ids = [f"b{i:06d}" for i in range(n)]
+    cohorts = ["big" if i < 90_000 else f"room-{i // 4}" for i in range(n)]
+    batch = SeriesBatch.from_arrays("temperature", ids, src, ts, value, cohorts=cohorts)
+    results = sweep(batch)
+    flagged = {sid for sid, r in results.items() if r.alerting}
+    assert flagged == {"b012345"}
+    assert results["b012345"].status == "anomalous"
+    assert results["b099999"].peers == 3
 
 
 def test_nan_median_of_empty_rows_is_nan_without_warnings() -> None:

@@ -10,7 +10,7 @@ silences reach the sweeps through the root context (`adjustments`). A broken fil
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -19,16 +19,6 @@ from fleetscan.commands.common import fail, note
 from fleetscan.commands.sweep_cli import EXIT_USAGE
 from fleetscan.errors import ConfigError
 from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        envvar="FLEETSCAN_CONFIG",
-        show_envvar=True,
-        help="fleetscan.toml with the options of your sweeps (flags and environment win).",
-    ),
-]
 
 config_app = typer.Typer(help="Check a fleetscan.toml.", no_args_is_help=True)
 
@@ -43,8 +33,11 @@ def load_config(ctx: typer.Context, config: Path | None) -> None:
     except ConfigError as exc:
         fail(f"{exc}", code=EXIT_USAGE)
     ctx.obj = loaded
-    commands: dict[str, Any] = getattr(ctx.command, "commands", {})
-    ctx.default_map = loaded.default_map(commands)
+    # The root group builds a command only when asked (cli.FleetscanGroup): the one about to run.
+    name = ctx.invoked_subcommand
+    get = getattr(ctx.command, "get_command", None)
+    command = get(ctx, name) if get is not None and name else None
+    ctx.default_map = loaded.default_map({name: command} if name and command else {})
 
 
 def adjustments(ctx: typer.Context) -> Adjustments:

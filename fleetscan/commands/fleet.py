@@ -16,16 +16,19 @@ began or ended) or went wrong; `-v` prints the whole table. One-off sweeps alway
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import platformdirs
 import typer
 
 from fleetscan.boards import board_findings
-from fleetscan.client import PlexusClient
+from fleetscan.columns import batches
 from fleetscan.commands.common import OutputFormat, code_for, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.sweep_cli import (
@@ -43,13 +46,16 @@ from fleetscan.commands.sweep_cli import (
     EXIT_USAGE,
     BaselineOption,
     BaselineSampleOption,
+    ClickHouseOption,
     ConsecutiveOption,
     CooldownOption,
     CriticalOption,
+    DatabaseOption,
     GroupByOption,
     MetricsOption,
     MinPeersOption,
     MinScaleOption,
+    OrgOption,
     RecoveryOption,
     StormFractionOption,
     StormMinOption,
@@ -61,22 +67,27 @@ from fleetscan.commands.sweep_cli import (
 )
 from fleetscan.commands.tables import echo_table
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
-from fleetscan.emitter import Emitter, Point
+from fleetscan.decode import read_columns
 from fleetscan.errors import FleetscanError, InputError
-from fleetscan.fleet import BatchBuilder, Status, render
-from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
-from fleetscan.inputs import read_rows
+from fleetscan.fleet import Status, render
 from fleetscan.jsonl import write_record
 from fleetscan.overrides import Adjustments
+from fleetscan.points import Point
 from fleetscan.silences import silenced_lines
-from fleetscan.state import open_state
 from fleetscan.sweeps import render as sweep_render
-from fleetscan.sweeps.live import LiveReport, live_sweep
 from fleetscan.sweeps.prom import exposition, write_prom
 from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, sweep_step
 from fleetscan.timeutil import now_ms, parse_timestamp_ms
 
+if TYPE_CHECKING:  # the live path's modules load only when it runs (not for --input)
+    from fleetscan.sweeps.live import LiveReport
+
 UNKNOWN = int(Severity.UNKNOWN)
+
+
+class BaselineSource(StrEnum):
+    raw = "raw"
+    rollups = "rollups"
 
 
 def default_state_path() -> Path:
@@ -138,6 +149,26 @@ def fleet(
             "for cron-like sweeps over a file use `fleetscan replay`).",
         ),
     ] = None,
+    baseline_from: Annotated[
+        BaselineSource,
+        typer.Option(
+            "--baseline-from",
+            help="Learn baselines from raw samples of each bucket (`raw`, /api/v1/telemetry) "
+            "or from Plexus's rollups (`rollups`, one /v1/fleet/metrics call per metric on "
+            "--api-url): for big fleets.",
+        ),
+    ] = BaselineSource.raw,
+    api_url: Annotated[
+        str,
+        typer.Option(
+            "--api-url",
+            envvar="PLEXUS_API_URL",
+            help="Plexus's read API (/v1/fleet/metrics), for --baseline-from rollups.",
+        ),
+    ] = "https://api.plexus.company",
+    clickhouse: ClickHouseOption = None,
+    database: DatabaseOption = "plexus",
+    org: OrgOption = None,
     at: Annotated[
         str | None,
         typer.Option(
@@ -175,7 +206,7 @@ def fleet(
     <metric>.fleet_z opens and resolves with it. Exit: 0 ok, 1 warning, 2 critical, 3 unknown
     (Plexus, key or state trouble), 64 usage.
     """
-    one_off = no_state or input_file is not None
+    one_off = no_state or input_file is not None or clickhouse is not None
     try:
         options = step_options(
             window=window,
@@ -194,13 +225,21 @@ def fleet(
             immediate=one_off,
         )
         at_ms = parse_timestamp_ms(at) if at is not None else None
+        options = replace(options, baseline_rollups=baseline_from is BaselineSource.rollups)
+        if clickhouse is not None:
+            from fleetscan.clickhouse import check_url
+
+            check_url(clickhouse)
         if outbox is not None and not no_state:
             raise InputError("--outbox is for --no-state sweeps: with state, the state keeps them")
     except (FleetscanError, ValueError) as exc:
         fail(str(exc), code=EXIT_USAGE)
-    if input_file is not None:
+    if input_file is not None or clickhouse is not None:
         try:
-            outcome = _offline(input_file, metric, at_ms, options)
+            if clickhouse is not None:
+                outcome = _pushed_down(clickhouse, database, org, metric, at_ms, options)
+            else:
+                outcome = _offline(input_file or Path(), metric, at_ms, options)
             code = exit_code(outcome.severity())
             if prom_file is not None:
                 text = exposition(outcome, duration_s=0.0, outbox_points=0, severity=Severity(code))
@@ -221,6 +260,7 @@ def fleet(
         prom_file=prom_file,
         endpoint=endpoint,
         gateway_url=gateway_url,
+        api_url=api_url,
         api_key=api_key,
     )
     if report.skipped:
@@ -260,10 +300,17 @@ def _live(
     endpoint: str,
     gateway_url: str,
     api_key: str,
+    api_url: str,
 ) -> tuple[LiveReport, list[str]]:
     """Fetch, step, post and commit (see `fleetscan.sweeps.live`), and what failed after the
     commit. Trouble before it exits 3 and leaves the state untouched: `--prom-file` and
     `--outbox` are checked writable first, so a sweep never commits transitions it cannot report."""
+    from fleetscan.client import PlexusClient
+    from fleetscan.emitter import Emitter
+    from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
+    from fleetscan.state import open_state
+    from fleetscan.sweeps.live import live_sweep
+
     late: list[str] = []
     try:
         if prom_file is not None and not dry_run:
@@ -274,8 +321,10 @@ def _live(
         key = settings.require_key()
         now = at_ms if at_ms is not None else now_ms()
         upper = at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS
+        rollups = options.baseline_rollups
         with (
             PlexusClient(endpoint=settings.endpoint, api_key=key) as client,
+            PlexusClient(endpoint=api_url if rollups else settings.endpoint, api_key=key) as api,
             Emitter(api_key=key, gateway_url=settings.gateway_url, dry_run=dry_run) as emitter,
         ):
             # With state, the store holds the outbox; a one-off sweep may keep one in a file.
@@ -297,6 +346,7 @@ def _live(
                     options=options,
                     pending=pending,
                     adjustments=adjusted,
+                    api_client=api if rollups else None,
                 )
             if one_off_outbox is not None:
                 try:
@@ -335,6 +385,28 @@ def _check_writable(path: Path, option: str) -> None:
         ) from None
 
 
+def _pushed_down(
+    url: str,
+    database: str,
+    org: str | None,
+    metrics: Sequence[str],
+    at_ms: int | None,
+    options: StepOptions,
+) -> StepOutcome:
+    """A one-off sweep reduced inside ClickHouse (see `fleetscan.clickhouse`)."""
+    from fleetscan.clickhouse import Connection, Target, clickhouse_sweep
+    from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
+
+    now = at_ms if at_ms is not None else now_ms()
+    upper = at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS
+    password = os.environ.get("FLEETSCAN_CLICKHOUSE_PASSWORD", "")
+    with Connection(url, password=password) as conn:
+        return clickhouse_sweep(
+            conn, Target(database=database, org=org), metrics, now_ms=now, upper_ms=upper,
+            options=options,
+        )  # fmt: skip
+
+
 def _offline(
     path: Path, metrics: Sequence[str], at_ms: int | None, options: StepOptions
 ) -> StepOutcome:
@@ -344,24 +416,21 @@ def _offline(
     row counts: rows stamped after it (a device clock fault) and rows `parse_rows` skipped (NaN or
     null values, whose times are lost) are reported as invalid.
     """
-    parsed = read_rows(path)
-    if not parsed.readings:
-        raise InputError(
-            f"no row of {path} could be read ({parsed.skipped_summary() or 'no rows'})"
-        )
+    rows = read_columns(path, group_by=options.sweep.group_by)
+    if not len(rows.ts_ms):
+        raise InputError(f"no row of {path} could be read ({rows.skipped_summary() or 'no rows'})")
     if at_ms is not None:
         sweep_at = at_ms
+        rows = rows.select(rows.ts_ms <= sweep_at)
     else:
         wall = now_ms()
-        sweep_at = max((r.ts_ms for r in parsed.readings if r.ts_ms <= wall), default=wall)
-    builder = BatchBuilder(metrics, group_by=options.sweep.group_by)
-    builder.add(r for r in parsed.readings if at_ms is None or r.ts_ms <= sweep_at)
-    if at_ms is None:
-        builder.add_dropped(parsed.skipped_by_series)
-    if parsed.skipped:
+        past = rows.ts_ms[rows.ts_ms <= wall]
+        sweep_at = int(past.max()) if len(past) else wall
+    found = batches(rows, metrics, dropped=rows.skipped_by_series if at_ms is None else None)
+    if rows.skipped:
         unknown = " (their times are unknown, so --at does not count them)" if at_ms else ""
-        note(parsed.skipped_summary() + unknown)
-    return sweep_step(SweepState(), builder.build(), sweep_at, options)
+        note(rows.skipped_summary() + unknown)
+    return sweep_step(SweepState(), found, sweep_at, options)
 
 
 def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off: bool) -> None:

@@ -9,6 +9,7 @@ Exit codes: 0 it ran, 3 Plexus or the input could not be read, 64 usage.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from functools import partial
@@ -17,7 +18,6 @@ from typing import Annotated
 
 import typer
 
-from fleetscan.client import PlexusClient
 from fleetscan.commands.common import OutputFormat, code_for, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
@@ -36,13 +36,16 @@ from fleetscan.commands.sweep_cli import (
     EXIT_USAGE,
     BaselineOption,
     BaselineSampleOption,
+    ClickHouseOption,
     ConsecutiveOption,
     CooldownOption,
     CriticalOption,
+    DatabaseOption,
     GroupByOption,
     MetricsOption,
     MinPeersOption,
     MinScaleOption,
+    OrgOption,
     RecoveryOption,
     StormFractionOption,
     StormMinOption,
@@ -55,7 +58,6 @@ from fleetscan.config import ApiKeyOption, EndpointOption, resolve
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.jsonl import write_record
 from fleetscan.sweeps import render as sweep_render
-from fleetscan.sweeps.live import fetch_history
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
 from fleetscan.sweeps.step import Severity, StepOptions, SweepState, plan_sweep
@@ -116,6 +118,9 @@ def replay_command(
             "the alert shaded, the reason as caption (needs the plot extra).",
         ),
     ] = None,
+    clickhouse: ClickHouseOption = None,
+    database: DatabaseOption = "plexus",
+    org: OrgOption = None,
     endpoint: EndpointOption = "",
     api_key: ApiKeyOption = "",
 ) -> None:
@@ -148,8 +153,20 @@ def replay_command(
         to_ms = parse_timestamp_ms(end) if end is not None else None
         if input_file is None and from_ms is None:
             raise InputError("give --input FILE, or --from (and --to) to pull rows from Plexus")
+        if clickhouse is not None and (input_file is not None or from_ms is None):
+            raise InputError("--clickhouse replays need --from (and --to), not --input")
+        if clickhouse is not None:
+            from fleetscan.clickhouse import check_url
+
+            check_url(clickhouse)
     except (FleetscanError, ValueError) as exc:
         fail(str(exc), code=EXIT_USAGE)
+    if clickhouse is not None:
+        assert from_ms is not None
+        last = to_ms if to_ms is not None else now_ms()
+        _pushed_down(clickhouse, database, org, metric, sweep_times(from_ms, last, every_ms),
+                     options, output, every_ms)  # fmt: skip
+        return
     try:
         if input_file is not None:
             history = _from_file(input_file, metric, options)
@@ -202,6 +219,41 @@ def replay_command(
         write_episode_charts(plot_dir, history, summary, options=options)
 
 
+def _pushed_down(
+    url: str,
+    database: str,
+    org: str | None,
+    metrics: list[str],
+    times: list[int],
+    options: StepOptions,
+    output: OutputFormat,
+    every_ms: int,
+) -> None:
+    """The replay with every sweep reduced inside ClickHouse (`clickhouse.clickhouse_replay`)."""
+    from fleetscan.clickhouse import Connection, Target, clickhouse_replay
+
+    started = time.monotonic()
+    summary = Summary()
+    try:
+        password = os.environ.get("FLEETSCAN_CLICKHOUSE_PASSWORD", "")
+        with Connection(url, password=password) as conn:
+            target = Target(database=database, org=org)
+            for outcome in clickhouse_replay(conn, target, metrics, times, options):
+                summary.add(outcome)
+                if output is OutputFormat.jsonl:
+                    for v in sweep_render.ordered(outcome):
+                        write_record(v.to_record())
+    except FleetscanError as exc:
+        fail(str(exc), code=UNKNOWN)
+    lines = sweep_render.replay_summary(
+        summary, every_ms=every_ms, elapsed_s=time.monotonic() - started
+    )
+    for line in lines:
+        typer.echo(line, err=output is OutputFormat.jsonl)
+    if not summary.series:  # exit 0 must mean something was watched
+        fail(f"nothing was replayed: no {', '.join(metrics)} rows in the sweeps' windows", UNKNOWN)
+
+
 def _from_file(path: Path, metrics: list[str], options: StepOptions) -> History:
     latest = now_ms() + LATEST_AHEAD_MS
     history, skipped = load_history(
@@ -221,6 +273,9 @@ def _from_plexus(
     api_key: str,
 ) -> History:
     """Pull what the replayed sweeps need: the first sweep's history, then every row."""
+    from fleetscan.client import PlexusClient
+    from fleetscan.sweeps.live import fetch_history
+
     settings = resolve(endpoint, "", api_key)
     key = settings.require_key()
     first = plan_sweep(SweepState(), metrics, from_ms, options)

@@ -53,6 +53,18 @@ class SweepCommand(TyperCommand):
             raise
 
 
+ClickHouseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--clickhouse",
+        help="Reduce each sweep inside ClickHouse (Plexus's store, one row per source comes "
+        "back): chdb:PATH (embedded, a data directory) or http(s)://[user@]host:port "
+        "(password from FLEETSCAN_CLICKHOUSE_PASSWORD). Nothing posted.",
+    ),
+]
+DatabaseOption = Annotated[str, typer.Option("--database", help="With --clickhouse: the database.")]
+OrgOption = Annotated[str | None, typer.Option("--org", help="With --clickhouse: this org's rows.")]
+
 MetricsOption = Annotated[
     list[str], typer.Option("--metric", help="Metric to compare across sources; repeatable.")
 ]

@@ -28,7 +28,7 @@ from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
 from fleetscan.fleet.profile import Level, daily_figures
 from fleetscan.fleet.reduce import WindowAggregates, reduce_window
-from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, loo_median, nan_median
+from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, nan_median
 from fleetscan.sensors import profile_for
 from fleetscan.timeutil import EPOCH_MS_CUTOFF
 
@@ -191,20 +191,18 @@ def learn_baseline(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) ->
     """Learn offsets from raw history: readings in `[now - span, now - window]`, per bucket.
 
     Each bucket is reduced exactly as a sweep's window is (`reduce_window`) and handed to
-    `learn_from_buckets`. The readings may be a sample of each bucket (e.g. its last two minutes),
-    since offsets compare sources at the same moments.
+    `learn_from_buckets` (`fleetscan.clickhouse` does the same reductions in SQL). The readings may
+    be a sample of each bucket (e.g. its last two minutes), since offsets compare sources at the
+    same moments.
     """
     bucket_ms = options.bucket_ms
     prof = profile_for(batch.metric)
     ts = batch.ts_ms
-    start = now_ms - options.baseline_span_ms
-    end = now_ms - options.window_ms
+    start, end, first_bucket, n_buckets = bucket_window(now_ms=now_ms, options=options)
     seen = (ts >= start) & (ts <= now_ms + options.clock_tolerance_ms) & (ts >= EPOCH_MS_CUTOFF)
     n_sources = len(batch.source_ids)
     last_ts = np.full(n_sources, -1, np.int64)
     np.maximum.at(last_ts, batch.source[seen], ts[seen])
-    first_bucket = start // bucket_ms
-    n_buckets = int(end // bucket_ms - first_bucket + 1) if end >= start else 0
     rows = np.flatnonzero(seen & (ts <= end))
     bucket = ts[rows] // bucket_ms - first_bucket
     order = rows[np.argsort(bucket, kind="stable")]
@@ -239,6 +237,15 @@ def learn_baseline(batch: SeriesBatch, *, now_ms: int, options: SweepOptions) ->
         n_buckets=n_buckets,
         options=options,
     )
+
+
+def bucket_window(*, now_ms: int, options: SweepOptions) -> tuple[int, int, int, int]:
+    """`(start_ms, end_ms, first_bucket, n_buckets)` of a baseline learnt at `now_ms`."""
+    start = now_ms - options.baseline_span_ms
+    end = now_ms - options.window_ms
+    first_bucket = start // options.bucket_ms
+    n_buckets = int(end // options.bucket_ms - first_bucket + 1) if end >= start else 0
+    return start, end, first_bucket, n_buckets
 
 
 def learn_from_buckets(
@@ -276,7 +283,7 @@ def learn_from_buckets(
             continue
         invalid, _ = invalid_readings(agg, prof, options)
         trusted = judge_peers(agg, groups, prof, options, invalid=invalid, silent=silent).trusted
-        centre = groups.unpack(loo_median(groups.pack(agg.median, trusted)))
+        centre = groups.loo_median(groups.pack(agg.median, trusted))
         offsets[:, j] = np.where(trusted, agg.median - centre, np.nan)
         spacing[:, j] = np.where(agg.count >= 2, agg.interval_ms, np.nan)
     interval = nan_median(spacing) if n_buckets else np.full(n_sources, np.nan)

@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
-from fleetscan.emitter import Point
 from fleetscan.fleet.sweep import FleetResult
+from fleetscan.points import Point
 
 Z_SUFFIX = ".fleet_z"
 DEV_SUFFIX = ".fleet_dev"

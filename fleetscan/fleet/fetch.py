@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from fleetscan.client import PlexusClient
+from fleetscan.columns import RowColumns, batches
 from fleetscan.fleet.baseline import MetricBaseline, learn_baseline
-from fleetscan.fleet.batch import BatchBuilder, SeriesBatch
+from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import DAY_MS, SweepOptions
+
+if TYPE_CHECKING:  # `plan.py` needs `baseline_slices` without the network edge
+    from fleetscan.client import PlexusClient
 
 FUTURE_LOOKAHEAD_MS = 3650 * DAY_MS  # how far ahead of now the window fetch looks for bad clocks
 
@@ -26,18 +30,18 @@ def fetch_window(
 ) -> tuple[dict[str, SeriesBatch], str]:
     """Every row of `metrics` in the window (and stamped in the future); batches and a skip note.
 
-    Rows that `parse_rows` skipped (NaN or null values) count as invalid readings of the window.
+    Rows skipped as unreadable (NaN or null values) count as invalid readings of the window.
     """
-    parsed = client.fetch(
+    from fleetscan.pages import fetch_columns
+
+    columns = fetch_columns(
+        client,
         metrics=list(metrics),
-        sources=None,
         from_ms=now_ms - options.window_ms,
         to_ms=now_ms + FUTURE_LOOKAHEAD_MS,
+        group_by=options.group_by,
     )
-    builder = BatchBuilder(metrics, group_by=options.group_by)
-    builder.add(parsed.readings)
-    builder.add_dropped(parsed.skipped_by_series)
-    return builder.build(), parsed.skipped_summary()
+    return batches(columns, metrics, dropped=columns.skipped_by_series), columns.skipped_summary()
 
 
 def baseline_slices(*, now_ms: int, options: SweepOptions, sample_ms: int) -> list[tuple[int, int]]:
@@ -76,11 +80,14 @@ def fetch_baseline(
     sample_ms: int = 120_000,
 ) -> dict[str, MetricBaseline]:
     """Learn each metric's baseline from sample slices of the history before the window."""
-    builder = BatchBuilder(metrics, group_by=options.group_by)
-    for from_ms, to_ms in baseline_slices(now_ms=now_ms, options=options, sample_ms=sample_ms):
-        parsed = client.fetch(metrics=list(metrics), sources=None, from_ms=from_ms, to_ms=to_ms)
-        builder.add(parsed.readings)
+    from fleetscan.pages import fetch_columns
+
+    slices = baseline_slices(now_ms=now_ms, options=options, sample_ms=sample_ms)
+    columns = RowColumns.concat(
+        fetch_columns(client, metrics=list(metrics), from_ms=a, to_ms=b, group_by=options.group_by)
+        for a, b in slices
+    )
     return {
         metric: learn_baseline(batch, now_ms=now_ms, options=options)
-        for metric, batch in builder.build().items()
+        for metric, batch in batches(columns, metrics).items()
     }

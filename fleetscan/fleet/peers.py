@@ -17,7 +17,15 @@ import numpy as np
 
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates
-from fleetscan.fleet.robust import Bools, Floats, Ints, loo_median, pack_groups
+from fleetscan.fleet.robust import (
+    MAD_TO_SIGMA,
+    Bools,
+    Floats,
+    Ints,
+    grouped_loo_mad,
+    grouped_loo_median,
+    grouped_median,
+)
 from fleetscan.sensors import MetricProfile
 
 SIMULATED_GRID_SHARE = 0.95  # share of readings on the 0.1 grid (healthy sensors: about 10 %)
@@ -26,31 +34,36 @@ SIMULATED_MIN_SPREAD = 0.4  # the values cover at least this share of the simula
 
 
 class Cohorts:
-    """Sources laid out one cohort per matrix column, so leave-one-out statistics of every cohort
-    are one vectorised call (`robust.loo_median` works column by column)."""
+    """Each source's cohort as a code, so leave-one-out statistics of every cohort are one
+    vectorised call over a flat column (`robust.grouped_loo_median`), however the sizes vary."""
 
     def __init__(self, labels: tuple[str, ...]) -> None:
-        self.n = len(labels)
-        self.slots = pack_groups(labels)
-        self.present = self.slots >= 0
-        self.idx = np.where(self.present, self.slots, 0)
+        _, codes = np.unique(np.array(labels, dtype=object), return_inverse=True)
+        self.codes: Ints = codes.astype(np.int64).reshape(-1)
 
     def pack(self, column: Floats, mask: Bools) -> Floats:
-        """`column` where `mask` holds, NaN elsewhere, as a members × cohorts matrix."""
-        out: Floats = np.where(self.present & mask[self.idx], column[self.idx], np.nan)
+        """`column` where `mask` holds, NaN elsewhere (NaN entries are no peers)."""
+        out: Floats = np.where(mask, column, np.nan)
         return out
 
-    def unpack(self, matrix: Floats) -> Floats:
-        column = np.full(self.n, np.nan)
-        column[self.slots[self.present]] = matrix[self.present]
-        return column
+    def loo_median(self, column: Floats) -> Floats:
+        return grouped_loo_median(column, self.codes)
+
+    def loo_mad(self, column: Floats, centres: Floats) -> Floats:
+        return grouped_loo_mad(column, centres, self.codes)
 
     def loo_count(self, mask: Bools) -> Ints:
         """How many *other* members of each source's cohort satisfy `mask`."""
-        inside = self.present & mask[self.idx]
-        counts = inside.sum(axis=0)[None, :] - inside
-        out = np.zeros(self.n, np.int64)
-        out[self.slots[self.present]] = counts[self.present]
+        inside = np.bincount(self.codes, weights=mask, minlength=1).astype(np.int64)
+        out: Ints = inside[self.codes] - mask
+        return out
+
+    def sigma(self, residuals: Floats) -> Floats:
+        """1.4826 × MAD of each cohort's finite residuals (NaN below 3), for each member."""
+        enough = np.bincount(self.codes, weights=np.isfinite(residuals), minlength=1)
+        middle = grouped_median(residuals, self.codes)
+        sigma = MAD_TO_SIGMA * grouped_median(np.abs(residuals - middle), self.codes)
+        out: Floats = np.where(enough[self.codes] >= 3, sigma, np.nan)
         return out
 
 
@@ -83,7 +96,7 @@ def judge_peers(
 ) -> PeerJudgement:
     """Judge every source of `agg` as a possible peer of the others in its cohort."""
     candidate = (agg.count >= options.min_readings) & ~invalid & ~silent
-    peer_range = groups.unpack(loo_median(groups.pack(agg.vmax - agg.vmin, candidate)))
+    peer_range = groups.loo_median(groups.pack(agg.vmax - agg.vmin, candidate))
     resolution = max(prof.resolution, 1e-12)
     with np.errstate(invalid="ignore"):
         stuck = (

@@ -34,9 +34,6 @@ from fleetscan.fleet.robust import (
     Bools,
     Floats,
     Ints,
-    loo_mad_columns,
-    loo_median,
-    nan_median,
 )
 from fleetscan.fleet.status import CODE, Status
 from fleetscan.sensors import profile_for
@@ -99,7 +96,7 @@ def score_metric(
     # Pass 1: how the peers' windows look (for stuck and noisy).
     judged = judge_peers(agg, groups, prof, options, invalid=invalid, silent=silent)
     stuck, peer_range = judged.stuck, judged.peer_range
-    peer_noise = groups.unpack(loo_median(groups.pack(agg.noise, peer)))
+    peer_noise = groups.loo_median(groups.pack(agg.noise, peer))
     resolution = max(prof.resolution, 1e-12)
     noise_ratio = agg.noise / np.fmax(peer_noise, resolution)
     with np.errstate(invalid="ignore"):
@@ -112,19 +109,18 @@ def score_metric(
     # Pass 2: the level each source's peers imply. A frozen value is no reference.
     peer = judged.trusted
     values = groups.pack(agg.median, peer)
-    centre = loo_median(values)
-    peer_median = groups.unpack(centre)
-    snapshot_sigma = MAD_TO_SIGMA * groups.unpack(loo_mad_columns(values, centre))
+    peer_median = groups.loo_median(values)
+    snapshot_sigma = MAD_TO_SIGMA * groups.loo_mad(values, peer_median)
     peers = groups.loo_count(peer)
     # With baselines, peers are compared after taking out their own usual offsets, so the level
     # does not move when a board joins, leaves or breaks (a median of 4 is not a median of 5).
     own_base = (base.buckets >= options.min_baseline_buckets) & np.isfinite(base.offset)
     reference = _steady_references(groups, peer & own_base, base.offset_sigma, floor, options)
     adjusted = groups.pack(agg.median - base.offset, reference)
-    base_centre = loo_median(adjusted)
+    base_centre = groups.loo_median(adjusted)
     has_base = own_base & (groups.loo_count(reference) >= options.min_peers)
-    cross_sigma = groups.unpack(_column_sigma(adjusted - base_centre))
-    level = np.where(has_base, groups.unpack(base_centre), peer_median)
+    cross_sigma = groups.sigma(adjusted - base_centre)
+    level = np.where(has_base, base_centre, peer_median)
     offset = agg.median - level
     # Only what lies beyond the range past days had at this hour counts (a cloudy day is not
     # drift for a board in the sun); without enough days the range is the usual offset alone.
@@ -197,19 +193,10 @@ def _steady_references(
     their cohort's typical one are left out, as long as `min_peers` + 1 steady ones remain.
     """
     with np.errstate(invalid="ignore"):
-        typical = groups.unpack(loo_median(groups.pack(sigma, usable)))
+        typical = groups.loo_median(groups.pack(sigma, usable))
         steady = usable & (sigma <= STEADY_SIGMA_FACTOR * np.fmax(typical, floor))
     members = groups.loo_count(steady) + steady
     out: Bools = np.where(members > options.min_peers, steady, usable)
-    return out
-
-
-def _column_sigma(residuals: Floats) -> Floats:
-    """1.4826 × MAD of each column's finite residuals (NaN below 3), broadcast to the matrix."""
-    enough = np.isfinite(residuals).sum(axis=0) >= 3
-    middle = nan_median(residuals.T)
-    sigma = MAD_TO_SIGMA * nan_median(np.abs(residuals.T - middle[:, None]))
-    out: Floats = np.broadcast_to(np.where(enough, sigma, np.nan)[None, :], residuals.shape)
     return out
 
 

@@ -14,13 +14,14 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from fleetscan.sandbox.api_routes import API_ROUTES
 from fleetscan.sandbox.app_routes import APP_ROUTES, RouteFn, app_auth
 from fleetscan.sandbox.backend import Backend
 from fleetscan.sandbox.gateway_routes import GATEWAY_ROUTES, not_found
 from fleetscan.sandbox.ingest import MAX_BODY_BYTES
 from fleetscan.sandbox.web import Request, Response, internal_error, json_response
 
-ROUTES: dict[str, dict[str, RouteFn]] = {**APP_ROUTES, **GATEWAY_ROUTES}
+ROUTES: dict[str, dict[str, RouteFn]] = {**APP_ROUTES, **GATEWAY_ROUTES, **API_ROUTES}
 
 # Bodies past the 5 MiB ingest cap are read and thrown away (so the 413 can be answered on a
 # healthy connection), up to this much; beyond it the connection is closed after the response.

@@ -220,6 +220,23 @@ class Store:
         with self._lock:
             return self._db.execute(sql, (*args, limit)).fetchall()
 
+    def fleet_buckets(
+        self, *, metric: str, from_ms: int, to_ms: int, bucket_ms: int, limit: int
+    ) -> list[tuple[str, int, float, float, float, int, int]]:
+        """Per (source, bucket) min, max, avg and count of `metric` in `[from_ms, to_ms]`, and
+        the source's newest row; the first `limit` by (source, bucket) (the rollups' view)."""
+        sql = (
+            "SELECT t.source_id, t.ts / ? * ? AS bucket, MIN(t.value), MAX(t.value),"
+            " AVG(t.value), COUNT(*), n.newest FROM telemetry t"
+            " JOIN (SELECT source_id, MAX(ts) AS newest FROM telemetry WHERE metric = ?"
+            " GROUP BY source_id) n ON n.source_id = t.source_id"
+            " WHERE t.metric = ? AND t.ts >= ? AND t.ts <= ?"
+            " GROUP BY t.source_id, bucket ORDER BY t.source_id, bucket LIMIT ?"
+        )
+        args = (bucket_ms, bucket_ms, metric, metric, from_ms, to_ms, limit)
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     def row_count(self) -> int:
         """Telemetry rows stored."""
         with self._lock:

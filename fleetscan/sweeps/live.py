@@ -22,20 +22,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from fleetscan import silences
 from fleetscan.client import PlexusClient
+from fleetscan.columns import RowColumns, batches
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import EmitError, StateError, UnavailableError
 from fleetscan.events import alert_events
-from fleetscan.fleet.batch import BatchBuilder, SeriesBatch
+from fleetscan.fleet.batch import SeriesBatch
+from fleetscan.fleet.rollups import rollup_baseline
 from fleetscan.health import SENSOR_OK, apply_health, latest_reports
 from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
+from fleetscan.pages import fetch_columns
 from fleetscan.state import Store, cap_outbox, outbox_merge
-from fleetscan.sweeps.plan import FetchPlan
+from fleetscan.sweeps.plan import FetchPlan, HistoryKind
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
 from fleetscan.telemetry import ParsedRows, Reading
 from fleetscan.timeutil import iso_z
@@ -75,13 +78,18 @@ def fetch_rows(
     `upper_ms` bounds the window fetch: the sweep time for `--at` and replay, far in the future
     for wall-clock sweeps, so rows a device stamped with a broken clock show up as invalid.
     """
-    builder = BatchBuilder(metrics, group_by=group_by)
-    history, window = _fetch_planned(client, plan, metrics, upper_ms=upper_ms)
-    for parsed in history:
-        builder.add(parsed.readings)
-    builder.add(window.readings)
-    builder.add_dropped(window.skipped_by_series)
-    return builder.build(), window.skipped_summary()
+    keys = tuple(group_by)
+    history = [
+        fetch_columns(client, metrics=group, from_ms=from_ms, to_ms=to_ms, group_by=keys)
+        for ranges, group in plan.history_groups()
+        for from_ms, to_ms in ranges
+    ]
+    window = fetch_columns(
+        client, metrics=list(metrics), from_ms=plan.window_from_ms, to_ms=upper_ms, group_by=keys
+    )
+    rows = RowColumns.concat([*history, window])
+    found = batches(rows, metrics, dropped=window.skipped_by_series)
+    return found, window.skipped_summary()
 
 
 def live_sweep(
@@ -95,11 +103,13 @@ def live_sweep(
     options: StepOptions,
     pending: Sequence[Point] = (),
     adjustments: Adjustments = NO_ADJUSTMENTS,
+    api_client: PlexusClient | None = None,
 ) -> LiveReport:
     """One sweep at `now_ms`. With a `store`, its state and outbox are used and committed;
-    without one the state starts empty and `pending` are the points to send first. The config
-    file's `adjustments` (thresholds, standing silences) and the store's silences apply after
-    the step."""
+    without one the state starts empty and `pending` are the points to send first. With
+    `options.baseline_rollups`, baselines to learn come from `api_client`'s /v1/fleet/metrics.
+    The config file's `adjustments` (thresholds, standing silences) and the store's silences
+    apply after the step."""
     started = time.monotonic()
     state = store.load() if store is not None else SweepState()
     if store is not None:
@@ -111,11 +121,24 @@ def live_sweep(
             f"one at {iso_z(now_ms)}: is the clock (or --at) right?"
         )
     plan = plan_sweep(state, metrics, now_ms, options)
+    rollups = [m for m, k in plan.kinds.items() if k is HistoryKind.LEARN]
+    if options.baseline_rollups and api_client is not None and rollups:
+        plan = replace(plan, history={m: r for m, r in plan.history.items() if m not in rollups})
+    else:
+        rollups = []
     window, skipped = fetch_rows(
         client, plan, metrics, group_by=options.sweep.group_by, upper_ms=upper_ms
     )
     _check_not_vanished(state, window, plan.window_from_ms, options)
-    outcome = sweep_step(state, window, now_ms, options)
+    learned = {}
+    for metric in rollups:
+        assert api_client is not None
+        batch = window[metric]
+        learned[metric], _ = rollup_baseline(
+            api_client, metric, now_ms=now_ms, options=options.sweep,
+            cohorts=dict(zip(batch.source_ids, batch.cohorts, strict=True)),
+        )  # fmt: skip
+    outcome = sweep_step(state, window, now_ms, options, learned=learned)
     health = client.fetch(
         metrics=[SENSOR_OK], sources=None, from_ms=plan.window_from_ms, to_ms=upper_ms
     )

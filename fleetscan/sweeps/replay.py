@@ -40,9 +40,9 @@ class MetricHistory:
         source_ids: tuple[str, ...],
         labels: tuple[str, ...],
         ts_ms: Ints,
-        value: Sequence[float],
-        source: Sequence[int],
-        label: Sequence[int],
+        value: Sequence[float] | Floats,
+        source: Sequence[int] | Ints,
+        label: Sequence[int] | Ints,
         keep: Ints | None = None,
     ) -> MetricHistory:
         """Columns as collected (the rows `keep` selects, all by default), stably sorted by time."""

@@ -6,6 +6,8 @@ number `value`, a `YYYY-MM-DD HH:MM:SS.mmm` `timestamp`, string `tags`) go strai
 and their timestamps are converted all at once by NumPy. Every other row goes through
 `telemetry.parse_row`, the one validator, so it is accepted, converted or skipped exactly as
 `read_rows` would. CSV files, JSON arrays and saved API responses are read with `read_rows`.
+Files of plain rows only are decoded by msgspec straight into columns (`decode.read_lines`);
+the line-by-line reader below is the fallback for files with any other row.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from fleetscan.columns import RowColumns
+from fleetscan.decode import read_lines
 from fleetscan.errors import InputError
 from fleetscan.fleet.batch import cohort_label
 from fleetscan.inputs import TOO_DEEP, read_rows
@@ -136,6 +140,9 @@ def load_history(
             handle.seek(0)
             first = handle.readline() if head == "{" else ""
             plain = head == "{" and not _is_api_response(first)
+            typed = read_lines(path, group_by=group_by) if plain else None
+            if typed is not None:
+                return _from_columns(typed, metrics), typed.skipped_summary()
             if plain:
                 _read_lines(columns, first, handle)
     except OSError as exc:
@@ -148,6 +155,19 @@ def load_history(
             columns.add_reading(r)
         columns.skipped.update(parsed.skipped)
     return columns.history(latest_ms), _summary(columns.skipped)
+
+
+def _from_columns(rows: RowColumns, metrics: Sequence[str]) -> History:
+    """The typed decoder's columns (`decode.read_lines`) as a `History`."""
+    code = {m: i for i, m in enumerate(rows.metrics)}
+    out = {}
+    for metric in dict.fromkeys(metrics):
+        keep = np.flatnonzero(rows.metric == code.get(metric, -1))
+        out[metric] = MetricHistory.in_time_order(
+            metric, rows.source_ids, rows.labels, rows.ts_ms, rows.value, rows.source, rows.label,
+            keep=keep,
+        )  # fmt: skip
+    return History(out)
 
 
 def _is_api_response(line: str) -> bool:

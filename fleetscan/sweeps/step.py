@@ -29,15 +29,16 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any
 
-from fleetscan.emitter import Point
 from fleetscan.events import status_points
 from fleetscan.fleet.baseline import MetricBaseline, learn_baseline
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.emit import fleet_points
 from fleetscan.fleet.options import SweepOptions
+from fleetscan.fleet.reduce import WindowAggregates
 from fleetscan.fleet.status import Status
 from fleetscan.fleet.sweep import FleetResult, run_sweep
 from fleetscan.lifecycle import LifecycleOptions, SeriesState, Storm, Transition, step, storms
+from fleetscan.points import Point
 from fleetscan.sweeps.plan import (
     FetchPlan,
     HistoryKind,
@@ -73,6 +74,7 @@ class StepOptions:
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
     use_baseline: bool = True  # learn and keep per-source baselines (`--baseline 0`: snapshots)
     sample_ms: int = 120_000  # history is fetched as this much at the end of every bucket
+    baseline_rollups: bool = False  # learn baselines from /v1/fleet/metrics, not raw samples
     critical: float = 6.0  # an open alert whose fleet_z reaches this is CRITICAL
 
     def __post_init__(self) -> None:
@@ -219,8 +221,12 @@ def sweep_step(
     window: Mapping[str, SeriesBatch],
     now_ms: int,
     options: StepOptions,
+    learned: Mapping[str, MetricBaseline] | None = None,
 ) -> StepOutcome:
     """Run one sweep at `now_ms` over `window` (the rows `plan.plan_fetch` asked for, by metric).
+
+    `learned` are baselines learnt elsewhere (from rollups: `fleet.rollups`) for the metrics
+    that must learn one, in place of learning from the window's history rows.
 
     `window` holds each metric's history rows (stamped at or before `now - window`) and its
     window rows; every metric swept must be a key, even with no rows. Deterministic: the same
@@ -242,14 +248,40 @@ def sweep_step(
             options=opts,
             use_baseline=options.use_baseline,
         )
-        if kind is HistoryKind.LEARN:
+        if kind is HistoryKind.LEARN and learned is not None and metric in learned:
+            baselines[metric] = learned[metric]
+        elif kind is HistoryKind.LEARN:
             baselines[metric] = learn_baseline(history, now_ms=now_ms, options=opts)
         elif kind is HistoryKind.GAP and len(history):
-            learned = learn_baseline(history, now_ms=now_ms, options=opts)
-            baselines[metric] = fill_baseline(state.baselines[metric], learned)
+            filled = learn_baseline(history, now_ms=now_ms, options=opts)
+            baselines[metric] = fill_baseline(state.baselines[metric], filled)
         elif kind is not HistoryKind.NONE:
             baselines[metric] = state.baselines[metric]
-    results, folded = run_sweep(recent, baselines, now_ms=now_ms, options=opts)
+    return _scored(state, recent, baselines, now_ms, options)
+
+
+def reduced_step(
+    state: SweepState,
+    window: Mapping[str, WindowAggregates],
+    baselines: Mapping[str, MetricBaseline],
+    now_ms: int,
+    options: StepOptions,
+) -> StepOutcome:
+    """`sweep_step` over windows already reduced and baselines already learnt elsewhere (inside
+    ClickHouse: `fleetscan.clickhouse`); with an empty state, the same outcome as `sweep_step`
+    over the rows those reductions were made from."""
+    return _scored(state, window, baselines, now_ms, options)
+
+
+def _scored(
+    state: SweepState,
+    window: Mapping[str, SeriesBatch | WindowAggregates],
+    baselines: Mapping[str, MetricBaseline],
+    now_ms: int,
+    options: StepOptions,
+) -> StepOutcome:
+    opts = options.sweep
+    results, folded = run_sweep(window, baselines, now_ms=now_ms, options=opts)
     found = storms(((r.cohort, r.metric, r.status.alerting) for r in results), options.lifecycle)
     verdicts, series, last_seen = _lifecycle(state, results, found, window, now_ms, options)
     kept_baselines = dict(state.baselines)
@@ -272,7 +304,7 @@ def _lifecycle(
     state: SweepState,
     results: tuple[FleetResult, ...],
     found: list[Storm],
-    window: Mapping[str, SeriesBatch],
+    window: Mapping[str, object],
     now_ms: int,
     options: StepOptions,
 ) -> tuple[tuple[SeriesVerdict, ...], dict[Key, SeriesState], dict[Key, int]]:
@@ -359,7 +391,7 @@ def _forgotten(key: Key, now_ms: int, last_seen_ms: int | None) -> FleetResult:
 def _storm_state(
     active: Mapping[StormKey, int],
     found: list[Storm],
-    window: Mapping[str, SeriesBatch],
+    window: Mapping[str, object],
     now_ms: int,
 ) -> dict[StormKey, int]:
     kept = {k: since for k, since in active.items() if k[0] not in window}
@@ -371,7 +403,7 @@ def _storm_state(
 def _storm_findings(
     active: Mapping[StormKey, int],
     found: list[Storm],
-    window: Mapping[str, SeriesBatch],
+    window: Mapping[str, object],
     now_ms: int,
 ) -> tuple[StormFinding, ...]:
     out = [

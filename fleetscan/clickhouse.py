@@ -1,0 +1,492 @@
+"""The fleet sweep pushed down into ClickHouse, Plexus's own store (`plexus.telemetry`, §6).
+
+Two grouped queries per metric, so only small rows travel, never raw readings:
+
+- `window_aggregates`: one row per source with every column of `reduce.WindowAggregates`
+  (counts, median, range, spacing, second-difference noise, lag-1 autocorrelation, grid share,
+  spikes, longest gap), computed with the same formulas as `reduce.py` over the source's window
+  readings sorted by time (`groupArray` + array functions, all inside ClickHouse);
+- `bucket_baseline`: the same columns per (source, baseline bucket), over the same rows the HTTP
+  path samples (the last `sample_ms` of each bucket, `fetch.baseline_slices`), handed to the one
+  baseline learner (`baseline.learn_from_buckets`), which judges each bucket as a window.
+
+URLs: `chdb:PATH` opens an embedded ClickHouse (chdb) on a data directory; `http(s)://[user@]
+host:port` a server through clickhouse-connect, the password read from an environment variable
+by the CLI and never printed. The SQL reads one table and groups by source, so it runs unchanged
+on Plexus's Distributed `telemetry_dist` across a cluster (`--table`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from fleetscan.errors import InputError, UnavailableError
+from fleetscan.fleet.baseline import MetricBaseline, bucket_window, learn_from_buckets
+from fleetscan.fleet.fetch import baseline_slices
+from fleetscan.fleet.options import SweepOptions
+from fleetscan.fleet.reduce import (
+    GRID_STEP,
+    GRID_TOL,
+    SIMULATED_RANGE,
+    SPIKE_FLOOR,
+    SPIKE_K,
+    SPIKE_LAG,
+    WindowAggregates,
+)
+from fleetscan.fleet.robust import MAD_TO_SIGMA
+from fleetscan.sensors import GENERIC, MetricProfile, profile_for
+from fleetscan.sweeps.plan import HistoryKind, fill_baseline
+from fleetscan.sweeps.step import (
+    StepOptions,
+    StepOutcome,
+    SweepState,
+    plan_sweep,
+    reduced_step,
+)
+from fleetscan.timeutil import EPOCH_MS_CUTOFF
+
+TS = "toUnixTimestamp64Milli(timestamp)"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the telemetry table is, and whose rows to read."""
+
+    database: str = "plexus"
+    table: str = "telemetry"
+    org: str | None = None
+
+
+def check_url(url: str) -> None:
+    """`InputError` unless `url` is `chdb:PATH` or `http(s)://[user@]host[:port]`."""
+    if url.startswith("chdb:"):
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"--clickhouse {url!r}: expected chdb:PATH or http(s)://host:port")
+    if parts.password:
+        raise InputError(
+            "--clickhouse: put the password in FLEETSCAN_CLICKHOUSE_PASSWORD, not the URL"
+        )
+
+
+class Connection:
+    """A query runner over chdb or clickhouse-connect: `columns(sql)` gives the result columns."""
+
+    def __init__(self, url: str, *, password: str = "") -> None:
+        self.url = url
+        self._session: Any = None
+        self._client: Any = None
+        if url.startswith("chdb:"):
+            try:
+                from chdb import session
+            except ImportError:
+                raise InputError(
+                    "--clickhouse chdb: needs chdb: pip install 'fleetscan[clickhouse]'"
+                ) from None
+            self._session = session.Session(url.removeprefix("chdb:") or ":memory:")  # type: ignore[no-untyped-call]
+            return
+        check_url(url)
+        parts = urlsplit(url)
+        try:
+            import clickhouse_connect
+        except ImportError:
+            raise InputError(
+                "--clickhouse http(s):// needs clickhouse-connect: pip install 'fleetscan[clickhouse]'"
+            ) from None
+        # The driver logs its failures too; the one-line error below says it all.
+        logging.getLogger("clickhouse_connect").addHandler(logging.NullHandler())
+        logging.getLogger("clickhouse_connect").propagate = False
+        try:
+            self._client = clickhouse_connect.get_client(
+                host=parts.hostname,
+                port=parts.port or (8443 if parts.scheme == "https" else 8123),
+                username=parts.username or "default",
+                password=password,
+                secure=parts.scheme == "https",
+            )
+        except Exception as exc:  # the driver's own errors: say where, never the password
+            raise UnavailableError(
+                f"cannot reach ClickHouse at {parts.hostname}: {type(exc).__name__}"
+            ) from None
+
+    def columns(self, sql: str) -> list[list[Any]]:
+        if self._session is not None:
+            import orjson
+
+            try:
+                result = self._session.query(sql, "JSONCompactColumns")
+            except Exception as exc:
+                raise UnavailableError(f"ClickHouse query failed: {str(exc)[:300]}") from None
+            text = result.bytes()
+            return list(orjson.loads(text)) if text.strip() else []
+        try:
+            result = self._client.query(sql)
+        except Exception as exc:
+            raise UnavailableError(f"ClickHouse query failed: {str(exc)[:300]}") from None
+        return [list(c) for c in result.result_columns]
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+        if self._client is not None:
+            self._client.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def quote(text: str) -> str:
+    """A ClickHouse string literal.
+
+    >>> quote("it's")
+    "'it\\\\'s'"
+    """
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise InputError(f"not a ClickHouse identifier: {name!r}")
+    return name
+
+
+def _where(target: Target, metric: str, lo_ms: int, hi_ms: int) -> str:
+    org = f"org_id = {quote(target.org)} AND " if target.org else ""
+    return (
+        f"{org}metric = {quote(metric)} AND timestamp >= fromUnixTimestamp64Milli({lo_ms}) "
+        f"AND timestamp <= fromUnixTimestamp64Milli({hi_ms})"
+    )
+
+
+def _table(target: Target) -> str:
+    return f"{_identifier(target.database)}.{_identifier(target.table)}"
+
+
+def _label(group_by: Sequence[str]) -> tuple[str, str]:
+    """SQL for a row's cohort label and for "the row carries a group-by tag"."""
+    if not group_by:
+        return "''", "0"
+    keys = ", ".join(quote(k) for k in group_by)
+    label = "arrayStringConcat([" + ", ".join(f"tags[{quote(k)}]" for k in group_by) + "], '/')"
+    return label, f"hasAny(mapKeys(tags), [{keys}])"
+
+
+def _possible(prof: MetricProfile) -> str:
+    if prof is GENERIC:
+        return "isFinite(value)"
+    low = f"value > {prof.low!r}" if prof.exclusive_low else f"value >= {prof.low!r}"
+    return f"({low} AND value <= {prof.high!r})"
+
+
+def _median(arr: str, n: str) -> str:
+    """Median of a sorted 1-based array of `n` values, the average of the middle two (NaN: none)."""
+    return f"if({n} > 0, ({arr}[intDiv({n} - 1, 2) + 1] + {arr}[intDiv({n}, 2) + 1]) / 2, nan)"
+
+
+def _aggregates_sql(
+    prof: MetricProfile,
+    metric: str,
+    *,
+    rows: str,
+    keys: str,
+    in_window: str,
+    tolerance: int,
+    label: str,
+    tagged: str,
+) -> str:
+    """SQL for every `WindowAggregates` column per group of `keys` over the rows of `rows`,
+    with the formulas of `reduce.py`; `in_window` says which rows belong to the window."""
+    valid = f"({in_window} AND {_possible(prof)})"
+    bounds = SIMULATED_RANGE.get(metric) if prof is not GENERIC else None
+    sim = (
+        f"(n >= 3 AND vmin >= {bounds[0] - GRID_TOL!r} AND vmax <= {bounds[1] + GRID_TOL!r})"
+        if bounds
+        else "0"
+    )
+    floor = SPIKE_FLOOR * prof.noise_floor
+    lag = SPIKE_LAG
+    return f"""
+SELECT
+  {keys}, cohort, n, nan_n, invalid_n, future_n, past_n, median, vmin, vmax, last_ts,
+  if(n >= 2, (t[n] - t[1]) / (n - 1), nan) AS interval_ms,
+  noise,
+  if({sim}, if(den > 0, num / den, nan), nan) AS lag1,
+  if({sim}, arrayCount(x -> abs(x / {GRID_STEP!r} - roundBankers(x / {GRID_STEP!r}))
+                            * {GRID_STEP!r} < {GRID_TOL!r}, v) / n, nan) AS grid,
+  if(n > {2 * lag} AND vmax - vmin > thr,
+     arrayCount(j -> greatest(least(v[j] - v[j - {lag}], v[j] - v[j + {lag}]),
+                              -greatest(v[j] - v[j - {lag}], v[j] - v[j + {lag}])) > thr,
+                range({lag + 1}, greatest(n - {lag - 1}, {lag + 1}))), 0) AS spikes,
+  if(n >= 2, toFloat64(gap), nan) AS gap_ms,
+  if(n >= 2, t[arrayFirstIndex(x -> x = gap, steps) + 1], -1) AS gap_end_ts
+FROM (
+  SELECT *,
+    arrayMap(p -> p.2, pts) AS v,
+    arrayMap(p -> p.1, pts) AS t,
+    arraySort(v) AS sv,
+    {_median("sv", "n")} AS median,
+    if(n > 0, sv[1], nan) AS vmin,
+    if(n > 0, sv[n], nan) AS vmax,
+    arraySort(arrayMap(i -> abs((v[i + 2] - 2 * v[i + 1]) + v[i]), range(1, greatest(n - 1, 1)))) AS d2,
+    if(n >= 3, {MAD_TO_SIGMA!r} * {_median("d2", "(n - 2)")} / {math.sqrt(6.0)!r}, nan) AS noise,
+    if(isNaN(noise), {floor!r}, greatest({SPIKE_K!r} * noise, {floor!r})) AS thr,
+    arrayMap(x -> x - median, v) AS c,
+    arraySum(arrayMap(i -> c[i + 1] * c[i], range(1, greatest(n, 1)))) AS num,
+    arraySum(arrayMap(x -> x * x, c)) AS den,
+    arrayPopFront(arrayDifference(t)) AS steps,
+    arrayMax(arrayPushBack(steps, toInt64(-1))) AS gap
+  FROM (
+    SELECT
+      {keys},
+      argMaxIf({label}, ts, {tagged}) AS cohort,
+      arraySort(groupArrayIf((ts, value), {valid})) AS pts,  -- by time (then value)
+      toInt64(length(pts)) AS n,
+      countIf({in_window} AND NOT isFinite(value)) AS nan_n,
+      countIf({in_window} AND isFinite(value) AND NOT {_possible(prof)}) AS invalid_n,
+      countIf(ts > {tolerance}) AS future_n,
+      countIf(ts < {int(EPOCH_MS_CUTOFF)}) AS past_n,
+      if(countIf({in_window}) > 0, maxIf(ts, {in_window}), -1) AS last_ts
+    FROM ({rows})
+    GROUP BY {keys}
+  )
+)
+ORDER BY {keys}
+"""
+
+
+def _to_aggregates(
+    metric: str, source_ids: Sequence[str], cohorts: Sequence[str], cols: Sequence[list[Any]]
+) -> WindowAggregates:
+    """The columns of `_aggregates_sql` (after its keys) as a `WindowAggregates`."""
+    (n, nan_n, invalid_n, future_n, past_n, median, vmin, vmax, last_ts) = cols[:9]
+    interval, noise, lag1, grid, spikes, gap, gap_end = cols[9:]
+
+    def ints(c: list[Any]) -> Any:
+        return np.array(c, np.int64)
+
+    def floats(c: list[Any]) -> Any:
+        return np.array([np.nan if x is None else x for x in c], np.float64)
+
+    return WindowAggregates(
+        metric=metric,
+        source_ids=tuple(source_ids),
+        cohorts=tuple(cohorts),
+        count=ints(n),
+        nan=ints(nan_n),
+        invalid=ints(invalid_n),
+        future=ints(future_n),
+        past=ints(past_n),
+        median=floats(median),
+        vmin=floats(vmin),
+        vmax=floats(vmax),
+        last_ts=ints(last_ts),
+        interval_ms=floats(interval),
+        noise=floats(noise),
+        lag1=floats(lag1),
+        grid=floats(grid),
+        spikes=ints(spikes),
+        gap_ms=floats(gap),
+        gap_end_ts=ints(gap_end),
+    )
+
+
+def window_aggregates(
+    conn: Connection,
+    target: Target,
+    metric: str,
+    *,
+    now_ms: int,
+    upper_ms: int,
+    options: SweepOptions,
+) -> WindowAggregates:
+    """One `WindowAggregates` row per source with rows in `(now - window, upper]`."""
+    origin = now_ms - options.window_ms
+    tolerance = now_ms + options.clock_tolerance_ms
+    label, tagged = _label(options.group_by)
+    sql = _aggregates_sql(
+        profile_for(metric),
+        metric,
+        rows=f"SELECT *, {TS} AS ts FROM {_table(target)} "
+        f"WHERE {_where(target, metric, origin + 1, upper_ms)}",
+        keys="source_id",
+        in_window=f"(ts > {origin} AND ts <= {tolerance} AND ts >= {int(EPOCH_MS_CUTOFF)})",
+        tolerance=tolerance,
+        label=label,
+        tagged=tagged,
+    )
+    cols = conn.columns(sql)
+    if not cols:
+        return WindowAggregates.empty(metric)
+    return _to_aggregates(metric, cols[0], cols[1], cols[2:])
+
+
+def bucket_baseline(
+    conn: Connection,
+    target: Target,
+    metric: str,
+    *,
+    now_ms: int,
+    options: SweepOptions,
+    sample_ms: int,
+    slices: Sequence[tuple[int, int]] | None = None,
+) -> MetricBaseline:
+    """The baseline `learn_baseline` learns, with each bucket reduced inside ClickHouse: over the
+    rows the HTTP path fetches for it (`slices`, inclusive ranges, at most one per bucket; by
+    default `fetch.baseline_slices`), one `WindowAggregates` row per (source, bucket), handed to
+    the one learner, `baseline.learn_from_buckets`."""
+    start, _, first, n_buckets = bucket_window(now_ms=now_ms, options=options)
+    bucket_ms = options.bucket_ms
+    if slices is None:
+        slices = baseline_slices(now_ms=now_ms, options=options, sample_ms=sample_ms)
+    label, tagged = _label(options.group_by)
+
+    def learn(
+        ids: Sequence[str], cohorts: Sequence[str], last_ts: Any, reductions: Any
+    ) -> MetricBaseline:
+        return learn_from_buckets(
+            metric,
+            tuple(ids),
+            tuple(cohorts),
+            reductions,
+            last_ts=np.asarray(last_ts, np.int64),
+            first_bucket_ms=int(first * bucket_ms),
+            n_buckets=n_buckets,
+            options=options,
+        )
+
+    if not slices:
+        return learn((), (), np.zeros(0, np.int64), [])
+    first_slice = slices[0][0] // bucket_ms
+    span = slices[-1][1] // bucket_ms - first_slice + 1
+    lower, upper = [1] * span, [0] * span  # buckets without a slice take no rows
+    for lo, hi in slices:
+        lower[lo // bucket_ms - first_slice], upper[lo // bucket_ms - first_slice] = lo, hi
+    index = f"toUInt32(intDiv(ts, {bucket_ms}) - {first_slice} + 1)"
+    # Each slice lies in its own bucket: the row's bucket picks its slice's bounds.
+    in_slice = f"(ts >= arrayElement({lower}, {index}) AND ts <= arrayElement({upper}, {index}))"
+    rows = (
+        f"SELECT *, {TS} AS ts, toInt64(intDiv(ts, {bucket_ms}) - {first}) AS b "
+        f"FROM {_table(target)} WHERE {_where(target, metric, slices[0][0], slices[-1][1])}"
+    )
+    sources_sql = f"""
+SELECT source_id, argMaxIf({label}, ts, {tagged}), max(ts)
+FROM ({rows}) WHERE {in_slice} AND ts >= {start} GROUP BY source_id ORDER BY source_id
+"""
+    sources = conn.columns(sources_sql)
+    if not sources:
+        return learn((), (), np.zeros(0, np.int64), [])
+    ids, cohorts, last_ts = sources
+    where = {s: i for i, s in enumerate(ids)}
+    cells_sql = _aggregates_sql(
+        profile_for(metric),
+        metric,
+        rows=f"SELECT * FROM ({rows}) WHERE {in_slice}",
+        keys="b, source_id",
+        in_window="1",
+        tolerance=2**62,
+        label=label,
+        tagged=tagged,
+    )
+    cols = conn.columns(cells_sql)
+    reductions = []
+    if cols:
+        buckets, src = np.array(cols[0], np.int64), cols[1]
+        for j in np.unique(buckets):
+            if not 0 <= j < n_buckets:
+                continue
+            rows_j = np.flatnonzero(buckets == j)
+            part = [[c[r] for r in rows_j] for c in cols[3:]]
+            agg = _to_aggregates(metric, [src[r] for r in rows_j], [""] * len(rows_j), part)
+            reductions.append((int((first + j) * bucket_ms), _aligned(agg, ids, cohorts, where)))
+    return learn(ids, cohorts, last_ts, reductions)
+
+
+def _aligned(
+    agg: WindowAggregates, ids: Sequence[str], cohorts: Sequence[str], where: dict[str, int]
+) -> WindowAggregates:
+    """`agg` spread over all of `ids` (sources without rows in the bucket: empty rows)."""
+    full = WindowAggregates.empty(agg.metric, tuple(ids), tuple(cohorts))
+    rows = np.array([where[s] for s in agg.source_ids], np.int64)
+    values = {}
+    for f in fields(WindowAggregates):
+        if f.name in ("metric", "source_ids", "cohorts"):
+            continue
+        column = getattr(full, f.name).copy()
+        column[rows] = getattr(agg, f.name)
+        values[f.name] = column
+    return WindowAggregates(
+        metric=agg.metric, source_ids=tuple(ids), cohorts=tuple(cohorts), **values
+    )
+
+
+def clickhouse_sweep(
+    conn: Connection,
+    target: Target,
+    metrics: Sequence[str],
+    *,
+    now_ms: int,
+    upper_ms: int,
+    options: StepOptions,
+) -> StepOutcome:
+    """A one-off sweep at `now_ms` (as `fleet --no-state` runs it), reduced inside ClickHouse."""
+    opts = options.sweep
+    windows = {}
+    baselines = {}
+    for metric in dict.fromkeys(metrics):
+        windows[metric] = window_aggregates(
+            conn, target, metric, now_ms=now_ms, upper_ms=upper_ms, options=opts
+        )
+        if options.use_baseline:
+            baselines[metric] = bucket_baseline(
+                conn, target, metric, now_ms=now_ms, options=opts, sample_ms=options.sample_ms
+            )
+    return reduced_step(SweepState(), windows, baselines, now_ms, options)
+
+
+def clickhouse_replay(
+    conn: Connection,
+    target: Target,
+    metrics: Sequence[str],
+    times: Sequence[int],
+    options: StepOptions,
+) -> Iterator[StepOutcome]:
+    """`sweeps.replay.replay` with every sweep reduced inside ClickHouse: one outcome per time."""
+    state = SweepState()
+    opts = options.sweep
+    for now_ms in times:
+        plan = plan_sweep(state, metrics, now_ms, options)
+        windows = {}
+        baselines = {}
+        for metric in dict.fromkeys(metrics):
+            windows[metric] = window_aggregates(
+                conn, target, metric, now_ms=now_ms, upper_ms=now_ms, options=opts
+            )
+            kind = plan.kinds.get(metric)
+            ranges = plan.history.get(metric, ())
+            if kind in (HistoryKind.LEARN, HistoryKind.GAP):
+                learned = bucket_baseline(
+                    conn, target, metric, now_ms=now_ms, options=opts,
+                    sample_ms=options.sample_ms, slices=ranges,
+                )  # fmt: skip
+                if kind is HistoryKind.LEARN:
+                    baselines[metric] = learned
+                elif len(learned):
+                    baselines[metric] = fill_baseline(state.baselines[metric], learned)
+                else:
+                    baselines[metric] = state.baselines[metric]
+            elif kind is HistoryKind.FOLD:
+                baselines[metric] = state.baselines[metric]
+        outcome = reduced_step(state, windows, baselines, now_ms, options)
+        state = outcome.state
+        yield outcome
