@@ -65,6 +65,7 @@ from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
 from fleetscan.inputs import read_rows
 from fleetscan.state import open_state
 from fleetscan.sweeps import render as sweep_render
+from fleetscan.sweeps.coverage import blind_spot
 from fleetscan.sweeps.live import LiveReport, live_sweep
 from fleetscan.sweeps.prom import exposition, write_prom
 from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, sweep_step
@@ -201,6 +202,7 @@ def fleet(
         except FleetscanError as exc:
             fail(str(exc), code=UNKNOWN)
         _show(outcome, output, verbose=True, one_off=True)
+        _refuse_blind(outcome, metric, options)
         raise typer.Exit(code)
     report = _live(
         metric,
@@ -220,7 +222,20 @@ def fleet(
     _show(report.outcome, output, verbose=verbose, one_off=no_state)
     code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
     _delivery_notes(report, verbose=verbose or no_state, outbox=outbox, no_state=no_state)
+    _refuse_blind(report.outcome, metric, options)
     raise typer.Exit(code)
+
+
+def _refuse_blind(outcome: StepOutcome, metrics: Sequence[str], options: StepOptions) -> None:
+    """Exit 3 with one line on stderr when the sweep could not watch the fleet (see coverage)."""
+    why = blind_spot(
+        [v.result for v in outcome.verdicts],
+        metrics,
+        min_peers=options.sweep.min_peers,
+        group_by=options.sweep.group_by,
+    )
+    if why is not None:
+        fail(why, code=UNKNOWN)
 
 
 def _live(

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from fleetscan.fleet import discover
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
@@ -130,6 +131,22 @@ class MetricBaseline:
             interval_ms=pick(self.interval_ms, np.nan),
             cohorts=tuple(self.cohorts[r] if r >= 0 else "" for r in rows),
         )
+
+    def neighbours(self, source_ids: Sequence[str], *, now_ms: int) -> Ints:
+        """(len(source_ids), K) indexes into `source_ids` of the boards each one usually moves
+        with (`discover.neighbours` over completed buckets), -1 where none."""
+        done = self.bucket_start + self.bucket_ms <= now_ms
+        links = discover.neighbours(
+            self.offset[:, done], self.bucket_start[done], bucket_ms=self.bucket_ms
+        )
+        position = {s: i for i, s in enumerate(source_ids)}
+        to_window = np.array([position.get(s, -1) for s in self.source_ids] + [-1], np.int64)
+        index = {s: i for i, s in enumerate(self.source_ids)}
+        rows = np.array([index.get(s, -1) for s in source_ids], dtype=np.int64)
+        out = np.full((len(source_ids), links.shape[1]), -1, np.int64)
+        known = rows >= 0
+        out[known] = to_window[links[rows[known]]]
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (NaN becomes None); `from_dict` reads it back."""

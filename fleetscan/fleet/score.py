@@ -46,6 +46,8 @@ from fleetscan.sensors import profile_for
 NOISY_MIN_FLOOR_SHARE = 0.5
 # A peer whose own scale at this hour is this many times its cohort's typical one is no reference.
 STEADY_SIGMA_FACTOR = 3.0
+# Neighbours (boards that usually move with a source) needed before their shared change counts.
+MIN_MOVING_NEIGHBOURS = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,12 +74,23 @@ class MetricScores:
     level: Ints  # `profile.Level` of the figures
     days: Ints  # past days behind them
     buckets: Ints  # completed buckets learned so far
+    shared_change: Floats  # the change its usual neighbours share, where that explains it
+    moved_with: Bools  # far from the fleet only together with its usual neighbours
 
 
 def score_metric(
-    agg: WindowAggregates, base: BaselineView, *, now_ms: int, options: SweepOptions
+    agg: WindowAggregates,
+    base: BaselineView,
+    *,
+    now_ms: int,
+    options: SweepOptions,
+    neighbours: Ints | None = None,
 ) -> MetricScores:
-    """Score every source of `agg` against its peers (and its baseline, where there is one)."""
+    """Score every source of `agg` against its peers (and its baseline, where there is one).
+
+    `neighbours` (rows × K indexes into `agg`, -1 = none) are the boards each source usually
+    moves with (`discover`): a change its neighbours share is taken out before it is judged.
+    """
     prof = profile_for(agg.metric)
     floor = options.scale_floor(agg.metric, prof)
     snapshot_floor = options.scale_floor(agg.metric, prof, snapshot=True)
@@ -130,13 +143,22 @@ def score_metric(
     # drift for a board in the sun); without enough days the range is the usual offset alone.
     low = np.fmin(base.low, base.offset)
     high = np.fmax(base.high, base.offset)
-    delta = offset - np.clip(offset, low, high)
     drift_scale = np.fmax(np.fmax(base.offset_sigma, floor), cross_sigma)
     snapshot_scale = np.fmax(snapshot_sigma, snapshot_floor)
     scale = np.where(has_base, drift_scale, snapshot_scale)
-    z = np.where(has_base, delta, offset) / scale
+    z_fleet = np.where(has_base, offset - np.clip(offset, low, high), offset) / scale
+    with np.errstate(invalid="ignore"):
+        unusual = has_base & peer & (np.abs(z_fleet) > options.threshold)
+    shared = _shared_change(neighbours, np.where(unusual, offset - base.offset, np.nan))
+    alone = offset - shared  # the gap without the change its usual neighbours share
+    z_alone = np.where(has_base, alone - np.clip(alone, low, high), offset) / scale
+    # Neighbours may explain a change, never create one: a board that stayed put while they
+    # moved is judged against the fleet as usual.
+    with np.errstate(invalid="ignore"):
+        z = np.where(np.abs(z_alone) < np.abs(z_fleet), z_alone, z_fleet)
     with np.errstate(invalid="ignore"):
         far = np.abs(z) > options.threshold
+        moved_with = has_base & (np.abs(z_fleet) > options.threshold) & ~far
     few_peers = peers < options.min_peers
     conditions = [
         invalid,
@@ -184,7 +206,20 @@ def score_metric(
         level=base.level,
         days=base.days,
         buckets=base.buckets,
+        shared_change=np.where(moved_with, shared, np.nan),
+        moved_with=moved_with,
     )
+
+
+def _shared_change(neighbours: Ints | None, delta: Floats) -> Floats:
+    """The median change of each source's neighbours that moved unusually far themselves (0
+    unless at least `MIN_MOVING_NEIGHBOURS` did)."""
+    if neighbours is None or neighbours.shape[1] == 0:
+        return np.zeros(len(delta))
+    theirs = np.where(neighbours >= 0, delta[np.maximum(neighbours, 0)], np.nan)
+    moved = np.isfinite(theirs).sum(axis=1)
+    out: Floats = np.where(moved >= MIN_MOVING_NEIGHBOURS, nan_median(theirs), 0.0)
+    return np.where(np.isfinite(out), out, 0.0)
 
 
 def _steady_references(

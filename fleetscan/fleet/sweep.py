@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from fleetscan.fleet import discover
 from fleetscan.fleet.baseline import Baseline, MetricBaseline, fold_window
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import HOUR_MS, SweepOptions
@@ -120,8 +121,19 @@ def run_sweep(
         if options.group_by:  # a window whose rows all lost their tags keeps the learned cohort
             cohorts = tuple(c or b for c, b in zip(agg.cohorts, view.cohorts, strict=True))
             agg = replace(agg, cohorts=cohorts)
-        scores = score_metric(agg, view, now_ms=now_ms, options=options)
-        results.extend(_results(agg, scores, now_ms=now_ms, options=options))
+        links = (
+            learned.neighbours(agg.source_ids, now_ms=now_ms)
+            if options.discover_cohorts and not options.group_by
+            else None
+        )
+        scores = score_metric(agg, view, now_ms=now_ms, options=options, neighbours=links)
+        shown = agg
+        if links is not None:  # a group moving together shows as one discovered cohort
+            found = discover.labels(links, agg.source_ids, scores.moved_with)
+            shown = replace(
+                agg, cohorts=tuple(f or c for f, c in zip(found, agg.cohorts, strict=True))
+            )
+        results.extend(_results(shown, scores, now_ms=now_ms, options=options))
         new_baseline[metric] = fold_window(
             learned,
             source_ids=agg.source_ids,
@@ -239,6 +251,8 @@ class _Columns:
         self.level: list[int] = s.level.tolist()
         self.days: list[int] = s.days.tolist()
         self.buckets: list[int] = s.buckets.tolist()
+        self.shared_change: list[float] = s.shared_change.tolist()
+        self.cohort: list[str] = list(agg.cohorts)
         self.median: list[float] = agg.median.tolist()
         self.count: list[int] = agg.count.tolist()
         self.nan: list[int] = agg.nan.tolist()
@@ -314,6 +328,13 @@ class _Explainer:
 
     def _ok(self, i: int) -> str:
         c = self.c
+        if math.isfinite(c.shared_change[i]):
+            return (
+                f"gap {self._v(c.offset[i], True)}{self.unit} {self.at} moved with the boards "
+                f"it usually moves with ({c.cohort[i] or 'its neighbours'}, "
+                f"{self._v(c.shared_change[i], True)}{self.unit} together): a cohort event, "
+                f"not this board (z={c.z[i]:+.1f} after it)"
+            )
         if c.has_baseline[i]:
             return (
                 f"gap {self._v(c.offset[i], True)}{self.unit} {self.at}, {self._usual(i)} "
