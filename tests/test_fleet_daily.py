@@ -25,7 +25,13 @@ MIN = 60_000
 OPTS = SweepOptions(min_peers=3)
 
 
-def fleet(days: float, *, sun: float = 6.0, night_drift_from: int | None = None) -> SeriesBatch:
+def fleet(
+    days: float,
+    *,
+    sun: float = 6.0,
+    night_drift_from: int | None = None,
+    drift_per_day: float = 0.0,
+) -> SeriesBatch:
     """8 boards a minute apart over `days`; b01 is in the sun 10:00-14:00 (weaker every other
     day, as on cloudy days); b02 optionally drifts 0.5 °C/h from `night_drift_from` (epoch ms)."""
     rng = np.random.default_rng(3)
@@ -40,6 +46,8 @@ def fleet(days: float, *, sun: float = 6.0, night_drift_from: int | None = None)
             into = (hour - 10) / 4
             clear = np.where(day % 2 == 0, 1.0, 0.3)
             v = v + np.where((into > 0) & (into < 1), sun * clear * np.sin(np.pi * into) ** 2, 0)
+        if i == 3:  # a drift under way before the history begins (0 by default)
+            v = v + drift_per_day * (ts - MIDNIGHT + 6 * HOUR_MS) / DAY_MS
         if i == 2 and night_drift_from is not None:
             v = v + 0.5 * np.clip(ts - night_drift_from, 0, None) / HOUR_MS
         source.append(np.full(len(ts), i))
@@ -105,6 +113,22 @@ def test_early_on_the_reason_says_what_is_being_learned() -> None:
     base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
     r = at(history, now, base)["b03"]
     assert "learning: 3h of history, drift checks from 6h" in r.reason
+
+
+def test_a_gap_trending_through_the_whole_history_is_a_finding_not_its_normal() -> None:
+    history = fleet(2.5, drift_per_day=3.0)
+    now = MIDNIGHT + 2 * DAY_MS + 10 * HOUR_MS
+    base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
+    r = at(history, now, base)
+    assert r["b03"].status is Status.DRIFTING, r["b03"].reason
+    assert "a drift under way, not its normal" in r["b03"].reason
+    assert "+3.0" in r["b03"].reason or "+2.9" in r["b03"].reason
+    assert r["b01"].status is Status.OK  # in the sun every day: no trend
+    steady = fleet(2.5)
+    assert (
+        at(steady, now, learn_baseline(steady.until(now), now_ms=now, options=OPTS))["b03"].status
+        is Status.OK
+    )
 
 
 def test_daily_figures_pick_the_same_kind_of_day_first() -> None:

@@ -27,7 +27,7 @@ from fleetscan.fleet import discover
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
-from fleetscan.fleet.profile import Level, daily_figures
+from fleetscan.fleet.profile import Level, daily_figures, daily_trend
 from fleetscan.fleet.reduce import WindowAggregates, reduce_window
 from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, loo_median, nan_median
 from fleetscan.sensors import profile_for
@@ -45,6 +45,9 @@ class BaselineView:
     level: Ints  # `profile.Level` codes: where the figures come from
     days: Ints  # past days behind them
     buckets: Ints  # completed buckets with an offset
+    trend: Floats  # day-to-day change of the gap at the same hour (units/day), see profile
+    trend_sigma: Floats
+    trend_pairs: Ints
     last_ts: Ints  # newest reading ever seen
     interval_ms: Floats  # usual spacing of readings
     cohorts: tuple[str, ...]  # the cohort the offsets were learned in ("" when unknown)
@@ -113,6 +116,8 @@ class MetricBaseline:
             low, high, days = usual, usual, np.zeros(len(usual), np.int64)
             level = np.where(buckets > 0, int(Level.ALL_HOURS), int(Level.NONE))
 
+        trend = daily_trend(history, self.bucket_start[done])
+
         def pick(column: Floats | Ints, missing: float) -> Floats:
             if len(self) == 0:
                 return np.full(len(rows), missing)
@@ -127,6 +132,9 @@ class MetricBaseline:
             level=pick(level, int(Level.NONE)).astype(np.int64),
             days=pick(days, 0).astype(np.int64),
             buckets=pick(buckets, 0).astype(np.int64),
+            trend=pick(trend.per_day, np.nan),
+            trend_sigma=pick(trend.sigma, np.nan),
+            trend_pairs=pick(trend.pairs, 0).astype(np.int64),
             last_ts=pick(self.last_ts, -1).astype(np.int64),
             interval_ms=pick(self.interval_ms, np.nan),
             cohorts=tuple(self.cohorts[r] if r >= 0 else "" for r in rows),

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fleetscan.fleet.profile import DAY_MS, HOUR_MS
+from fleetscan.fleet.profile import DAY_MS, HOUR_MS, hourly_medians
 from fleetscan.fleet.robust import Floats, Ints, nan_median
 
 NEIGHBOURS = 4  # at most this many neighbours per source
 MIN_CORRELATION = 0.6  # residual correlation a neighbour needs
 MIN_SHARED_BUCKETS = 24  # hours both sources must have been seen in
-MAX_SOURCES = 1500
+MAX_SOURCES = 500
 
 
 def neighbours(offsets: Floats, bucket_start: Ints, *, bucket_ms: int) -> Ints:
@@ -45,12 +45,9 @@ def neighbours(offsets: Floats, bucket_start: Ints, *, bucket_ms: int) -> Ints:
     if n_sources < 2 or n_sources > MAX_SOURCES or offsets.shape[1] < MIN_SHARED_BUCKETS:
         return out
     hour_of = ((bucket_start + bucket_ms // 2) % DAY_MS) // HOUR_MS
-    residual = offsets.copy()
-    for hour in np.unique(hour_of):
-        columns = hour_of == hour
-        part = offsets[:, columns]
-        if part.shape[1] >= 2:  # a daily habit is not a shared event: take it out first
-            residual[:, columns] = part - nan_median(part)[:, None]
+    middle, count = hourly_medians(offsets, hour_of)
+    # A daily habit is not a shared event: take each hour's usual gap out first.
+    residual = offsets - np.where(count >= 2, middle, 0.0)[:, hour_of]
     # What every board shares in a bucket (the level moving under all of them) is no cohort.
     column_median = nan_median(residual.T)
     residual = residual - np.where(np.isfinite(column_median), column_median, 0.0)[None, :]

@@ -48,6 +48,8 @@ NOISY_MIN_FLOOR_SHARE = 0.5
 STEADY_SIGMA_FACTOR = 3.0
 # Neighbours (boards that usually move with a source) needed before their shared change counts.
 MIN_MOVING_NEIGHBOURS = 2
+# Hour-to-same-hour-a-day-earlier pairs (a day of history behind a day) before a trend counts.
+TREND_MIN_PAIRS = 24
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +78,7 @@ class MetricScores:
     buckets: Ints  # completed buckets learned so far
     shared_change: Floats  # the change its usual neighbours share, where that explains it
     moved_with: Bools  # far from the fleet only together with its usual neighbours
+    trend: Floats  # units/day where the gap trended through the whole history, else NaN
 
 
 def score_metric(
@@ -156,9 +159,18 @@ def score_metric(
     # moved is judged against the fleet as usual.
     with np.errstate(invalid="ignore"):
         z = np.where(np.abs(z_alone) < np.abs(z_fleet), z_alone, z_fleet)
+    # A gap that rose (or fell) day after day through the whole history is no normal to learn.
+    z_trend = base.trend / np.fmax(base.trend_sigma, floor)
     with np.errstate(invalid="ignore"):
         far = np.abs(z) > options.threshold
         moved_with = has_base & (np.abs(z_fleet) > options.threshold) & ~far
+        trending = (
+            has_base
+            & ~far
+            & (base.trend_pairs >= TREND_MIN_PAIRS)
+            & (np.abs(z_trend) > options.threshold)
+        )
+    z = np.where(trending, z_trend, z)
     few_peers = peers < options.min_peers
     conditions = [
         invalid,
@@ -170,6 +182,7 @@ def score_metric(
         stuck,
         noisy_ratio,
         far & has_base,
+        trending,
         far,
     ]
     choices = [
@@ -181,6 +194,7 @@ def score_metric(
         Status.INSUFFICIENT_PEERS,
         Status.STUCK,
         Status.NOISY,
+        Status.DRIFTING,
         Status.DRIFTING,
         Status.ANOMALOUS,
     ]
@@ -208,6 +222,7 @@ def score_metric(
         buckets=base.buckets,
         shared_change=np.where(moved_with, shared, np.nan),
         moved_with=moved_with,
+        trend=np.where(trending, base.trend, np.nan),
     )
 
 

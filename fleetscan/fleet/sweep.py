@@ -252,6 +252,7 @@ class _Columns:
         self.days: list[int] = s.days.tolist()
         self.buckets: list[int] = s.buckets.tolist()
         self.shared_change: list[float] = s.shared_change.tolist()
+        self.trend: list[float] = s.trend.tolist()
         self.cohort: list[str] = list(agg.cohorts)
         self.median: list[float] = agg.median.tolist()
         self.count: list[int] = agg.count.tolist()
@@ -356,6 +357,13 @@ class _Explainer:
 
     def _drifting(self, i: int) -> str:
         c = self.c
+        if math.isfinite(c.trend[i]):
+            history = human_duration(c.buckets[i] * self.options.bucket_ms)
+            return (
+                f"gap to peers moved {self._v(c.trend[i], True)}{self.unit} a day, hour for hour, "
+                f"through its {history} of history: a drift under way, not its normal "
+                f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
+            )
         return (
             f"gap {self._v(c.offset[i], True)}{self.unit} {self.at}, {self._usual(i)} "
             f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
