@@ -154,3 +154,23 @@ def test_daily_figures_pick_the_same_kind_of_day_first() -> None:
 @pytest.mark.parametrize("module", [fleetscan.fleet.profile])
 def test_doctests(module: object) -> None:
     assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
+
+
+def test_a_board_that_often_goes_quiet_for_minutes_is_stale_only_beyond_its_usual_silence() -> None:
+    history = fleet(1.0)
+    ts = history.ts_ms
+    minute_of_hour = (ts % HOUR_MS) // MIN
+    bursty = (history.source == 4) & (minute_of_hour >= 20) & (minute_of_hour < 26)  # 6 min
+    quiet = (history.source == 5) & (ts >= ts.max() - 5 * MIN)  # b05 silent for the last 5 min
+    b04_gap = (history.source == 4) & (ts >= ts.max() - 5 * MIN)  # b04 silent too
+    keep = ~bursty & ~quiet & ~b04_gap
+    batch = SeriesBatch.from_arrays(
+        "temperature", history.source_ids, history.source[keep], ts[keep], history.value[keep]
+    )
+    now = int(ts.max()) + 1
+    base = learn_baseline(batch.until(now - 20 * MIN), now_ms=now - 20 * MIN, options=OPTS)
+    r = at(batch, now, base)
+    assert r["b05"].status is Status.STALE, r["b05"].reason
+    assert r["b04"].status is not Status.STALE, r["b04"].reason  # 5 min is usual for it
+    usual = base.view(["b04", "b05"], now_ms=now).silence_ms
+    assert 6 * MIN <= usual[0] <= 8 * MIN and usual[1] <= 2 * MIN  # hourly longest gaps

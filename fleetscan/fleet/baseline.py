@@ -48,6 +48,7 @@ class BaselineView:
     trend: Floats  # day-to-day change of the gap at the same hour (units/day), see profile
     trend_sigma: Floats
     trend_pairs: Ints
+    silence_ms: Floats  # its usual longest silence: 90th percentile of hourly longest gaps
     last_ts: Ints  # newest reading ever seen
     interval_ms: Floats  # usual spacing of readings
     cohorts: tuple[str, ...]  # the cohort the offsets were learned in ("" when unknown)
@@ -66,6 +67,13 @@ class MetricBaseline:
     weight: Floats  # (S, B) how many windows (or 1 for a learned bucket) make that mean
     last_ts: Ints  # (S,) newest reading seen, -1 when unknown
     interval_ms: Floats  # (S,) typical spacing of readings, NaN when unknown
+    silence: Floats | None = None  # (S, B) longest silence seen in the bucket (ms), NaN if none
+
+    def silences(self) -> Floats:
+        """`silence`, or all NaN for a baseline (or stored state) that has none."""
+        if self.silence is None:
+            return np.full(self.offset.shape, np.nan)
+        return self.silence
 
     @classmethod
     def empty(cls, metric: str, bucket_ms: int = 3_600_000) -> MetricBaseline:
@@ -117,6 +125,7 @@ class MetricBaseline:
             level = np.where(buckets > 0, int(Level.ALL_HOURS), int(Level.NONE))
 
         trend = daily_trend(history, self.bucket_start[done])
+        silence = _row_quantile(self.silences()[:, done], SILENCE_QUANTILE)
 
         def pick(column: Floats | Ints, missing: float) -> Floats:
             if len(self) == 0:
@@ -135,6 +144,7 @@ class MetricBaseline:
             trend=pick(trend.per_day, np.nan),
             trend_sigma=pick(trend.sigma, np.nan),
             trend_pairs=pick(trend.pairs, 0).astype(np.int64),
+            silence_ms=pick(silence, np.nan),
             last_ts=pick(self.last_ts, -1).astype(np.int64),
             interval_ms=pick(self.interval_ms, np.nan),
             cohorts=tuple(self.cohorts[r] if r >= 0 else "" for r in rows),
@@ -159,8 +169,9 @@ class MetricBaseline:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (NaN becomes None); `from_dict` reads it back."""
         sources = []
+        silence = self.silences()
         for i, source_id in enumerate(self.source_ids):
-            filled = np.flatnonzero(np.isfinite(self.offset[i]))
+            filled = np.flatnonzero(np.isfinite(self.offset[i]) | np.isfinite(silence[i]))
             sources.append(
                 {
                     "source_id": source_id,
@@ -170,8 +181,9 @@ class MetricBaseline:
                     "buckets": [
                         [
                             int(self.bucket_start[j]),
-                            float(self.offset[i, j]),
+                            _none_if_nan(float(self.offset[i, j])),
                             float(self.weight[i, j]),
+                            _none_if_nan(float(silence[i, j])),
                         ]
                         for j in filled
                     ],
@@ -186,10 +198,16 @@ class MetricBaseline:
         column = {start: j for j, start in enumerate(starts)}
         offset = np.full((len(sources), len(starts)), np.nan)
         weight = np.zeros((len(sources), len(starts)))
+        silence = np.full((len(sources), len(starts)), np.nan)
         for i, s in enumerate(sources):
-            for start, value, w in s.get("buckets", []):
-                offset[i, column[int(start)]] = float(value)
-                weight[i, column[int(start)]] = float(w)
+            # Schema 1 stored [start, offset, weight]; later ones add the bucket's longest
+            # silence, and an offset may be null where only a silence was seen.
+            for start, value, w, *rest in s.get("buckets", []):
+                j = column[int(start)]
+                offset[i, j] = np.nan if value is None else float(value)
+                weight[i, j] = float(w)
+                if rest and rest[0] is not None:
+                    silence[i, j] = float(rest[0])
         interval = [s.get("interval_ms") for s in sources]
         return cls(
             metric=str(data["metric"]),
@@ -201,11 +219,29 @@ class MetricBaseline:
             weight=weight,
             last_ts=np.array([int(s.get("last_ts", -1)) for s in sources], dtype=np.int64),
             interval_ms=np.array([np.nan if v is None else float(v) for v in interval]),
+            silence=silence,
         )
 
 
 Baseline = Mapping[str, MetricBaseline]
 """A whole sweep's baseline: one `MetricBaseline` per metric name."""
+
+
+SILENCE_QUANTILE = 0.9  # a board's usual longest silence: this quantile of its hourly longest gaps
+
+
+def _row_quantile(rows: Floats, q: float) -> Floats:
+    """The `q` quantile (lower value) of each row's finite entries; NaN for a row with none."""
+    counts = np.isfinite(rows).sum(axis=1)
+    ordered = np.sort(rows, axis=1)  # NaN sorts last
+    index = np.maximum(np.floor(q * (counts - 1)).astype(np.int64), 0)
+    picked = (
+        ordered[np.arange(len(rows)), np.minimum(index, max(rows.shape[1] - 1, 0))]
+        if rows.shape[1]
+        else np.full(len(rows), np.nan)
+    )
+    out: Floats = np.where(counts > 0, picked, np.nan)
+    return out
 
 
 def _none_if_nan(number: float) -> float | None:
@@ -293,6 +329,7 @@ def learn_from_buckets(
     n_sources = len(source_ids)
     offsets = np.full((n_sources, n_buckets), np.nan)
     spacing = np.full((n_sources, n_buckets), np.nan)
+    silence = np.full((n_sources, n_buckets), np.nan)
     groups = Cohorts(cohorts)
     silent = np.zeros(n_sources, np.bool_)
     for bucket_start, agg in reductions:
@@ -304,6 +341,7 @@ def learn_from_buckets(
         centre = groups.unpack(loo_median(groups.pack(agg.median, trusted)))
         offsets[:, j] = np.where(trusted, agg.median - centre, np.nan)
         spacing[:, j] = np.where(agg.count >= 2, agg.interval_ms, np.nan)
+        silence[:, j] = agg.gap_ms
     interval = nan_median(spacing) if n_buckets else np.full(n_sources, np.nan)
     return MetricBaseline(
         metric=metric,
@@ -315,6 +353,7 @@ def learn_from_buckets(
         weight=np.where(np.isfinite(offsets), 1.0, 0.0),
         last_ts=last_ts,
         interval_ms=interval,
+        silence=silence,
     )
 
 
@@ -337,6 +376,7 @@ def fold_window(
     interval_ms: Floats,
     now_ms: int,
     options: SweepOptions,
+    silence_ms: Floats | None = None,
 ) -> MetricBaseline:
     """A new baseline with one sweep folded in (the input is left untouched).
 
@@ -367,6 +407,7 @@ def fold_window(
         starts = np.append(starts, current)
     offset = np.pad(baseline.offset, ((0, grow), (0, int(new_column))), constant_values=np.nan)
     weight = np.pad(baseline.weight, ((0, grow), (0, int(new_column))))
+    silence = np.pad(baseline.silences(), ((0, grow), (0, int(new_column))), constant_values=np.nan)
     seen = np.pad(baseline.last_ts, (0, grow), constant_values=-1)
     interval = np.pad(baseline.interval_ms, (0, grow), constant_values=np.nan)
     if moved:
@@ -374,6 +415,7 @@ def fold_window(
         weight[moved] = 0.0
     order = np.argsort(starts, kind="stable")
     starts, offset, weight = starts[order], offset[:, order], weight[:, order]
+    silence = silence[:, order]
     col = int(np.searchsorted(starts, current))
     take = learn & np.isfinite(offsets)
     r = rows[take]
@@ -381,6 +423,9 @@ def fold_window(
     old = np.where(w > 0, offset[r, col], 0.0)
     offset[r, col] = (old * w + offsets[take]) / (w + 1.0)
     weight[r, col] = w + 1.0
+    if silence_ms is not None:
+        heard = np.isfinite(silence_ms)
+        silence[rows[heard], col] = np.fmax(silence[rows[heard], col], silence_ms[heard])
     np.maximum.at(seen, rows, last_ts)
     fresh = np.isfinite(interval_ms)
     blended = np.where(
@@ -401,6 +446,7 @@ def fold_window(
         bucket_start=starts[keep_cols],
         offset=offset[keep_rows][:, keep_cols],
         weight=weight[keep_rows][:, keep_cols],
+        silence=silence[keep_rows][:, keep_cols],
         last_ts=seen[keep_rows],
         interval_ms=interval[keep_rows],
     )

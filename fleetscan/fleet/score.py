@@ -50,6 +50,8 @@ STEADY_SIGMA_FACTOR = 3.0
 MIN_MOVING_NEIGHBOURS = 2
 # Hour-to-same-hour-a-day-earlier pairs (a day of history behind a day) before a trend counts.
 TREND_MIN_PAIRS = 24
+# Stale after this many times a board's usual longest silence (see `BaselineView.silence_ms`).
+SILENCE_FACTOR = 1.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,6 +108,9 @@ def score_metric(
     known = last >= 0
     age = np.where(known, now_ms - last, np.nan).astype(np.float64)
     stale_after = np.fmax(options.stale_factor * interval, float(options.stale_floor_ms))
+    # A board that often goes quiet for minutes (bursty radio loss) is stale only beyond its
+    # own usual longest silence.
+    stale_after = np.fmax(stale_after, SILENCE_FACTOR * base.silence_ms)
     with np.errstate(invalid="ignore"):
         silent = known & (age > stale_after) & ~invalid
     collective = _collective(agg, silent, known, age, stale_after, last, options.outage_fraction)

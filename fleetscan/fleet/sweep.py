@@ -144,6 +144,7 @@ def run_sweep(
             interval_ms=np.where(agg.count >= 3, agg.interval_ms, np.nan),
             now_ms=now_ms,
             options=options,
+            silence_ms=_silences(agg, view.last_ts, now_ms=now_ms, options=options),
         )
     return SweepOutcome(tuple(results), new_baseline)
 
@@ -167,6 +168,22 @@ def _with_known_sources(
         tuple(learned.cohorts[i] for i in extra),
     )
     return agg.concat(missing)
+
+
+def _silences(
+    agg: WindowAggregates,
+    seen_before: np.ndarray[Any, np.dtype[np.int64]],
+    *,
+    now_ms: int,
+    options: SweepOptions,
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The longest silence each source ended in this window: its longest gap inside it, or (when
+    it reappears after a silence reaching back before the window) at least window start − last."""
+    start = now_ms - options.window_ms
+    back = (agg.last_ts >= 0) & (seen_before >= 0) & (seen_before < start)
+    ended = np.where(back, start - seen_before, np.nan).astype(np.float64)
+    out: np.ndarray[Any, np.dtype[np.float64]] = np.fmax(agg.gap_ms, ended)
+    return out
 
 
 def _learnable(scores: MetricScores, options: SweepOptions) -> np.ndarray[Any, np.dtype[np.bool_]]:
