@@ -167,7 +167,16 @@ def fleet(
     resolves after --recovery of normal ones; fleet_z carries the open alert's score (|z|, or
     at least threshold + 1 for the non-z statuses), else 0, so a Plexus monitor with max 3.0 on
     <metric>.fleet_z opens and resolves with it. Exit: 0 ok, 1 warning, 2 critical, 3 unknown
-    (Plexus, key or state trouble), 64 usage.
+    (Plexus, key or state trouble, or a sweep that watched nothing: over half the series
+    without peers or data, or a --metric with no rows), 64 usage.
+
+    Warm-up: snapshots only (anomalous beyond 3 σ with the BME280's unit-to-unit floor) until a
+    source has 6 hourly buckets (6 h) of history; drift is judged against the same hour (±1 h)
+    on at least 2 past days of the same kind (weekday/weekend), else ±3 h, else all hours; a gap
+    moving day after day over 24+ hourly pairs is drifting. Without --group-by, boards that
+    usually move together (gap correlation ≥ 0.6 over 24+ hours, fleets of up to 500) are
+    found and a change they share is one cohort event. Stale after 5 intervals, a minute and
+    1.5× the source's usual longest silence.
     """
     one_off = no_state or input_file is not None
     try:
