@@ -123,12 +123,12 @@ def run_sweep(
             agg = replace(agg, cohorts=cohorts)
         links = (
             learned.neighbours(agg.source_ids, now_ms=now_ms)
-            if options.discover_cohorts and not options.group_by
+            if options.discover_cohorts
             else None
         )
         scores = score_metric(agg, view, now_ms=now_ms, options=options, neighbours=links)
         shown = agg
-        if links is not None:  # a group moving together shows as one discovered cohort
+        if links is not None and not options.group_by:  # tags, when given, name the cohorts
             found = discover.labels(links, agg.source_ids, scores.moved_with)
             shown = replace(
                 agg, cohorts=tuple(f or c for f, c in zip(found, agg.cohorts, strict=True))
