@@ -105,7 +105,7 @@ class MetricBaseline:
         done = self.bucket_start + self.bucket_ms <= now_ms
         history = self.offset[:, done]
         buckets = np.isfinite(history).sum(axis=1)
-        if opts.daily_profile:
+        if opts.daily_profile and history.shape[1]:
             daily = daily_figures(
                 history,
                 self.bucket_start[done],
@@ -125,7 +125,11 @@ class MetricBaseline:
             level = np.where(buckets > 0, int(Level.ALL_HOURS), int(Level.NONE))
 
         trend = daily_trend(history, self.bucket_start[done])
-        silence = _row_quantile(self.silences()[:, done], SILENCE_QUANTILE)
+        silence = (
+            _row_quantile(self.silences()[:, done], SILENCE_QUANTILE)
+            if self.silence is not None
+            else np.full(len(self), np.nan)
+        )
 
         def pick(column: Floats | Ints, missing: float) -> Floats:
             if len(self) == 0:
@@ -154,6 +158,8 @@ class MetricBaseline:
         """(len(source_ids), K) indexes into `source_ids` of the boards each one usually moves
         with (`discover.neighbours` over completed buckets), -1 where none."""
         done = self.bucket_start + self.bucket_ms <= now_ms
+        if int(done.sum()) < discover.MIN_SHARED_BUCKETS:  # too little history: no neighbours
+            return np.full((len(source_ids), discover.NEIGHBOURS), -1, np.int64)
         links = discover.neighbours(
             self.offset[:, done], self.bucket_start[done], bucket_ms=self.bucket_ms
         )

@@ -122,9 +122,7 @@ def run_sweep(
             cohorts = tuple(c or b for c, b in zip(agg.cohorts, view.cohorts, strict=True))
             agg = replace(agg, cohorts=cohorts)
         links = (
-            learned.neighbours(agg.source_ids, now_ms=now_ms)
-            if options.discover_cohorts
-            else None
+            learned.neighbours(agg.source_ids, now_ms=now_ms) if options.discover_cohorts else None
         )
         scores = score_metric(agg, view, now_ms=now_ms, options=options, neighbours=links)
         shown = agg
