@@ -102,22 +102,13 @@ def test_fill_baseline_fills_only_what_the_state_lacks() -> None:
         }
     )
     merged = fill_baseline(base, learned).to_dict()
+    # The fourth element of a bucket is its longest silence (none seen here).
     assert merged["sources"] == [
-        {
-            "source_id": "a",
-            "cohort": "",
-            "last_ts": 9,
-            "interval_ms": None,
-            "buckets": [[0, 1.0, 3.0, None], [HOUR, 2.0, 1.0, None]],
-        },
-        {
-            "source_id": "b",
-            "cohort": "",
-            "last_ts": 8,
-            "interval_ms": None,
-            "buckets": [[HOUR, -1.0, 1.0, None]],
-        },
-    ]  # fmt: skip  (4th element: the bucket's longest silence, none seen here)
+        {"source_id": "a", "cohort": "", "last_ts": 9, "interval_ms": None,
+         "buckets": [[0, 1.0, 3.0, None], [HOUR, 2.0, 1.0, None]]},
+        {"source_id": "b", "cohort": "", "last_ts": 8, "interval_ms": None,
+         "buckets": [[HOUR, -1.0, 1.0, None]]},
+    ]  # fmt: skip
 
 
 def test_a_blip_opens_once_holds_fleet_z_while_recovering_and_resolves() -> None:
