@@ -25,7 +25,13 @@ MIN = 60_000
 OPTS = SweepOptions(min_peers=3)
 
 
-def fleet(days: float, *, sun: float = 6.0, night_drift_from: int | None = None) -> SeriesBatch:
+def fleet(
+    days: float,
+    *,
+    sun: float = 6.0,
+    night_drift_from: int | None = None,
+    drift_per_day: float = 0.0,
+) -> SeriesBatch:
     """8 boards a minute apart over `days`; b01 is in the sun 10:00-14:00 (weaker every other
     day, as on cloudy days); b02 optionally drifts 0.5 °C/h from `night_drift_from` (epoch ms)."""
     rng = np.random.default_rng(3)
@@ -40,6 +46,8 @@ def fleet(days: float, *, sun: float = 6.0, night_drift_from: int | None = None)
             into = (hour - 10) / 4
             clear = np.where(day % 2 == 0, 1.0, 0.3)
             v = v + np.where((into > 0) & (into < 1), sun * clear * np.sin(np.pi * into) ** 2, 0)
+        if i == 3:  # a drift under way before the history begins (0 by default)
+            v = v + drift_per_day * (ts - MIDNIGHT + 6 * HOUR_MS) / DAY_MS
         if i == 2 and night_drift_from is not None:
             v = v + 0.5 * np.clip(ts - night_drift_from, 0, None) / HOUR_MS
         source.append(np.full(len(ts), i))
@@ -107,6 +115,22 @@ def test_early_on_the_reason_says_what_is_being_learned() -> None:
     assert "learning: 3h of history, drift checks from 6h" in r.reason
 
 
+def test_a_gap_trending_through_the_whole_history_is_a_finding_not_its_normal() -> None:
+    history = fleet(2.5, drift_per_day=3.0)
+    now = MIDNIGHT + 2 * DAY_MS + 10 * HOUR_MS
+    base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
+    r = at(history, now, base)
+    assert r["b03"].status is Status.DRIFTING, r["b03"].reason
+    assert "a drift under way, not its normal" in r["b03"].reason
+    assert "+3.0" in r["b03"].reason or "+2.9" in r["b03"].reason
+    assert r["b01"].status is Status.OK  # in the sun every day: no trend
+    steady = fleet(2.5)
+    assert (
+        at(steady, now, learn_baseline(steady.until(now), now_ms=now, options=OPTS))["b03"].status
+        is Status.OK
+    )
+
+
 def test_daily_figures_pick_the_same_kind_of_day_first() -> None:
     starts = MIDNIGHT + np.arange(9 * 24, dtype=np.int64) * HOUR_MS  # Fri 12 .. Sat 20 June
     weekend = ((starts // DAY_MS) + 3) % 7 >= 5
@@ -130,3 +154,23 @@ def test_daily_figures_pick_the_same_kind_of_day_first() -> None:
 @pytest.mark.parametrize("module", [fleetscan.fleet.profile])
 def test_doctests(module: object) -> None:
     assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
+
+
+def test_a_board_that_often_goes_quiet_for_minutes_is_stale_only_beyond_its_usual_silence() -> None:
+    history = fleet(1.0)
+    ts = history.ts_ms
+    minute_of_hour = (ts % HOUR_MS) // MIN
+    bursty = (history.source == 4) & (minute_of_hour >= 20) & (minute_of_hour < 26)  # 6 min
+    quiet = (history.source == 5) & (ts >= ts.max() - 5 * MIN)  # b05 silent for the last 5 min
+    b04_gap = (history.source == 4) & (ts >= ts.max() - 5 * MIN)  # b04 silent too
+    keep = ~bursty & ~quiet & ~b04_gap
+    batch = SeriesBatch.from_arrays(
+        "temperature", history.source_ids, history.source[keep], ts[keep], history.value[keep]
+    )
+    now = int(ts.max()) + 1
+    base = learn_baseline(batch.until(now - 20 * MIN), now_ms=now - 20 * MIN, options=OPTS)
+    r = at(batch, now, base)
+    assert r["b05"].status is Status.STALE, r["b05"].reason
+    assert r["b04"].status is not Status.STALE, r["b04"].reason  # 5 min is usual for it
+    usual = base.view(["b04", "b05"], now_ms=now).silence_ms
+    assert 6 * MIN <= usual[0] <= 8 * MIN and usual[1] <= 2 * MIN  # hourly longest gaps

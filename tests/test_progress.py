@@ -85,4 +85,4 @@ def test_the_table_fits_the_terminal_in_colour_and_stays_plain_in_a_pipe(tmp_pat
     assert "\x1b[1;31mdrifting\x1b[0m" in shown  # the status in colour
     visible = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in shown.splitlines()]
     assert max(len(line) for line in visible) <= 90 and len(visible) > 17  # reasons wrapped
-    assert visible[0].split()[-1] == "REASON" and "gap to peers" in "".join(visible)
+    assert visible[0].split()[-1] == "REASON" and "gap +" in "".join(visible)

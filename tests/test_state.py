@@ -70,7 +70,15 @@ def test_round_trip(tmp_path: Path) -> None:
         assert got.series == want.series and got.last_seen == want.last_seen
         assert got.storms == want.storms
         assert set(got.baselines) == {"t"}  # h was swept without a baseline (--baseline 0)
-        assert got.baselines["t"].to_dict() == BASELINE
+        # Buckets stored as [start, offset, weight] (today's schema) read back, and are written
+        # with the bucket's longest silence as a fourth element (None: none seen).
+        stored = got.baselines["t"].to_dict()
+        assert stored["sources"][0]["buckets"] == [
+            [0, 0.25, 3.0, None],
+            [3_600_000, -0.5, 1.0, None],
+        ]
+        stored["sources"][0]["buckets"] = [b[:3] for b in stored["sources"][0]["buckets"]]
+        assert stored == BASELINE
         assert store.outbox() == [Point("a", "t.fleet_z", 4.5, 1000, {"status": "drifting"})]
         store.commit(sample_state(2000), [])  # every sweep replaces the whole state and outbox
     with open_state(path) as store:

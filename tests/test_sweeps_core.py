@@ -101,11 +101,12 @@ def test_fill_baseline_fills_only_what_the_state_lacks() -> None:
         }
     )
     merged = fill_baseline(base, learned).to_dict()
+    # The fourth element of a bucket is its longest silence (none seen here).
     assert merged["sources"] == [
         {"source_id": "a", "cohort": "", "last_ts": 9, "interval_ms": None,
-         "buckets": [[0, 1.0, 3.0], [HOUR, 2.0, 1.0]]},
+         "buckets": [[0, 1.0, 3.0, None], [HOUR, 2.0, 1.0, None]]},
         {"source_id": "b", "cohort": "", "last_ts": 8, "interval_ms": None,
-         "buckets": [[HOUR, -1.0, 1.0]]},
+         "buckets": [[HOUR, -1.0, 1.0, None]]},
     ]  # fmt: skip
 
 

@@ -75,6 +75,7 @@ from fleetscan.overrides import Adjustments
 from fleetscan.points import Point
 from fleetscan.silences import silenced_lines
 from fleetscan.sweeps import render as sweep_render
+from fleetscan.sweeps.coverage import blind_spot
 from fleetscan.sweeps.prom import exposition, write_prom
 from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, sweep_step
 from fleetscan.timeutil import now_ms, parse_timestamp_ms
@@ -204,7 +205,16 @@ def fleet(
     resolves after --recovery of normal ones; fleet_z carries the open alert's score (|z|, or
     at least threshold + 1 for the non-z statuses), else 0, so a Plexus monitor with max 3.0 on
     <metric>.fleet_z opens and resolves with it. Exit: 0 ok, 1 warning, 2 critical, 3 unknown
-    (Plexus, key or state trouble), 64 usage.
+    (Plexus, key or state trouble, or a sweep that watched nothing: over half the series
+    without peers or data, or a --metric with no rows), 64 usage.
+
+    Warm-up: snapshots only (anomalous beyond 3 σ with the BME280's unit-to-unit floor) until a
+    source has 6 hourly buckets (6 h) of history; drift is judged against the same hour (±1 h)
+    on at least 2 past days of the same kind (weekday/weekend), else ±3 h, else all hours; a gap
+    moving day after day over 24+ hourly pairs is drifting. Without --group-by, boards that
+    usually move together (gap correlation ≥ 0.6 over 24+ hours, fleets of up to 500) are
+    found and a change they share is one cohort event. Stale after 5 intervals, a minute and
+    1.5× the source's usual longest silence.
     """
     one_off = no_state or input_file is not None or clickhouse is not None
     try:
@@ -247,6 +257,7 @@ def fleet(
         except FleetscanError as exc:
             fail(str(exc), code=UNKNOWN)
         _show(outcome, output, verbose=True, one_off=True)
+        _refuse_blind(outcome, metric, options)
         raise typer.Exit(_watched(outcome, code, metric))
     report, late = _live(
         metric,
@@ -271,6 +282,7 @@ def fleet(
     _delivery_notes(report, verbose=verbose or no_state, outbox=kept, no_state=no_state)
     for message in late:  # after the sweep's own lines: the transitions are never lost
         note(f"error: {message}")
+    _refuse_blind(report.outcome, metric, options)
     raise typer.Exit(_watched(report.outcome, code, metric))
 
 
@@ -284,6 +296,18 @@ def _watched(outcome: StepOutcome, code: int, metrics: Sequence[str]) -> int:
         "an empty page when its query times out)"
     )
     return UNKNOWN
+
+
+def _refuse_blind(outcome: StepOutcome, metrics: Sequence[str], options: StepOptions) -> None:
+    """Exit 3 with one line on stderr when the sweep could not watch the fleet (see coverage)."""
+    why = blind_spot(
+        [v.result for v in outcome.verdicts],
+        metrics,
+        min_peers=options.sweep.min_peers,
+        group_by=options.sweep.group_by,
+    )
+    if why is not None:
+        fail(why, code=UNKNOWN)
 
 
 def _live(

@@ -97,7 +97,11 @@ GroupByOption = Annotated[
 MinPeersOption = Annotated[
     int,
     typer.Option(
-        "--min-peers", min=1, help="Peers needed to compare; fewer gives insufficient_peers."
+        "--min-peers",
+        min=1,
+        help="Peers (other boards of the cohort) needed to compare; fewer gives "
+        "insufficient_peers. 3 suits rooms of 4 or more boards; a sweep where most series lack "
+        "peers exits 3.",
     ),
 ]
 MinScaleOption = Annotated[
@@ -150,7 +154,7 @@ CriticalOption = Annotated[
 DEFAULT_WINDOW = "10m"
 DEFAULT_BASELINE = "7d"
 DEFAULT_BASELINE_SAMPLE = "2m"
-DEFAULT_MIN_PEERS = 5
+DEFAULT_MIN_PEERS = 3  # a leave-one-out median of 3 peers still outvotes one bad peer
 DEFAULT_THRESHOLD = 3.0
 DEFAULT_CONSECUTIVE = 3
 DEFAULT_RECOVERY = "15m"

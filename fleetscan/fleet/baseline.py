@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from fleetscan.fleet import discover
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
-from fleetscan.fleet.profile import Level, daily_figures
+from fleetscan.fleet.profile import Level, daily_figures, daily_trend
 from fleetscan.fleet.reduce import WindowAggregates, reduce_window
 from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, nan_median
 from fleetscan.sensors import profile_for
@@ -44,6 +45,10 @@ class BaselineView:
     level: Ints  # `profile.Level` codes: where the figures come from
     days: Ints  # past days behind them
     buckets: Ints  # completed buckets with an offset
+    trend: Floats  # day-to-day change of the gap at the same hour (units/day), see profile
+    trend_sigma: Floats
+    trend_pairs: Ints
+    silence_ms: Floats  # its usual longest silence: 90th percentile of hourly longest gaps
     last_ts: Ints  # newest reading ever seen
     interval_ms: Floats  # usual spacing of readings
     cohorts: tuple[str, ...]  # the cohort the offsets were learned in ("" when unknown)
@@ -62,6 +67,13 @@ class MetricBaseline:
     weight: Floats  # (S, B) how many windows (or 1 for a learned bucket) make that mean
     last_ts: Ints  # (S,) newest reading seen, -1 when unknown
     interval_ms: Floats  # (S,) typical spacing of readings, NaN when unknown
+    silence: Floats | None = None  # (S, B) longest silence seen in the bucket (ms), NaN if none
+
+    def silences(self) -> Floats:
+        """`silence`, or all NaN for a baseline (or stored state) that has none."""
+        if self.silence is None:
+            return np.full(self.offset.shape, np.nan)
+        return self.silence
 
     @classmethod
     def empty(cls, metric: str, bucket_ms: int = 3_600_000) -> MetricBaseline:
@@ -93,7 +105,7 @@ class MetricBaseline:
         done = self.bucket_start + self.bucket_ms <= now_ms
         history = self.offset[:, done]
         buckets = np.isfinite(history).sum(axis=1)
-        if opts.daily_profile:
+        if opts.daily_profile and history.shape[1]:
             daily = daily_figures(
                 history,
                 self.bucket_start[done],
@@ -112,6 +124,13 @@ class MetricBaseline:
             low, high, days = usual, usual, np.zeros(len(usual), np.int64)
             level = np.where(buckets > 0, int(Level.ALL_HOURS), int(Level.NONE))
 
+        trend = daily_trend(history, self.bucket_start[done])
+        silence = (
+            _row_quantile(self.silences()[:, done], SILENCE_QUANTILE)
+            if self.silence is not None
+            else np.full(len(self), np.nan)
+        )
+
         def pick(column: Floats | Ints, missing: float) -> Floats:
             if len(self) == 0:
                 return np.full(len(rows), missing)
@@ -126,16 +145,39 @@ class MetricBaseline:
             level=pick(level, int(Level.NONE)).astype(np.int64),
             days=pick(days, 0).astype(np.int64),
             buckets=pick(buckets, 0).astype(np.int64),
+            trend=pick(trend.per_day, np.nan),
+            trend_sigma=pick(trend.sigma, np.nan),
+            trend_pairs=pick(trend.pairs, 0).astype(np.int64),
+            silence_ms=pick(silence, np.nan),
             last_ts=pick(self.last_ts, -1).astype(np.int64),
             interval_ms=pick(self.interval_ms, np.nan),
             cohorts=tuple(self.cohorts[r] if r >= 0 else "" for r in rows),
         )
 
+    def neighbours(self, source_ids: Sequence[str], *, now_ms: int) -> Ints:
+        """(len(source_ids), K) indexes into `source_ids` of the boards each one usually moves
+        with (`discover.neighbours` over completed buckets), -1 where none."""
+        done = self.bucket_start + self.bucket_ms <= now_ms
+        if int(done.sum()) < discover.MIN_SHARED_BUCKETS:  # too little history: no neighbours
+            return np.full((len(source_ids), discover.NEIGHBOURS), -1, np.int64)
+        links = discover.neighbours(
+            self.offset[:, done], self.bucket_start[done], bucket_ms=self.bucket_ms
+        )
+        position = {s: i for i, s in enumerate(source_ids)}
+        to_window = np.array([position.get(s, -1) for s in self.source_ids] + [-1], np.int64)
+        index = {s: i for i, s in enumerate(self.source_ids)}
+        rows = np.array([index.get(s, -1) for s in source_ids], dtype=np.int64)
+        out = np.full((len(source_ids), links.shape[1]), -1, np.int64)
+        known = rows >= 0
+        out[known] = to_window[links[rows[known]]]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (NaN becomes None); `from_dict` reads it back."""
         sources = []
+        silence = self.silences()
         for i, source_id in enumerate(self.source_ids):
-            filled = np.flatnonzero(np.isfinite(self.offset[i]))
+            filled = np.flatnonzero(np.isfinite(self.offset[i]) | np.isfinite(silence[i]))
             sources.append(
                 {
                     "source_id": source_id,
@@ -145,8 +187,9 @@ class MetricBaseline:
                     "buckets": [
                         [
                             int(self.bucket_start[j]),
-                            float(self.offset[i, j]),
+                            _none_if_nan(float(self.offset[i, j])),
                             float(self.weight[i, j]),
+                            _none_if_nan(float(silence[i, j])),
                         ]
                         for j in filled
                     ],
@@ -161,10 +204,16 @@ class MetricBaseline:
         column = {start: j for j, start in enumerate(starts)}
         offset = np.full((len(sources), len(starts)), np.nan)
         weight = np.zeros((len(sources), len(starts)))
+        silence = np.full((len(sources), len(starts)), np.nan)
         for i, s in enumerate(sources):
-            for start, value, w in s.get("buckets", []):
-                offset[i, column[int(start)]] = float(value)
-                weight[i, column[int(start)]] = float(w)
+            # Schema 1 stored [start, offset, weight]; later ones add the bucket's longest
+            # silence, and an offset may be null where only a silence was seen.
+            for start, value, w, *rest in s.get("buckets", []):
+                j = column[int(start)]
+                offset[i, j] = np.nan if value is None else float(value)
+                weight[i, j] = float(w)
+                if rest and rest[0] is not None:
+                    silence[i, j] = float(rest[0])
         interval = [s.get("interval_ms") for s in sources]
         return cls(
             metric=str(data["metric"]),
@@ -176,11 +225,29 @@ class MetricBaseline:
             weight=weight,
             last_ts=np.array([int(s.get("last_ts", -1)) for s in sources], dtype=np.int64),
             interval_ms=np.array([np.nan if v is None else float(v) for v in interval]),
+            silence=silence,
         )
 
 
 Baseline = Mapping[str, MetricBaseline]
 """A whole sweep's baseline: one `MetricBaseline` per metric name."""
+
+
+SILENCE_QUANTILE = 0.9  # a board's usual longest silence: this quantile of its hourly longest gaps
+
+
+def _row_quantile(rows: Floats, q: float) -> Floats:
+    """The `q` quantile (lower value) of each row's finite entries; NaN for a row with none."""
+    counts = np.isfinite(rows).sum(axis=1)
+    ordered = np.sort(rows, axis=1)  # NaN sorts last
+    index = np.maximum(np.floor(q * (counts - 1)).astype(np.int64), 0)
+    picked = (
+        ordered[np.arange(len(rows)), np.minimum(index, max(rows.shape[1] - 1, 0))]
+        if rows.shape[1]
+        else np.full(len(rows), np.nan)
+    )
+    out: Floats = np.where(counts > 0, picked, np.nan)
+    return out
 
 
 def _none_if_nan(number: float) -> float | None:
@@ -275,6 +342,7 @@ def learn_from_buckets(
     n_sources = len(source_ids)
     offsets = np.full((n_sources, n_buckets), np.nan)
     spacing = np.full((n_sources, n_buckets), np.nan)
+    silence = np.full((n_sources, n_buckets), np.nan)
     groups = Cohorts(cohorts)
     silent = np.zeros(n_sources, np.bool_)
     for bucket_start, agg in reductions:
@@ -286,6 +354,7 @@ def learn_from_buckets(
         centre = groups.loo_median(groups.pack(agg.median, trusted))
         offsets[:, j] = np.where(trusted, agg.median - centre, np.nan)
         spacing[:, j] = np.where(agg.count >= 2, agg.interval_ms, np.nan)
+        silence[:, j] = agg.gap_ms
     interval = nan_median(spacing) if n_buckets else np.full(n_sources, np.nan)
     return MetricBaseline(
         metric=metric,
@@ -297,6 +366,7 @@ def learn_from_buckets(
         weight=np.where(np.isfinite(offsets), 1.0, 0.0),
         last_ts=last_ts,
         interval_ms=interval,
+        silence=silence,
     )
 
 
@@ -319,6 +389,7 @@ def fold_window(
     interval_ms: Floats,
     now_ms: int,
     options: SweepOptions,
+    silence_ms: Floats | None = None,
 ) -> MetricBaseline:
     """A new baseline with one sweep folded in (the input is left untouched).
 
@@ -349,6 +420,7 @@ def fold_window(
         starts = np.append(starts, current)
     offset = np.pad(baseline.offset, ((0, grow), (0, int(new_column))), constant_values=np.nan)
     weight = np.pad(baseline.weight, ((0, grow), (0, int(new_column))))
+    silence = np.pad(baseline.silences(), ((0, grow), (0, int(new_column))), constant_values=np.nan)
     seen = np.pad(baseline.last_ts, (0, grow), constant_values=-1)
     interval = np.pad(baseline.interval_ms, (0, grow), constant_values=np.nan)
     if moved:
@@ -356,6 +428,7 @@ def fold_window(
         weight[moved] = 0.0
     order = np.argsort(starts, kind="stable")
     starts, offset, weight = starts[order], offset[:, order], weight[:, order]
+    silence = silence[:, order]
     col = int(np.searchsorted(starts, current))
     take = learn & np.isfinite(offsets)
     r = rows[take]
@@ -363,6 +436,9 @@ def fold_window(
     old = np.where(w > 0, offset[r, col], 0.0)
     offset[r, col] = (old * w + offsets[take]) / (w + 1.0)
     weight[r, col] = w + 1.0
+    if silence_ms is not None:
+        heard = np.isfinite(silence_ms)
+        silence[rows[heard], col] = np.fmax(silence[rows[heard], col], silence_ms[heard])
     np.maximum.at(seen, rows, last_ts)
     fresh = np.isfinite(interval_ms)
     blended = np.where(
@@ -383,6 +459,7 @@ def fold_window(
         bucket_start=starts[keep_cols],
         offset=offset[keep_rows][:, keep_cols],
         weight=weight[keep_rows][:, keep_cols],
+        silence=silence[keep_rows][:, keep_cols],
         last_ts=seen[keep_rows],
         interval_ms=interval[keep_rows],
     )

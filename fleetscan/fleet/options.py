@@ -51,6 +51,7 @@ class SweepOptions:
     daily_hours: int = 1  # ...within this many hours of the window's hour (UTC)
     daily_scale_hours: int = 3  # scales pooled over this many hours either side
     daily_min_days: int = 2  # past days an hour needs, else wider hours, else all hours
+    discover_cohorts: bool = True  # compare boards first with those they usually move with
     learn_while_alerting: bool = False  # fold windows of a drifting source into its baseline
     interval_alpha: float = 0.2  # smoothing of each source's learned reading interval
 

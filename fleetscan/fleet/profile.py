@@ -166,13 +166,61 @@ def daily_figures(
 
 def _pooled_sigma(offsets: Floats, hour_of: Ints) -> Floats:
     """1.4826 × the median of |gap − its own hour's median|, over every column given."""
-    residual = np.full(offsets.shape, np.nan)
-    for hour in np.unique(hour_of):
-        columns = hour_of == hour
-        part = offsets[:, columns]
-        residual[:, columns] = np.abs(part - nan_median(part)[:, None])
-        # An hour seen once has no residual of its own: it must not read as a perfect fit.
-        single = np.isfinite(part).sum(axis=1) == 1
-        residual[np.ix_(single, np.flatnonzero(columns))] = np.nan
+    middle, count = hourly_medians(offsets, hour_of)
+    residual = np.abs(offsets - middle[:, hour_of])
+    # An hour seen once has no residual of its own: it must not read as a perfect fit.
+    residual[count[:, hour_of] < 2] = np.nan
     out: Floats = MAD_TO_SIGMA * nan_median(residual)
     return out
+
+
+def hourly_medians(offsets: Floats, hour_of: Ints) -> tuple[Floats, Ints]:
+    """(S, 24) medians of each row's columns per hour of day, and how many finite values each
+    had, in one vectorised median (columns of one hour are stacked as a day axis)."""
+    n_sources, n_columns = offsets.shape
+    order = np.argsort(hour_of, kind="stable")
+    sorted_hours = hour_of[order]
+    first = np.searchsorted(sorted_hours, sorted_hours)
+    rank = np.empty(n_columns, np.int64)
+    rank[order] = np.arange(n_columns) - first
+    depth = int(rank.max()) + 1 if n_columns else 1
+    cube = np.full((n_sources, 24, depth), np.nan)
+    cube[:, hour_of, rank] = offsets
+    medians = nan_median(cube.reshape(n_sources * 24, depth)).reshape(n_sources, 24)
+    counts = np.isfinite(cube).sum(axis=2).astype(np.int64)
+    return medians, counts
+
+
+@dataclass(frozen=True, eq=False)
+class DailyTrend:
+    """Per source: how its gap changed from one day to the next at the same hour."""
+
+    per_day: Floats  # median of (gap − the gap at the same hour a day earlier), units per day
+    sigma: Floats  # 1.4826 × MAD of those day-to-day changes
+    pairs: Ints  # (hour, day before) pairs behind them
+
+
+def daily_trend(offsets: Floats, bucket_start: Ints) -> DailyTrend:
+    """The day-to-day change of each row's gap, hour by hour: a board whose gap rose through the
+    whole history (a drift already under way when learning began) shows it, while a board that is
+    in the sun every day, or warm on weekdays only, does not (its changes cancel out).
+
+    >>> starts = np.arange(72, dtype=np.int64) * HOUR_MS
+    >>> hour = (starts // HOUR_MS) % 24
+    >>> gaps = np.vstack([starts / DAY_MS * 5.0, np.where((hour > 9) & (hour < 15), 6.0, 0.0)])
+    >>> t = daily_trend(gaps, starts)
+    >>> t.per_day.round(2).tolist(), t.pairs.tolist()
+    ([5.0, 0.0], [48, 48])
+    """
+    n_sources = offsets.shape[0]
+    if offsets.shape[1] == 0:
+        empty = np.full(n_sources, np.nan)
+        return DailyTrend(empty, empty.copy(), np.zeros(n_sources, np.int64))
+    earlier = np.searchsorted(bucket_start, bucket_start - DAY_MS)
+    earlier = np.minimum(earlier, len(bucket_start) - 1)
+    paired = bucket_start[earlier] == bucket_start - DAY_MS
+    change = offsets[:, paired] - offsets[:, earlier[paired]]
+    per_day = nan_median(change)
+    sigma = MAD_TO_SIGMA * nan_median(np.abs(change - per_day[:, None]))
+    pairs = np.isfinite(change).sum(axis=1).astype(np.int64)
+    return DailyTrend(per_day, sigma, pairs)

@@ -29,12 +29,7 @@ from fleetscan.fleet.baseline import BaselineView, cohort_members
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
 from fleetscan.fleet.reduce import WindowAggregates
-from fleetscan.fleet.robust import (
-    MAD_TO_SIGMA,
-    Bools,
-    Floats,
-    Ints,
-)
+from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, nan_median
 from fleetscan.fleet.status import CODE, Status
 from fleetscan.sensors import profile_for
 
@@ -43,6 +38,12 @@ from fleetscan.sensors import profile_for
 NOISY_MIN_FLOOR_SHARE = 0.5
 # A peer whose own scale at this hour is this many times its cohort's typical one is no reference.
 STEADY_SIGMA_FACTOR = 3.0
+# Neighbours (boards that usually move with a source) needed before their shared change counts.
+MIN_MOVING_NEIGHBOURS = 2
+# Hour-to-same-hour-a-day-earlier pairs (a day of history behind a day) before a trend counts.
+TREND_MIN_PAIRS = 24
+# Stale after this many times a board's usual longest silence (see `BaselineView.silence_ms`).
+SILENCE_FACTOR = 1.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,12 +70,24 @@ class MetricScores:
     level: Ints  # `profile.Level` of the figures
     days: Ints  # past days behind them
     buckets: Ints  # completed buckets learned so far
+    shared_change: Floats  # the change its usual neighbours share, where that explains it
+    moved_with: Bools  # far from the fleet only together with its usual neighbours
+    trend: Floats  # units/day where the gap trended through the whole history, else NaN
 
 
 def score_metric(
-    agg: WindowAggregates, base: BaselineView, *, now_ms: int, options: SweepOptions
+    agg: WindowAggregates,
+    base: BaselineView,
+    *,
+    now_ms: int,
+    options: SweepOptions,
+    neighbours: Ints | None = None,
 ) -> MetricScores:
-    """Score every source of `agg` against its peers (and its baseline, where there is one)."""
+    """Score every source of `agg` against its peers (and its baseline, where there is one).
+
+    `neighbours` (rows × K indexes into `agg`, -1 = none) are the boards each source usually
+    moves with (`discover`): a change its neighbours share is taken out before it is judged.
+    """
     prof = profile_for(agg.metric)
     floor = options.scale_floor(agg.metric, prof)
     snapshot_floor = options.scale_floor(agg.metric, prof, snapshot=True)
@@ -87,6 +100,9 @@ def score_metric(
     known = last >= 0
     age = np.where(known, now_ms - last, np.nan).astype(np.float64)
     stale_after = np.fmax(options.stale_factor * interval, float(options.stale_floor_ms))
+    # A board that often goes quiet for minutes (bursty radio loss) is stale only beyond its
+    # own usual longest silence.
+    stale_after = np.fmax(stale_after, SILENCE_FACTOR * base.silence_ms)
     with np.errstate(invalid="ignore"):
         silent = known & (age > stale_after) & ~invalid
     collective = _collective(agg, silent, known, age, stale_after, last, options.outage_fraction)
@@ -126,13 +142,31 @@ def score_metric(
     # drift for a board in the sun); without enough days the range is the usual offset alone.
     low = np.fmin(base.low, base.offset)
     high = np.fmax(base.high, base.offset)
-    delta = offset - np.clip(offset, low, high)
     drift_scale = np.fmax(np.fmax(base.offset_sigma, floor), cross_sigma)
     snapshot_scale = np.fmax(snapshot_sigma, snapshot_floor)
     scale = np.where(has_base, drift_scale, snapshot_scale)
-    z = np.where(has_base, delta, offset) / scale
+    z_fleet = np.where(has_base, offset - np.clip(offset, low, high), offset) / scale
+    with np.errstate(invalid="ignore"):
+        unusual = has_base & peer & (np.abs(z_fleet) > options.threshold)
+    shared = _shared_change(neighbours, np.where(unusual, offset - base.offset, np.nan))
+    alone = offset - shared  # the gap without the change its usual neighbours share
+    z_alone = np.where(has_base, alone - np.clip(alone, low, high), offset) / scale
+    # Neighbours may explain a change, never create one: a board that stayed put while they
+    # moved is judged against the fleet as usual.
+    with np.errstate(invalid="ignore"):
+        z = np.where(np.abs(z_alone) < np.abs(z_fleet), z_alone, z_fleet)
+    # A gap that rose (or fell) day after day through the whole history is no normal to learn.
+    z_trend = base.trend / np.fmax(base.trend_sigma, floor)
     with np.errstate(invalid="ignore"):
         far = np.abs(z) > options.threshold
+        moved_with = has_base & (np.abs(z_fleet) > options.threshold) & ~far
+        trending = (
+            has_base
+            & ~far
+            & (base.trend_pairs >= TREND_MIN_PAIRS)
+            & (np.abs(z_trend) > options.threshold)
+        )
+    z = np.where(trending, z_trend, z)
     few_peers = peers < options.min_peers
     conditions = [
         invalid,
@@ -144,6 +178,7 @@ def score_metric(
         stuck,
         noisy_ratio,
         far & has_base,
+        trending,
         far,
     ]
     choices = [
@@ -155,6 +190,7 @@ def score_metric(
         Status.INSUFFICIENT_PEERS,
         Status.STUCK,
         Status.NOISY,
+        Status.DRIFTING,
         Status.DRIFTING,
         Status.ANOMALOUS,
     ]
@@ -180,7 +216,21 @@ def score_metric(
         level=base.level,
         days=base.days,
         buckets=base.buckets,
+        shared_change=np.where(moved_with, shared, np.nan),
+        moved_with=moved_with,
+        trend=np.where(trending, base.trend, np.nan),
     )
+
+
+def _shared_change(neighbours: Ints | None, delta: Floats) -> Floats:
+    """The median change of each source's neighbours that moved unusually far themselves (0
+    unless at least `MIN_MOVING_NEIGHBOURS` did)."""
+    if neighbours is None or neighbours.shape[1] == 0:
+        return np.zeros(len(delta))
+    theirs = np.where(neighbours >= 0, delta[np.maximum(neighbours, 0)], np.nan)
+    moved = np.isfinite(theirs).sum(axis=1)
+    out: Floats = np.where(moved >= MIN_MOVING_NEIGHBOURS, nan_median(theirs), 0.0)
+    return np.where(np.isfinite(out), out, 0.0)
 
 
 def _steady_references(

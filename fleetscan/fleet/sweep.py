@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from fleetscan.fleet import discover
 from fleetscan.fleet.baseline import Baseline, MetricBaseline, fold_window
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import HOUR_MS, SweepOptions
@@ -120,8 +121,17 @@ def run_sweep(
         if options.group_by:  # a window whose rows all lost their tags keeps the learned cohort
             cohorts = tuple(c or b for c, b in zip(agg.cohorts, view.cohorts, strict=True))
             agg = replace(agg, cohorts=cohorts)
-        scores = score_metric(agg, view, now_ms=now_ms, options=options)
-        results.extend(_results(agg, scores, now_ms=now_ms, options=options))
+        links = (
+            learned.neighbours(agg.source_ids, now_ms=now_ms) if options.discover_cohorts else None
+        )
+        scores = score_metric(agg, view, now_ms=now_ms, options=options, neighbours=links)
+        shown = agg
+        if links is not None and not options.group_by:  # tags, when given, name the cohorts
+            found = discover.labels(links, agg.source_ids, scores.moved_with)
+            shown = replace(
+                agg, cohorts=tuple(f or c for f, c in zip(found, agg.cohorts, strict=True))
+            )
+        results.extend(_results(shown, scores, now_ms=now_ms, options=options))
         new_baseline[metric] = fold_window(
             learned,
             source_ids=agg.source_ids,
@@ -132,6 +142,7 @@ def run_sweep(
             interval_ms=np.where(agg.count >= 3, agg.interval_ms, np.nan),
             now_ms=now_ms,
             options=options,
+            silence_ms=_silences(agg, view.last_ts, now_ms=now_ms, options=options),
         )
     return SweepOutcome(tuple(results), new_baseline)
 
@@ -155,6 +166,22 @@ def _with_known_sources(
         tuple(learned.cohorts[i] for i in extra),
     )
     return agg.concat(missing)
+
+
+def _silences(
+    agg: WindowAggregates,
+    seen_before: np.ndarray[Any, np.dtype[np.int64]],
+    *,
+    now_ms: int,
+    options: SweepOptions,
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The longest silence each source ended in this window: its longest gap inside it, or (when
+    it reappears after a silence reaching back before the window) at least window start − last."""
+    start = now_ms - options.window_ms
+    back = (agg.last_ts >= 0) & (seen_before >= 0) & (seen_before < start)
+    ended = np.where(back, start - seen_before, np.nan).astype(np.float64)
+    out: np.ndarray[Any, np.dtype[np.float64]] = np.fmax(agg.gap_ms, ended)
+    return out
 
 
 def _learnable(scores: MetricScores, options: SweepOptions) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -239,6 +266,9 @@ class _Columns:
         self.level: list[int] = s.level.tolist()
         self.days: list[int] = s.days.tolist()
         self.buckets: list[int] = s.buckets.tolist()
+        self.shared_change: list[float] = s.shared_change.tolist()
+        self.trend: list[float] = s.trend.tolist()
+        self.cohort: list[str] = list(agg.cohorts)
         self.median: list[float] = agg.median.tolist()
         self.count: list[int] = agg.count.tolist()
         self.nan: list[int] = agg.nan.tolist()
@@ -314,6 +344,13 @@ class _Explainer:
 
     def _ok(self, i: int) -> str:
         c = self.c
+        if math.isfinite(c.shared_change[i]):
+            return (
+                f"gap {self._v(c.offset[i], True)}{self.unit} {self.at} moved with the boards "
+                f"it usually moves with ({c.cohort[i] or 'its neighbours'}, "
+                f"{self._v(c.shared_change[i], True)}{self.unit} together): a cohort event, "
+                f"not this board (z={c.z[i]:+.1f} after it)"
+            )
         if c.has_baseline[i]:
             return (
                 f"gap {self._v(c.offset[i], True)}{self.unit} {self.at}, {self._usual(i)} "
@@ -335,6 +372,13 @@ class _Explainer:
 
     def _drifting(self, i: int) -> str:
         c = self.c
+        if math.isfinite(c.trend[i]):
+            history = human_duration(c.buckets[i] * self.options.bucket_ms)
+            return (
+                f"gap to peers moved {self._v(c.trend[i], True)}{self.unit} a day, hour for hour, "
+                f"through its {history} of history: a drift under way, not its normal "
+                f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
+            )
         return (
             f"gap {self._v(c.offset[i], True)}{self.unit} {self.at}, {self._usual(i)} "
             f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"

@@ -215,6 +215,10 @@ def fill_baseline(base: MetricBaseline, learned: MetricBaseline) -> MetricBaseli
     wblock[fill] = learned.weight[fill]
     offset[np.ix_(rows, new_cols)] = block
     weight[np.ix_(rows, new_cols)] = wblock
+    silence = np.full((len(ids), len(starts)), np.nan)
+    silence[: len(base), old_cols] = base.silences()
+    sblock = silence[np.ix_(rows, new_cols)]
+    silence[np.ix_(rows, new_cols)] = np.where(np.isfinite(sblock), sblock, learned.silences())
     last_ts = np.pad(base.last_ts, (0, len(ids) - len(base)), constant_values=-1)
     np.maximum.at(last_ts, rows, learned.last_ts)
     interval = np.pad(base.interval_ms, (0, len(ids) - len(base)), constant_values=np.nan)
@@ -230,4 +234,5 @@ def fill_baseline(base: MetricBaseline, learned: MetricBaseline) -> MetricBaseli
         weight=weight,
         last_ts=last_ts,
         interval_ms=interval,
+        silence=silence,
     )

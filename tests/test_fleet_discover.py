@@ -1,0 +1,81 @@
+"""Cohorts found without tags: boards that usually move together are compared with each other
+first, so a room moving together is one cohort event, and a board leaving its room still alerts."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+
+import fleetscan.fleet.discover
+from fleetscan.fleet import SeriesBatch, Status, SweepOptions, learn_baseline, run_sweep
+from fleetscan.fleet.sweep import FleetResult
+
+START = 1_781_222_400_000  # 2026-06-12 00:00 UTC
+HOUR = 3_600_000
+MIN = 60_000
+OPTS = SweepOptions(min_peers=3)
+ROOMS = 3
+PER_ROOM = 5
+
+
+def fleet(hours: int, *, room_shift: float = 0.0, board_shift: float = 0.0) -> SeriesBatch:
+    """15 boards in 3 untagged rooms, each room wandering on its own (HVAC, doors), one reading
+    a minute. In the last 30 minutes room 0 moves by `room_shift` and board b12 (room 2) by
+    `board_shift`."""
+    rng = np.random.default_rng(8)
+    ts = START + np.arange(hours * 60) * MIN
+    late = ts >= ts[-1] - 30 * MIN
+    src, when, val = [], [], []
+    for room in range(ROOMS):
+        wander = np.repeat(rng.normal(0, 0.2, hours), 60)  # each room's own hourly moves
+        for k in range(PER_ROOM):
+            i = room * PER_ROOM + k
+            v = 21 + room + wander + rng.normal(0, 0.03, len(ts))
+            v = v + np.where(late & (room == 0), room_shift, 0.0)
+            v = v + np.where(late & (i == 12), board_shift, 0.0)
+            src.append(np.full(len(ts), i))
+            when.append(ts)
+            val.append(np.round(v, 2))
+    s, t, v = np.concatenate(src), np.concatenate(when), np.concatenate(val)
+    order = np.argsort(t, kind="stable")
+    ids = [f"b{i:02d}" for i in range(ROOMS * PER_ROOM)]
+    return SeriesBatch.from_arrays("temperature", ids, s[order], t[order], v[order])
+
+
+def sweep(batch: SeriesBatch) -> dict[str, FleetResult]:
+    now = int(batch.ts_ms.max()) + 1
+    base = learn_baseline(batch.until(now - 40 * MIN), now_ms=now - 40 * MIN, options=OPTS)
+    window = {"temperature": batch.between(now - OPTS.window_ms, now)}
+    results, _ = run_sweep(window, {"temperature": base}, now_ms=now, options=OPTS)
+    return {r.source_id: r for r in results}
+
+
+def test_a_room_moving_together_is_one_cohort_event_not_five_alerts() -> None:
+    r = sweep(fleet(60, room_shift=2.5))
+    room = [f"b{i:02d}" for i in range(PER_ROOM)]
+    assert [s for s, x in r.items() if x.status.alerting] == []
+    assert {r[s].cohort for s in room} == {"~b00"}  # one discovered cohort, named
+    assert all("a cohort event" in r[s].reason for s in room)
+    assert r["b07"].cohort == "" and "cohort event" not in r["b07"].reason
+    without = sweep_without_discovery(fleet(60, room_shift=2.5))
+    assert sorted(s for s, x in without.items() if x.status is Status.DRIFTING) == room
+
+
+def test_a_board_leaving_its_room_still_drifts() -> None:
+    r = sweep(fleet(60, board_shift=2.5))
+    assert [s for s, x in r.items() if x.status.alerting] == ["b12"]
+    assert r["b12"].status is Status.DRIFTING
+
+
+def sweep_without_discovery(batch: SeriesBatch) -> dict[str, FleetResult]:
+    global OPTS
+    saved, OPTS = OPTS, SweepOptions(min_peers=3, discover_cohorts=False)
+    try:
+        return sweep(batch)
+    finally:
+        OPTS = saved
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(fleetscan.fleet.discover).failed == 0
