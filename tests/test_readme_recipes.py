@@ -5,6 +5,7 @@ insufficient_peers. (This is how the README's cron and systemd lines once watche
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -22,18 +23,42 @@ README = Path(__file__).parents[1] / "README.md"
 SANDBOX_LINE = re.compile(r"^fleetscan sandbox --simulate (\d+)(.*)$", re.MULTILINE)
 
 
+# `fleetscan [--config FILE] fleet ARGS` on a line of its own, in a cron line or an ExecStart=.
+SWEEP = re.compile(r"(?:^|[\s/]|ExecStart=)fleetscan((?: --config \S+)?) fleet\b(.*)$")
+
+
 def readme_sweeps() -> list[list[str]]:
-    """The argument lists of every `fleetscan fleet` line in the README (prompt, cron, systemd)."""
+    """The argument lists of every `fleetscan fleet` line in the README (prompt, cron, systemd),
+    the root's `--config FILE` first where a line has one; continuation lines joined. Lines that
+    sweep inside ClickHouse (`--clickhouse`) are left to tests/test_clickhouse.py, which runs
+    them against an embedded ClickHouse."""
+    text = README.read_text(encoding="utf-8").replace("\\\n", " ")
     lines = []
-    for line in README.read_text(encoding="utf-8").splitlines():
-        match = re.search(r"(?:^|[\s/])fleetscan fleet (.*)$", line)
-        if match and not line.lstrip().startswith("|"):
-            lines.append(shlex.split(match.group(1).split("#")[0]))
+    for line in text.splitlines():
+        match = SWEEP.search(line)
+        if match and not line.lstrip().startswith("|") and "--clickhouse" not in line:
+            lines.append(shlex.split(match.group(1) + " fleet " + match.group(2).split("#")[0]))
     return lines
 
 
+def readme_config(tmp_path: Path) -> Path:
+    """The README's example fleetscan.toml, its output paths moved into `tmp_path`."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### A config file") :]
+    body = section[section.index("```toml\n") + 8 :]
+    body = body[: body.index("```")]
+    for path in re.findall(r'= "(/var/[^"]+)"', body):
+        body = body.replace(path, str(tmp_path / Path(path).name))
+    config = tmp_path / "fleetscan.toml"
+    config.write_text(body, encoding="utf-8")
+    return config
+
+
 def test_the_readme_has_sweep_lines_to_check() -> None:
-    assert len(readme_sweeps()) >= 3  # the hand-run one, cron and systemd
+    sweeps = readme_sweeps()
+    assert len(sweeps) >= 3  # the hand-run one, cron and systemd
+    assert any(a[:1] == ["--config"] for a in sweeps)  # cron: options from the config file
+    assert ["fleet"] in sweeps  # systemd: everything from FLEETSCAN_CONFIG
 
 
 @pytest.mark.slow
@@ -50,11 +75,16 @@ def test_every_readme_sweep_watches_the_readme_sandbox(
     )
     backfill_fleet(plexus_env, fleet, end_ms=end)
     monkeypatch.setenv("FLEETSCAN_STATE", str(tmp_path / "state.db"))
+    config = readme_config(tmp_path)
+    if args == ["fleet"]:  # systemd: Environment=FLEETSCAN_CONFIG=/etc/fleetscan.toml
+        monkeypatch.setenv("FLEETSCAN_CONFIG", str(config))
     prom = tmp_path / "fleetscan.prom"
     args = [str(prom) if a.endswith(".prom") else a for a in args]
-    result = CliRunner().invoke(app, ["fleet", *args, "--format", "jsonl", "--dry-run"])
+    args = [str(config) if a.endswith("fleetscan.toml") else a for a in args]
+    result = CliRunner().invoke(app, [*args, "--format", "jsonl", "--dry-run"])
     assert result.exit_code in (0, 1, 2), result.stderr
-    statuses = [line.split('"status": "')[1].split('"')[0] for line in result.stdout.splitlines()]
-    assert len(statuses) == int(boards) * args.count("--metric")
+    statuses = [json.loads(line)["status"] for line in result.stdout.splitlines() if line.strip()]
+    metrics = args.count("--metric") or 2  # the config file's [fleet] metrics
+    assert len(statuses) == int(boards) * metrics
     compared = [s for s in statuses if s not in ("insufficient_peers", "no_data")]
     assert len(compared) > 0.9 * len(statuses), sorted(set(statuses))
