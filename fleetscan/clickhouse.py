@@ -1,4 +1,4 @@
-"""The fleet sweep pushed down into ClickHouse, Plexus's own store (`plexus.telemetry`, §6).
+"""The fleet sweep pushed down into ClickHouse, Plexus's own store (`plexus.telemetry`, docs/plexus-contract.md §6).
 
 Two grouped queries per metric, so only small rows travel, never raw readings:
 

@@ -175,7 +175,7 @@ class PlexusClient:
     def fleet_metrics(
         self, *, metric: str, from_ms: int, to_ms: int, interval: str
     ) -> dict[str, Any]:
-        """One GET /v1/fleet/metrics (the FastAPI read API, plexus-api.md §5): per-source bucket
+        """One GET /v1/fleet/metrics (the FastAPI read API, docs/plexus-contract.md §5): per-source bucket
         aggregates of `metric` for the whole org over `[from_ms, to_ms)`."""
         params = {
             "metric": metric,

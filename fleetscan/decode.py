@@ -134,14 +134,16 @@ def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None
             if data.strip():
                 try:
                     rows = decoder.decode_lines(data)
-                except (msgspec.ValidationError, msgspec.DecodeError):
-                    return None
+                except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+                    return None  # the per-row path says which rows and why
                 decoded = _columns(rows, keys)
                 if decoded is None:
                     return None
                 parts.append(decoded.settle())
             if not block:
                 break
+    if not parts:
+        return None  # an empty file: the per-row path says so
     return RowColumns.concat(parts)
 
 

@@ -2,7 +2,7 @@
 
 A `Silence` covers a source, one metric of it or all of them (`metric=None`), from `start_ms`
 until `until_ms` (None: a standing exclusion, from the config file). Silences added with
-`fleetscan silence add` live in the sweep state (`fleetscan.state`, table `silences`); expiry is
+`fleetscan silence add` live in the sweep state (`fleetscan.silence_store`); expiry is
 automatic: a silence counts only while `start_ms <= now < until_ms`, where `now` is the sweep's
 own time (`--at` included), and ones that ended before the last sweep are pruned when the next
 silence is added.
@@ -16,23 +16,15 @@ series starts afresh and needs `--consecutive` flagged sweeps to alert, with its
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from fleetscan.errors import InputError, StateError
+from fleetscan.errors import InputError
 from fleetscan.lifecycle import SeriesState, Transition
 from fleetscan.sweeps.step import SeriesVerdict, StepOutcome
 from fleetscan.timeutil import human_duration, iso_z
 
 SILENCED = "silenced"  # the verdict's `held` for a silenced series
-
-TABLE = """
-CREATE TABLE IF NOT EXISTS silences (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, source_id TEXT NOT NULL, metric TEXT,
-    start_ms INTEGER NOT NULL, until_ms INTEGER, reason TEXT NOT NULL,
-    created_ms INTEGER NOT NULL)
-"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,66 +129,3 @@ def silenced_lines(outcome: StepOutcome) -> list[str]:
         for v in outcome.verdicts
         if v.held == SILENCED
     ]
-
-
-# -- storage (the sweep state's `silences` table) ---------------------------------------------
-
-
-def add(db: sqlite3.Connection, silence: Silence, *, now_ms: int, last_sweep_ms: int | None) -> int:
-    """Store a silence; returns its id. Silences that ended before the last sweep are pruned:
-    sweeps only move forward, so none will see them again."""
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        if last_sweep_ms is not None:
-            db.execute(
-                "DELETE FROM silences WHERE until_ms IS NOT NULL AND until_ms <= ?",
-                (last_sweep_ms,),
-            )
-        cursor = db.execute(
-            "INSERT INTO silences (source_id, metric, start_ms, until_ms, reason, created_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                silence.source_id,
-                silence.metric,
-                silence.start_ms,
-                silence.until_ms,
-                silence.reason,
-                now_ms,
-            ),
-        )
-        db.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise StateError(f"cannot store the silence: {exc}") from None
-    return int(cursor.lastrowid or 0)
-
-
-def stored(db: sqlite3.Connection) -> list[Silence]:
-    """Every stored silence (expired ones included until pruned), oldest first."""
-    try:
-        rows = db.execute(
-            "SELECT id, source_id, metric, start_ms, until_ms, reason FROM silences ORDER BY id"
-        ).fetchall()
-    except sqlite3.Error as exc:
-        raise StateError(f"cannot read silences: {exc}") from None
-    return [
-        Silence(id=i, source_id=s, metric=m, start_ms=a, until_ms=u, reason=r)
-        for i, s, m, a, u, r in rows
-    ]
-
-
-def remove(db: sqlite3.Connection, ids: Iterable[int]) -> int:
-    """Delete silences by id; returns how many there were."""
-    wanted = list(ids)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        removed = sum(
-            db.execute("DELETE FROM silences WHERE id = ?", (i,)).rowcount for i in wanted
-        )
-        db.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise StateError(f"cannot remove silences: {exc}") from None
-    return removed

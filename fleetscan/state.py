@@ -32,7 +32,7 @@ from typing import Any
 
 import filelock
 
-from fleetscan import silences
+from fleetscan import silence_store
 from fleetscan.emitter import Point
 from fleetscan.errors import StateError, StateLockedError
 from fleetscan.fleet.baseline import MetricBaseline
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, source_id TEXT NOT NULL, metric TEXT NOT NULL,
     value REAL NOT NULL, ts_ms INTEGER NOT NULL, tags TEXT NOT NULL DEFAULT '{}');
 """
-    + silences.TABLE
+    + silence_store.TABLE
 )
 
 MAX_OUTBOX = 500_000  # points kept for retry; beyond this the oldest are dropped (and counted)

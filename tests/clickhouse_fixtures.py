@@ -1,6 +1,6 @@
 """Plexus's ClickHouse telemetry table in embedded ClickHouse (chdb), for the `--clickhouse` tests.
 
-The layout is plexus-api.md §6 exactly, except the engine: `ReplicatedMergeTree` needs a
+The layout is docs/plexus-contract.md §6 exactly, except the engine: `ReplicatedMergeTree` needs a
 ZooKeeper, so the table is the same `MergeTree` (keys, partitioning, TTL) without replication,
 and the TTL's move to the S3 volume is left out (no such volume here).
 """

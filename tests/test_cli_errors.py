@@ -28,10 +28,10 @@ def run(args: list[str], env: dict[str, str | None] | None = None) -> tuple[int,
 def a_bug(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     """`fleet --input` hitting an exception nobody handles (the message holds a key)."""
 
-    def broken(path: Path) -> None:
+    def broken(path: Path, **_options: object) -> None:
         raise KeyError(f"internal {KEY} slot")
 
-    monkeypatch.setattr(fleet_command, "read_rows", broken)
+    monkeypatch.setattr(fleet_command, "read_columns", broken)
     rows = tmp_path / "rows.jsonl"
     rows.write_text("{}\n")
     return ["fleet", "--metric", "temperature", "--input", str(rows)]

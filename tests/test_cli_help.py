@@ -49,7 +49,7 @@ def _click_command(command: str) -> Any:
     """The command object typer built for `command` (its help text and parameters)."""
     found: Any = typer.main.get_command(app)
     for word in command.split():
-        found = found.commands[word]
+        found = found.get_command(None, word)  # the root group builds commands lazily
     return found
 
 

@@ -173,7 +173,8 @@ def test_a_sweep_that_watched_nothing_is_unknown_not_ok(tmp_path: Path) -> None:
     with StandIn(lambda _: Reply(200, b'{"data": [], "count": 0}')) as empty:
         env = {"HOME": str(tmp_path), "PLEXUS_ENDPOINT": empty.url, "PLEXUS_API_KEY": KEY}
         code, _, err = invoke(["fleet", *SCORING, "--no-state", "--dry-run"], env)
-    assert code == 3 and "nothing was watched" in err, err
+    assert code == 3 and "no rows at all for --metric temperature" in err, err
+    assert err.count("error:") == 1  # one line says why
 
 
 def test_a_replay_over_rows_of_other_metrics_is_unknown_not_ok(tmp_path: Path) -> None:

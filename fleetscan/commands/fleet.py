@@ -258,7 +258,7 @@ def fleet(
             fail(str(exc), code=UNKNOWN)
         _show(outcome, output, verbose=True, one_off=True)
         _refuse_blind(outcome, metric, options)
-        raise typer.Exit(_watched(outcome, code, metric))
+        raise typer.Exit(code)
     report, late = _live(
         metric,
         adjustments(ctx),
@@ -283,19 +283,7 @@ def fleet(
     for message in late:  # after the sweep's own lines: the transitions are never lost
         note(f"error: {message}")
     _refuse_blind(report.outcome, metric, options)
-    raise typer.Exit(_watched(report.outcome, code, metric))
-
-
-def _watched(outcome: StepOutcome, code: int, metrics: Sequence[str]) -> int:
-    """`code`, or UNKNOWN (with a line saying so) when the sweep judged no series at all: an
-    exit 0 must mean something was watched and found well."""
-    if outcome.verdicts:
-        return code
-    note(
-        f"nothing was watched: no {', '.join(metrics)} rows in the window (Plexus also answers "
-        "an empty page when its query times out)"
-    )
-    return UNKNOWN
+    raise typer.Exit(code)
 
 
 def _refuse_blind(outcome: StepOutcome, metrics: Sequence[str], options: StepOptions) -> None:

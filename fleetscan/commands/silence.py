@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from fleetscan import silences
+from fleetscan import silence_store
 from fleetscan.commands.common import fail, note
 from fleetscan.commands.fleet import default_state_path
 from fleetscan.commands.sweep_cli import EXIT_USAGE, SweepCommand
@@ -85,7 +85,7 @@ def add(
     path = state or default_state_path()
     try:
         with open_state(path) as store:
-            ident = silences.add(
+            ident = silence_store.add(
                 store.connection, silence, now_ms=now_ms(), last_sweep_ms=store.last_sweep_ms()
             )
     except FleetscanError as exc:
@@ -104,7 +104,7 @@ def list_(
     path = state or default_state_path()
     try:
         with open_state(path) as store:
-            found = silences.stored(store.connection)
+            found = silence_store.stored(store.connection)
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)
     shown = [s for s in found if every or s.until_ms is None or s.until_ms > when]
@@ -127,7 +127,7 @@ def remove(
     path = state or default_state_path()
     try:
         with open_state(path) as store:
-            removed = silences.remove(store.connection, ids)
+            removed = silence_store.remove(store.connection, ids)
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)
     typer.echo(f"removed {removed} silence{'s' if removed != 1 else ''}")

@@ -1,4 +1,4 @@
-"""The FastAPI read API side of the sandbox: `GET /v1/fleet/metrics` (plexus-api.md §5).
+"""The FastAPI read API side of the sandbox: `GET /v1/fleet/metrics` (docs/plexus-contract.md §5).
 
 One metric across every source of the org, as per-bucket min/max/avg/count from the rollups
 (here computed from the stored rows, which is what the 1-min and 1-hour rollups hold). Auth is

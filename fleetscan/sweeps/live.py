@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from fleetscan import silences
+from fleetscan import silence_store
 from fleetscan.client import PlexusClient
 from fleetscan.columns import RowColumns, batches
 from fleetscan.emitter import Emitter, Point
@@ -143,7 +143,7 @@ def live_sweep(
         metrics=[SENSOR_OK], sources=None, from_ms=plan.window_from_ms, to_ms=upper_ms
     )
     outcome = apply_health(outcome, latest_reports(health.readings))
-    stored_silences = silences.stored(store.connection) if store is not None else []
+    stored_silences = silence_store.stored(store.connection) if store is not None else []
     outcome = adjustments.apply(state, outcome, options, stored_silences)
     if emitter.dry_run:
         return LiveReport(outcome, skipped=skipped, dry_run=True, duration_s=_since(started))
