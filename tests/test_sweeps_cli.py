@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sandbox_fixtures import FakeClock
 from sweep_helpers import (
     BAD,
@@ -274,28 +275,40 @@ def test_prom_file_is_written_atomically(blip_sandbox: Sandbox, tmp_path: Path) 
     reader = prom.open()  # a collector reading the old file while the sweep replaces it
     code, _, err = sweep(state, OPENS - 10 * MIN, env, "--prom-file", str(prom))
     assert code == 0, err
-    for at in (OPENS - 5 * MIN, OPENS):
-        started = time.monotonic()
-        code, _, err = sweep(state, at, env, "--prom-file", str(prom))
-        elapsed = time.monotonic() - started
+    old_umask = os.umask(0o077)  # a cron job's umask: the file must still be readable by others
+    try:
+        for at in (OPENS - 5 * MIN, OPENS):
+            started = time.monotonic()
+            code, _, err = sweep(state, at, env, "--prom-file", str(prom))
+            elapsed = time.monotonic() - started
+    finally:
+        os.umask(old_umask)
     assert code == 2
     assert reader.read() == "# old\n"  # replaced by rename, never rewritten in place
     reader.close()
     assert [p.name for p in metrics_dir.iterdir()] == ["fleetscan.prom"]  # no temp file left
     assert prom.stat().st_mode & 0o777 == 0o644
-    lines = prom.read_text().splitlines()
-    samples = dict(line.rsplit(" ", 1) for line in lines if not line.startswith("#"))
-    assert float(samples[f'fleetscan_fleet_z{{source_id="{BAD}",metric="temperature"}}']) > 6
-    assert samples[f'fleetscan_alerting{{source_id="{BAD}",metric="temperature"}}'] == "1"
-    assert samples['fleetscan_alerting{source_id="esp32-bme280-01",metric="temperature"}'] == "0"
-    assert samples[f'fleetscan_fleet_status{{source_id="{BAD}",metric="temperature"}}'] == "2"
-    assert samples['fleetscan_sources{metric="temperature",status="drifting"}'] == "1"
-    assert samples['fleetscan_sources{metric="temperature",status="ok"}'] == str(BOARDS - 1)
-    assert samples['fleetscan_alerts{severity="critical"}'] == "1"
-    assert float(samples["fleetscan_sweep_timestamp_seconds"]) == OPENS / 1000
-    assert samples["fleetscan_sweep_severity"] == "2" and samples["fleetscan_outbox_points"] == "0"
-    assert 0 < float(samples["fleetscan_sweep_duration_seconds"]) <= elapsed  # this sweep's time
-    assert "# TYPE fleetscan_fleet_z gauge" in lines
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    assert all(f.type == "gauge" and f.documentation for f in families.values())
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in families.values()
+        for s in f.samples
+    }
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    assert value("fleetscan_fleet_z", source_id=BAD, metric="temperature") > 6
+    assert value("fleetscan_alerting", source_id=BAD, metric="temperature") == 1
+    assert value("fleetscan_alerting", source_id="esp32-bme280-01", metric="temperature") == 0
+    assert value("fleetscan_fleet_status", source_id=BAD, metric="temperature") == 2
+    assert value("fleetscan_sources", metric="temperature", status="drifting") == 1
+    assert value("fleetscan_sources", metric="temperature", status="ok") == BOARDS - 1
+    assert value("fleetscan_alerts", severity="critical") == 1
+    assert value("fleetscan_sweep_timestamp_seconds") == OPENS / 1000
+    assert value("fleetscan_sweep_severity") == 2 and value("fleetscan_outbox_points") == 0
+    assert 0 < value("fleetscan_sweep_duration_seconds") <= elapsed  # this sweep's time
     code, _, err = sweep(state, OPENS + 5 * MIN, env, "--prom-file", str(tmp_path / "no" / "x"))
     assert code == 3 and "cannot write" in err
 

@@ -76,7 +76,7 @@ from fleetscan.points import Point
 from fleetscan.silences import silenced_lines
 from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.coverage import blind_spot
-from fleetscan.sweeps.prom import exposition, write_prom
+from fleetscan.sweeps.prom import registry, write_prom
 from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, sweep_step
 from fleetscan.timeutil import now_ms, parse_timestamp_ms
 
@@ -252,8 +252,10 @@ def fleet(
                 outcome = _offline(input_file or Path(), metric, at_ms, options)
             code = exit_code(outcome.severity())
             if prom_file is not None:
-                text = exposition(outcome, duration_s=0.0, outbox_points=0, severity=Severity(code))
-                write_prom(prom_file, text)
+                exported = registry(
+                    outcome, duration_s=0.0, outbox_points=0, severity=Severity(code)
+                )
+                write_prom(prom_file, exported)
         except FleetscanError as exc:
             fail(str(exc), code=UNKNOWN)
         _show(outcome, output, verbose=True, one_off=True)
@@ -379,14 +381,14 @@ def _live(
                     late.append(f"{exc}: {len(report.undelivered)} undelivered points lost")
         if prom_file is not None and not dry_run:
             severity = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
-            text = exposition(
+            exported = registry(
                 report.outcome,
                 duration_s=report.duration_s,
                 outbox_points=len(report.undelivered),
                 severity=Severity(severity),
             )
             try:
-                write_prom(prom_file, text)
+                write_prom(prom_file, exported)
             except FleetscanError as exc:
                 late.append(str(exc))
     except FleetscanError as exc:
