@@ -34,6 +34,7 @@ from sweep_helpers import (
 )
 
 from fleetscan.client import PlexusClient
+from fleetscan.events import EVENT_NAME
 from fleetscan.monitors import Threshold
 from fleetscan.sandbox import Sandbox
 from fleetscan.state import open_state
@@ -264,6 +265,34 @@ def test_points_are_delivered_once_after_the_gateway_comes_back(
     assert {ts for _, ts, _ in rows} == {SWEEP_TIMES[0], SWEEP_TIMES[1]}
     with open_state(state) as store:
         assert store.outbox() == []
+
+
+def test_an_alert_event_the_gateway_missed_arrives_once_next_sweep(
+    blip_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    port, db = _free_port(), tmp_path / "gateway.db"
+    env = env_for(blip_sandbox, tmp_path, gateway_url=f"http://127.0.0.1:{port}")
+    state = tmp_path / "state.db"
+    for at in (OPENS - 10 * MIN, OPENS - 5 * MIN):  # the gateway is down while the alert opens
+        assert sweep(state, at, env)[0] == 3
+    code, _, err = sweep(state, OPENS, env)
+    assert code == 2, err  # critical outranks "not delivered"
+    assert "alert events (the reasons) not posted (1 kept in the state, sent first next" in err
+    with open_state(state) as store:
+        (kept,) = store.pending_events()
+    assert kept["source_id"] == BAD and kept["value"]["status"] == "drifting"
+    with Sandbox(port=port, db_path=db) as gateway:  # back up
+        for at in (OPENS + 5 * MIN, OPENS + 10 * MIN):
+            code, _, err = sweep(state, at, env, "-v")
+            assert code == 2 and "not posted" not in err, err
+        events = gateway.source_events(name=EVENT_NAME)
+        first_z = min(ts for _, ts, _ in fleet_z_rows(gateway))
+    assert [(e["source_id"], e["value"]["reason"]) for e in events] == [  # type: ignore[index]
+        (BAD, kept["value"]["reason"])
+    ]
+    assert events[0]["timestamp"] == iso_z(OPENS) and first_z == OPENS - 10 * MIN
+    with open_state(state) as store:
+        assert store.pending_events() == [] and store.outbox() == []
 
 
 def test_prom_file_is_written_atomically(blip_sandbox: Sandbox, tmp_path: Path) -> None:

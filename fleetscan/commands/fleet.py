@@ -509,7 +509,14 @@ def _delivery_notes(
         note(f"dry run: {points} points not posted" + ("" if no_state else ", state not written"))
         return
     if report.events_error:
-        note(f"alert events (the reasons) not posted: {report.events_error}")
+        kept = (
+            f"{report.events_kept} kept in the state, sent first next sweep"
+            if report.events_kept
+            else ""
+        )
+        lost = f"{report.events_lost} lost" if report.events_lost else ""
+        which = "; ".join(x for x in (kept, lost) if x)
+        note(f"alert events (the reasons) not posted ({which}): {report.events_error}")
     if report.refusal:
         note(report.refusal)
     elif report.rejected:
