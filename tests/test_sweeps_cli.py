@@ -21,6 +21,7 @@ from sweep_helpers import (
     BLIP,
     BOARDS,
     HOUR,
+    LIFECYCLE,
     MIN,
     SCORING,
     START,
@@ -32,7 +33,9 @@ from sweep_helpers import (
     sweep,
     write_jsonl,
 )
+from typer.testing import CliRunner
 
+from fleetscan.cli import app
 from fleetscan.client import PlexusClient
 from fleetscan.events import EVENT_NAME
 from fleetscan.monitors import Threshold
@@ -85,7 +88,7 @@ def test_quiet_unless_something_changed_and_exit_codes_follow_the_alert(
     # the same open alert, judged against a higher --critical, is a WARNING; -v shows the table
     code, out, err = sweep(state, SWEEP_TIMES[16], env, "--critical", "1000", "-v")
     assert code == 0 and out.splitlines()[0].split()[:2] == ["SOURCE", "METRIC"]
-    assert len(out.splitlines()) == 1 + BOARDS and "no alert open" in err
+    assert len(out.splitlines()) == 1 + BOARDS and "no alert open" in err  # so no chart
 
 
 def test_warning_when_no_open_alert_is_critical(blip_sandbox: Sandbox, tmp_path: Path) -> None:
@@ -293,6 +296,28 @@ def test_an_alert_event_the_gateway_missed_arrives_once_next_sweep(
     assert events[0]["timestamp"] == iso_z(OPENS) and first_z == OPENS - 10 * MIN
     with open_state(state) as store:
         assert store.pending_events() == [] and store.outbox() == []
+
+
+@pytest.mark.parametrize(("charset", "high", "dots"), [("utf-8", "█", "…"), ("ascii", "@", "..")])
+def test_verbose_draws_each_alerting_boards_gap_over_the_window(
+    blip_sandbox: Sandbox, tmp_path: Path, charset: str, high: str, dots: str
+) -> None:
+    env, state = env_for(blip_sandbox, tmp_path), tmp_path / "state.db"
+    for at in (OPENS - 10 * MIN, OPENS - 5 * MIN):
+        code, out, _ = sweep(state, at, env, "-v")
+        assert code == 0 and "gap  " not in out  # flagged, not alerting yet: no chart
+    args = ["fleet", *SCORING, *LIFECYCLE, "--state", str(state), "--at", iso_z(OPENS), "-v"]
+    result = CliRunner(charset=charset).invoke(app, args, env=env)
+    assert result.exit_code == 2, result.stderr
+    charts = [line for line in result.stdout.splitlines() if line.startswith("gap  ")]
+    assert len(charts) == 1  # only the alerting board
+    name, chart, span = charts[0].removeprefix("gap  ").split("  ")
+    assert name == f"{BAD} temperature"
+    blocks = chart.strip()
+    assert len(blocks) >= 5 and blocks.count(high) >= 1
+    assert set(blocks) <= set("▅▆▇█" if charset == "utf-8" else "=+*#@")  # steadily far off
+    low, _, rest = span.partition(dots)
+    assert float(low) > 3 and rest.endswith(" over 10m")  # its gap, in σ, the whole window
 
 
 def test_prom_file_is_written_atomically(blip_sandbox: Sandbox, tmp_path: Path) -> None:

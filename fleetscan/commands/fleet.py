@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import replace
@@ -279,6 +280,8 @@ def fleet(
     if report.skipped:
         note(report.skipped)
     _show(report.outcome, output, verbose=verbose, one_off=no_state)
+    if verbose and output is OutputFormat.text and any(v.alerting for v in report.outcome.verdicts):
+        _charts(report, options)
     code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered or late))
     kept = outbox if not any(outbox is not None and str(outbox) in m for m in late) else None
     _delivery_notes(report, verbose=verbose or no_state, outbox=kept, no_state=no_state)
@@ -457,6 +460,20 @@ def _offline(
         unknown = " (their times are unknown, so --at does not count them)" if at_ms else ""
         note(rows.skipped_summary() + unknown)
     return sweep_step(SweepState(), found, sweep_at, options)
+
+
+def _charts(report: LiveReport, options: StepOptions) -> None:
+    """`-v`: a one-line chart of each alerting board's gap over the window (`fleetscan.sparkline`)."""
+    from fleetscan.sparkline import gap_lines
+
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    for line in gap_lines(
+        report.outcome,
+        report.window,
+        window_ms=options.sweep.window_ms,
+        unicode=encoding in ("utf8", "utf16", "utf32"),
+    ):
+        typer.echo(line)
 
 
 def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off: bool) -> None:

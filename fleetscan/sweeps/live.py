@@ -66,6 +66,7 @@ class LiveReport:
     events_error: str = ""  # why alert events were not posted
     events_kept: int = 0  # alert events kept in the state's outbox for the next sweep
     events_lost: int = 0  # alert events not delivered and not kept (no state, or refused)
+    window: Mapping[str, SeriesBatch] = field(default_factory=dict)  # the rows judged (`-v` charts)
 
 
 def fetch_rows(
@@ -149,7 +150,9 @@ def live_sweep(
     stored_silences = silences.stored(store.connection) if store is not None else []
     outcome = adjustments.apply(state, outcome, options, stored_silences)
     if emitter.dry_run:
-        return LiveReport(outcome, skipped=skipped, dry_run=True, duration_s=_since(started))
+        return LiveReport(
+            outcome, skipped=skipped, dry_run=True, duration_s=_since(started), window=window
+        )
     earlier_events = store.pending_events() if store is not None else []
     alerts = [*earlier_events, *(e.wire() for e in alert_events(outcome.events()))]
     posted_events = emitter.send_events(alerts)  # first: stored before fleet_z opens the alert
@@ -184,6 +187,7 @@ def live_sweep(
         events_error=posted_events.error,
         events_kept=len(kept_events),
         events_lost=len(alerts) - posted_events.delivered - len(kept_events),
+        window=window,
     )
 
 
