@@ -4,7 +4,10 @@
 writes it with `prometheus_client.write_to_textfile`, which writes `<path>.<pid>.<thread>` in the
 same directory (its name does not end in `.prom`, so the collector never reads it half-written)
 and renames it over `path`: the collector sees the old file or the new one, never a mix. The file
-is then made world-readable (0644), as node_exporter usually runs as another user. Metrics (all
+is then made world-readable (0644), as node_exporter usually runs as another user
+(`write_to_textfile` honours the umask: under a umask of 077 the new file is 0600 for the
+moment between the rename and the chmod, so a collector running as another user can miss one
+scrape; the data is never mixed). Metrics (all
 gauges):
 
     fleetscan_fleet_z{source_id,metric}            what <metric>.fleet_z carried this sweep
