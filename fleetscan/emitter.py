@@ -51,6 +51,7 @@ class EmitResult:
     undelivered: list[Point] = field(default_factory=list)
     error: str = ""
     refused: list[tuple[Point, str]] = field(default_factory=list)
+    kept_events: list[dict[str, Any]] = field(default_factory=list)  # `send_events`: to retry
 
     @property
     def ok(self) -> bool:
@@ -167,8 +168,11 @@ class Emitter:
 
     def send_events(self, events: Sequence[Mapping[str, Any]]) -> EmitResult:
         """Post `class: event` points (already in wire form, each naming its source) in one
-        request; never raises for gateway trouble. Undelivered events are not kept: an alert's
-        event is context for a person, and the next transition sends a new one."""
+        request; never raises for gateway trouble. When the gateway is unavailable (or refuses
+        the key) the events come back in `kept_events`, for the caller's outbox; events it
+        refuses as invalid (400) are dropped and counted in `rejected`: they can never succeed."""
+        from fleetscan.gateway_session import NotDelivered
+
         result = EmitResult()
         if self.dry_run or not events:
             result.delivered = len(events) if self.dry_run else 0
@@ -177,8 +181,12 @@ class Emitter:
             self._px._send_http([dict(e) for e in events])
         except Exception as exc:  # AuthenticationError or PlexusError: report, never raise
             self._px._clear_buffer()
-            result.rejected = len(events)
-            result.error = redact(str(exc)).splitlines()[0][:200]
+            message = redact(str(exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            if isinstance(exc, NotDelivered) or not message.startswith("Bad request"):
+                result.kept_events = [dict(e) for e in events]
+            else:
+                result.rejected = len(events)
+            result.error = message
         else:
             result.delivered = len(events)
         return result

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from pathlib import Path
 
-from fleetscan.errors import StateError
+from fleetscan.errors import InputError, StateError
 from fleetscan.silences import Silence
 
 TABLE = """
@@ -62,6 +63,25 @@ def stored(db: sqlite3.Connection) -> list[Silence]:
         Silence(id=i, source_id=s, metric=m, start_ms=a, until_ms=u, reason=r)
         for i, s, m, a, u, r in rows
     ]
+
+
+def read_only(path: Path) -> list[Silence]:
+    """The silences stored in the state at `path`, for `fleetscan replay --state`: opened
+    read-only (SQLite `mode=ro`), without the sweep lock, so a replay never writes the state nor
+    waits for a running sweep. A state from before silences (schema < 3) has none."""
+    if not path.is_file():
+        raise InputError(f"--state {path}: no such file (the state `fleetscan fleet` writes)")
+    try:
+        db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StateError(f"cannot open {path} read-only: {exc}") from None
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return stored(db) if "silences" in tables else []
+    except (sqlite3.Error, StateError) as exc:
+        raise StateError(f"cannot read the silences in {path}: {exc}") from None
+    finally:
+        db.close()
 
 
 def remove(db: sqlite3.Connection, ids: Iterable[int]) -> int:

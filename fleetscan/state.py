@@ -10,6 +10,7 @@ It stores a `SweepState` (fleetscan.sweeps.step) and the outbox:
 | `seen`      | (source, metric)        | the newest reading seen (epoch ms)                      |
 | `baselines` | (source, metric)        | the learned offsets per bucket (JSON, `MetricBaseline`) |
 | `outbox`    | point                   | emissions the gateway has not accepted yet, in order   |
+| `events`    | alert event             | `fleetscan.alert` events not accepted yet (wire JSON)  |
 | `silences`  | silence                 | `fleetscan silence add`: source, metric, span, reason  |
 
 Safety rules:
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,9 @@ from fleetscan.fleet.baseline import MetricBaseline
 from fleetscan.lifecycle import SeriesState
 from fleetscan.sweeps.step import StormKey, SweepState
 
-SCHEMA_VERSION = 3  # 3: silences (`fleetscan silence`); 2 → 3 only adds that table
+SCHEMA_VERSION = (
+    4  # 3: silences (`fleetscan silence`); 4: the events outbox; each only adds a table
+)
 
 _SCHEMA = (
     """
@@ -58,11 +61,13 @@ CREATE TABLE IF NOT EXISTS baselines (
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, source_id TEXT NOT NULL, metric TEXT NOT NULL,
     value REAL NOT NULL, ts_ms INTEGER NOT NULL, tags TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 """
     + silence_store.TABLE
 )
 
 MAX_OUTBOX = 500_000  # points kept for retry; beyond this the oldest are dropped (and counted)
+MAX_EVENTS = 10_000  # alert events kept for retry, likewise
 
 
 class Store:
@@ -140,14 +145,26 @@ class Store:
                 f"cannot read the outbox in {self.path}: {exc}; move it aside to start afresh"
             ) from None
 
+    def pending_events(self) -> list[dict[str, Any]]:
+        """Alert events (wire form) not delivered yet, oldest first."""
+        try:
+            rows = self._db.execute("SELECT event FROM events ORDER BY id").fetchall()
+            return [_document(str(text), "events") for (text,) in rows]
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            raise StateError(
+                f"cannot read the events outbox in {self.path}: {exc}; move it aside to start afresh"
+            ) from None
+
     def commit(
         self,
         state: SweepState,
         outbox: Sequence[Point],
         *,
+        events: Sequence[Mapping[str, Any]] = (),
         before_commit: Callable[[], None] | None = None,
     ) -> None:
-        """Replace the stored state and outbox in one transaction: all of it, or (if killed) none.
+        """Replace the stored state, outbox and `events` (alert events still to post) in one
+        transaction: all of it, or (if killed) none.
 
         `before_commit` runs inside the transaction after every write (tests kill the process
         there to check that nothing of a half-written sweep survives).
@@ -155,7 +172,7 @@ class Store:
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
-            for table in ("metrics", "series", "seen", "baselines", "outbox"):
+            for table in ("metrics", "series", "seen", "baselines", "outbox", "events"):
                 db.execute(f"DELETE FROM {table}")
             db.executemany(
                 "INSERT INTO metrics VALUES (?, ?, ?)",
@@ -186,6 +203,10 @@ class Store:
                     (p.source_id, p.metric, p.value, p.ts_ms, json.dumps(dict(p.tags)))
                     for p in outbox
                 ],
+            )
+            db.executemany(
+                "INSERT INTO events (event) VALUES (?)",
+                [(json.dumps(dict(e), allow_nan=False),) for e in events[-MAX_EVENTS:]],
             )
             storms = [[m, c, since] for (m, c), since in state.storms.items()]
             meta = [("storms", json.dumps(storms))]
@@ -237,6 +258,7 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
         "seen",
         "baselines",
         "silences",
+        "events",
     }:
         return  # the common case: nothing to write, so a failed sweep leaves the file untouched
     db.execute("BEGIN IMMEDIATE")

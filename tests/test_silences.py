@@ -127,6 +127,7 @@ def test_a_version_2_state_gains_the_silences_table_and_keeps_its_data(tmp_path:
         pass
     db = sqlite3.connect(path)
     db.execute("DROP TABLE silences")
+    db.execute("DROP TABLE events")  # schema 4's events outbox
     db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.execute("INSERT INTO meta VALUES ('last_sweep_ms', '1781244000000')")
     db.commit()
@@ -134,10 +135,11 @@ def test_a_version_2_state_gains_the_silences_table_and_keeps_its_data(tmp_path:
     with open_state(path) as store:
         assert store.last_sweep_ms() == 1_781_244_000_000
         assert store.connection.execute("SELECT COUNT(*) FROM silences").fetchone() == (0,)
+        assert store.pending_events() == []
     db = sqlite3.connect(path)
     version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     db.close()
-    assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 3
+    assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 4
 
 
 @pytest.mark.parametrize("metric", [None, "temperature"])
@@ -147,3 +149,38 @@ def test_a_silence_covers_its_series_only(metric: str | None) -> None:
     s = Silence(source_id=BAD, metric=metric, start_ms=0, until_ms=10, reason="r")
     assert s.covers(BAD, "temperature") and not s.covers("esp32-bme280-01", "temperature")
     assert s.covers(BAD, "humidity") is (metric is None)
+
+
+def test_replay_applies_the_states_silences_read_only(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.insert(readings(shifts=[LONG]))
+    env, state = env_for(sandbox, tmp_path), tmp_path / "state.db"
+    code, _, err = invoke(
+        ["silence", "add", "--source", BAD, "--from", iso_z(at(15)), "--for", "30m"]
+        + ["--reason", "recalibrating", "--state", str(state)],
+        env,
+    )
+    assert code == 0, err
+    before = state.read_bytes()
+    span = ["--from", iso_z(SWEEP_TIMES[0]), "--to", iso_z(SWEEP_TIMES[13]), "--format", "jsonl"]
+    replay = ["replay", "--metric", "temperature", "--baseline", "6h", "--group-by", "site"]
+    replay += ["--min-peers", "3", "--recovery", "10m", "--cooldown", "20m", *span]
+
+    def opened(extra: list[str]) -> tuple[list[int], list[dict[str, object]]]:
+        code, out, err = invoke([*replay, *extra], env)
+        assert code == 0, err
+        records = [r for r in jsonl(out) if r["source_id"] == BAD]
+        assert len(records) == 14
+        return [SWEEP_TIMES[i] for i, r in enumerate(records) if r["event"] == "opened"], records
+
+    assert opened([])[0] == [at(35)]  # unsilenced: opens at its third flagged sweep
+    when, records = opened(["--state", str(state)])
+    assert when == [at(55)]  # exactly what the cron sweeps did (the test above)
+    silenced = [r for t, r in zip(SWEEP_TIMES[:14], records, strict=True) if at(15) <= t < at(45)]
+    assert len(silenced) == 6 and all(r["held"] == "silenced" for r in silenced)
+    assert all("recalibrating" in str(r["reason"]) for r in silenced)
+    assert state.read_bytes() == before  # read-only
+    code, _, err = invoke([*replay, "--state", str(tmp_path / "none.db")], env)
+    assert code == 3 and "no such file" in err and "Traceback" not in err
+    (tmp_path / "junk.db").write_text("not a database")
+    code, _, err = invoke([*replay, "--state", str(tmp_path / "junk.db")], env)
+    assert code == 3 and "cannot read the silences" in err and err.count("\n") == 1

@@ -228,3 +228,29 @@ def test_lock_is_released_when_the_holder_dies(tmp_path: Path) -> None:
                 break
         except StateLockedError:
             assert time.monotonic() < deadline
+
+
+def test_version_3_gains_the_events_outbox_and_keeps_its_points(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with open_state(path) as store:
+        store.commit(sample_state(), [Point("a", "t.fleet_z", 4.0, 700)])
+    db = sqlite3.connect(path)  # what fleetscan with schema 3 wrote: no events table
+    db.executescript("DROP TABLE events; UPDATE meta SET value = '3' WHERE key = 'schema_version';")
+    db.close()
+    event = {"source_id": "a", "class": "event", "metric": "fleetscan.alert", "value": {"z": 7.5}}
+    with open_state(path) as store:
+        assert store.outbox() == [Point("a", "t.fleet_z", 4.0, 700)]
+        assert store.load().series == sample_state().series and store.pending_events() == []
+        store.commit(store.load(), store.outbox(), events=[event])
+    with open_state(path) as store:
+        assert store.pending_events() == [event] and len(store.outbox()) == 1
+        store.commit(store.load(), [])  # delivered: the next commit empties both
+        assert store.pending_events() == [] and store.outbox() == []
+    db = sqlite3.connect(path)
+    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    db.execute("INSERT INTO events (event) VALUES ('[]')")
+    db.commit()
+    db.close()
+    assert version == ("4",) == (str(SCHEMA_VERSION),)
+    with open_state(path) as store, pytest.raises(StateError, match="events outbox"):
+        store.pending_events()

@@ -14,12 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sandbox_fixtures import FakeClock
 from sweep_helpers import (
     BAD,
     BLIP,
     BOARDS,
     HOUR,
+    LIFECYCLE,
     MIN,
     SCORING,
     START,
@@ -31,8 +33,11 @@ from sweep_helpers import (
     sweep,
     write_jsonl,
 )
+from typer.testing import CliRunner
 
+from fleetscan.cli import app
 from fleetscan.client import PlexusClient
+from fleetscan.events import EVENT_NAME
 from fleetscan.monitors import Threshold
 from fleetscan.sandbox import Sandbox
 from fleetscan.state import open_state
@@ -83,7 +88,7 @@ def test_quiet_unless_something_changed_and_exit_codes_follow_the_alert(
     # the same open alert, judged against a higher --critical, is a WARNING; -v shows the table
     code, out, err = sweep(state, SWEEP_TIMES[16], env, "--critical", "1000", "-v")
     assert code == 0 and out.splitlines()[0].split()[:2] == ["SOURCE", "METRIC"]
-    assert len(out.splitlines()) == 1 + BOARDS and "no alert open" in err
+    assert len(out.splitlines()) == 1 + BOARDS and "no alert open" in err  # so no chart
 
 
 def test_warning_when_no_open_alert_is_critical(blip_sandbox: Sandbox, tmp_path: Path) -> None:
@@ -265,6 +270,56 @@ def test_points_are_delivered_once_after_the_gateway_comes_back(
         assert store.outbox() == []
 
 
+def test_an_alert_event_the_gateway_missed_arrives_once_next_sweep(
+    blip_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    port, db = _free_port(), tmp_path / "gateway.db"
+    env = env_for(blip_sandbox, tmp_path, gateway_url=f"http://127.0.0.1:{port}")
+    state = tmp_path / "state.db"
+    for at in (OPENS - 10 * MIN, OPENS - 5 * MIN):  # the gateway is down while the alert opens
+        assert sweep(state, at, env)[0] == 3
+    code, _, err = sweep(state, OPENS, env)
+    assert code == 2, err  # critical outranks "not delivered"
+    assert "alert events (the reasons) not posted (1 kept in the state, sent first next" in err
+    with open_state(state) as store:
+        (kept,) = store.pending_events()
+    assert kept["source_id"] == BAD and kept["value"]["status"] == "drifting"
+    with Sandbox(port=port, db_path=db) as gateway:  # back up
+        for at in (OPENS + 5 * MIN, OPENS + 10 * MIN):
+            code, _, err = sweep(state, at, env, "-v")
+            assert code == 2 and "not posted" not in err, err
+        events = gateway.source_events(name=EVENT_NAME)
+        first_z = min(ts for _, ts, _ in fleet_z_rows(gateway))
+    assert [(e["source_id"], e["value"]["reason"]) for e in events] == [  # type: ignore[index]
+        (BAD, kept["value"]["reason"])
+    ]
+    assert events[0]["timestamp"] == iso_z(OPENS) and first_z == OPENS - 10 * MIN
+    with open_state(state) as store:
+        assert store.pending_events() == [] and store.outbox() == []
+
+
+@pytest.mark.parametrize(("charset", "high", "dots"), [("utf-8", "█", "…"), ("ascii", "@", "..")])
+def test_verbose_draws_each_alerting_boards_gap_over_the_window(
+    blip_sandbox: Sandbox, tmp_path: Path, charset: str, high: str, dots: str
+) -> None:
+    env, state = env_for(blip_sandbox, tmp_path), tmp_path / "state.db"
+    for at in (OPENS - 10 * MIN, OPENS - 5 * MIN):
+        code, out, _ = sweep(state, at, env, "-v")
+        assert code == 0 and "gap  " not in out  # flagged, not alerting yet: no chart
+    args = ["fleet", *SCORING, *LIFECYCLE, "--state", str(state), "--at", iso_z(OPENS), "-v"]
+    result = CliRunner(charset=charset).invoke(app, args, env=env)
+    assert result.exit_code == 2, result.stderr
+    charts = [line for line in result.stdout.splitlines() if line.startswith("gap  ")]
+    assert len(charts) == 1  # only the alerting board
+    name, chart, span = charts[0].removeprefix("gap  ").split("  ")
+    assert name == f"{BAD} temperature"
+    blocks = chart.strip()
+    assert len(blocks) >= 5 and blocks.count(high) >= 1
+    assert set(blocks) <= set("▅▆▇█" if charset == "utf-8" else "=+*#@")  # steadily far off
+    low, _, rest = span.partition(dots)
+    assert float(low) > 3 and rest.endswith(" over 10m")  # its gap, in σ, the whole window
+
+
 def test_prom_file_is_written_atomically(blip_sandbox: Sandbox, tmp_path: Path) -> None:
     env, state = env_for(blip_sandbox, tmp_path), tmp_path / "state.db"
     metrics_dir = tmp_path / "textfile"
@@ -274,28 +329,40 @@ def test_prom_file_is_written_atomically(blip_sandbox: Sandbox, tmp_path: Path) 
     reader = prom.open()  # a collector reading the old file while the sweep replaces it
     code, _, err = sweep(state, OPENS - 10 * MIN, env, "--prom-file", str(prom))
     assert code == 0, err
-    for at in (OPENS - 5 * MIN, OPENS):
-        started = time.monotonic()
-        code, _, err = sweep(state, at, env, "--prom-file", str(prom))
-        elapsed = time.monotonic() - started
+    old_umask = os.umask(0o077)  # a cron job's umask: the file must still be readable by others
+    try:
+        for at in (OPENS - 5 * MIN, OPENS):
+            started = time.monotonic()
+            code, _, err = sweep(state, at, env, "--prom-file", str(prom))
+            elapsed = time.monotonic() - started
+    finally:
+        os.umask(old_umask)
     assert code == 2
     assert reader.read() == "# old\n"  # replaced by rename, never rewritten in place
     reader.close()
     assert [p.name for p in metrics_dir.iterdir()] == ["fleetscan.prom"]  # no temp file left
     assert prom.stat().st_mode & 0o777 == 0o644
-    lines = prom.read_text().splitlines()
-    samples = dict(line.rsplit(" ", 1) for line in lines if not line.startswith("#"))
-    assert float(samples[f'fleetscan_fleet_z{{source_id="{BAD}",metric="temperature"}}']) > 6
-    assert samples[f'fleetscan_alerting{{source_id="{BAD}",metric="temperature"}}'] == "1"
-    assert samples['fleetscan_alerting{source_id="esp32-bme280-01",metric="temperature"}'] == "0"
-    assert samples[f'fleetscan_fleet_status{{source_id="{BAD}",metric="temperature"}}'] == "2"
-    assert samples['fleetscan_sources{metric="temperature",status="drifting"}'] == "1"
-    assert samples['fleetscan_sources{metric="temperature",status="ok"}'] == str(BOARDS - 1)
-    assert samples['fleetscan_alerts{severity="critical"}'] == "1"
-    assert float(samples["fleetscan_sweep_timestamp_seconds"]) == OPENS / 1000
-    assert samples["fleetscan_sweep_severity"] == "2" and samples["fleetscan_outbox_points"] == "0"
-    assert 0 < float(samples["fleetscan_sweep_duration_seconds"]) <= elapsed  # this sweep's time
-    assert "# TYPE fleetscan_fleet_z gauge" in lines
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    assert all(f.type == "gauge" and f.documentation for f in families.values())
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in families.values()
+        for s in f.samples
+    }
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    assert value("fleetscan_fleet_z", source_id=BAD, metric="temperature") > 6
+    assert value("fleetscan_alerting", source_id=BAD, metric="temperature") == 1
+    assert value("fleetscan_alerting", source_id="esp32-bme280-01", metric="temperature") == 0
+    assert value("fleetscan_fleet_status", source_id=BAD, metric="temperature") == 2
+    assert value("fleetscan_sources", metric="temperature", status="drifting") == 1
+    assert value("fleetscan_sources", metric="temperature", status="ok") == BOARDS - 1
+    assert value("fleetscan_alerts", severity="critical") == 1
+    assert value("fleetscan_sweep_timestamp_seconds") == OPENS / 1000
+    assert value("fleetscan_sweep_severity") == 2 and value("fleetscan_outbox_points") == 0
+    assert 0 < value("fleetscan_sweep_duration_seconds") <= elapsed  # this sweep's time
     code, _, err = sweep(state, OPENS + 5 * MIN, env, "--prom-file", str(tmp_path / "no" / "x"))
     assert code == 3 and "cannot write" in err
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import replace
@@ -76,7 +77,7 @@ from fleetscan.points import Point
 from fleetscan.silences import silenced_lines
 from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.coverage import blind_spot
-from fleetscan.sweeps.prom import exposition, write_prom
+from fleetscan.sweeps.prom import registry, write_prom
 from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, sweep_step
 from fleetscan.timeutil import now_ms, parse_timestamp_ms
 
@@ -252,8 +253,10 @@ def fleet(
                 outcome = _offline(input_file or Path(), metric, at_ms, options)
             code = exit_code(outcome.severity())
             if prom_file is not None:
-                text = exposition(outcome, duration_s=0.0, outbox_points=0, severity=Severity(code))
-                write_prom(prom_file, text)
+                exported = registry(
+                    outcome, duration_s=0.0, outbox_points=0, severity=Severity(code)
+                )
+                write_prom(prom_file, exported)
         except FleetscanError as exc:
             fail(str(exc), code=UNKNOWN)
         _show(outcome, output, verbose=True, one_off=True)
@@ -277,6 +280,8 @@ def fleet(
     if report.skipped:
         note(report.skipped)
     _show(report.outcome, output, verbose=verbose, one_off=no_state)
+    if verbose and output is OutputFormat.text and any(v.alerting for v in report.outcome.verdicts):
+        _charts(report, options)
     code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered or late))
     kept = outbox if not any(outbox is not None and str(outbox) in m for m in late) else None
     _delivery_notes(report, verbose=verbose or no_state, outbox=kept, no_state=no_state)
@@ -367,14 +372,14 @@ def _live(
                     late.append(f"{exc}: {len(report.undelivered)} undelivered points lost")
         if prom_file is not None and not dry_run:
             severity = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
-            text = exposition(
+            exported = registry(
                 report.outcome,
                 duration_s=report.duration_s,
                 outbox_points=len(report.undelivered),
                 severity=Severity(severity),
             )
             try:
-                write_prom(prom_file, text)
+                write_prom(prom_file, exported)
             except FleetscanError as exc:
                 late.append(str(exc))
     except FleetscanError as exc:
@@ -445,6 +450,20 @@ def _offline(
     return sweep_step(SweepState(), found, sweep_at, options)
 
 
+def _charts(report: LiveReport, options: StepOptions) -> None:
+    """`-v`: a one-line chart of each alerting board's gap over the window (`fleetscan.sparkline`)."""
+    from fleetscan.sparkline import gap_lines
+
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    for line in gap_lines(
+        report.outcome,
+        report.window,
+        window_ms=options.sweep.window_ms,
+        unicode=encoding in ("utf8", "utf16", "utf32"),
+    ):
+        typer.echo(line)
+
+
 def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off: bool) -> None:
     ordered = sweep_render.ordered(outcome)
     if output is OutputFormat.jsonl:
@@ -495,7 +514,14 @@ def _delivery_notes(
         note(f"dry run: {points} points not posted" + ("" if no_state else ", state not written"))
         return
     if report.events_error:
-        note(f"alert events (the reasons) not posted: {report.events_error}")
+        kept = (
+            f"{report.events_kept} kept in the state, sent first next sweep"
+            if report.events_kept
+            else ""
+        )
+        lost = f"{report.events_lost} lost" if report.events_lost else ""
+        which = "; ".join(x for x in (kept, lost) if x)
+        note(f"alert events (the reasons) not posted ({which}): {report.events_error}")
     if report.refusal:
         note(report.refusal)
     elif report.rejected:

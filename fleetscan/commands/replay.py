@@ -56,6 +56,7 @@ from fleetscan.commands.sweep_cli import (
 )
 from fleetscan.config import ApiKeyOption, EndpointOption, resolve
 from fleetscan.errors import FleetscanError, InputError
+from fleetscan.health import SENSOR_OK
 from fleetscan.jsonl import write_record
 from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
@@ -118,6 +119,14 @@ def replay_command(
             "the alert shaded, the reason as caption (needs the plot extra).",
         ),
     ] = None,
+    state_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--state",
+            help="Apply the silences stored in this sweep state (`fleetscan silence add`), "
+            "each over its own span; read-only, never written or locked.",
+        ),
+    ] = None,
     clickhouse: ClickHouseOption = None,
     database: DatabaseOption = "plexus",
     org: OrgOption = None,
@@ -155,6 +164,11 @@ def replay_command(
             raise InputError("give --input FILE, or --from (and --to) to pull rows from Plexus")
         if clickhouse is not None and (input_file is not None or from_ms is None):
             raise InputError("--clickhouse replays need --from (and --to), not --input")
+        if clickhouse is not None and state_path is not None:
+            raise InputError(
+                "--state is not used by --clickhouse replays (they apply no silences); "
+                "replay --input or from Plexus instead"
+            )
         if clickhouse is not None:
             from fleetscan.clickhouse import check_url
 
@@ -168,8 +182,11 @@ def replay_command(
                      options, output, every_ms)  # fmt: skip
         return
     try:
+        from fleetscan.silence_store import read_only  # sqlite3 only when asked
+
+        stored = read_only(state_path) if state_path is not None else []
         if input_file is not None:
-            history = _from_file(input_file, metric, options)
+            history = _from_file(input_file, [*metric, SENSOR_OK], options)
             span = history.span()
             if from_ms is None:
                 oldest = span[0] if span else now_ms()
@@ -182,6 +199,9 @@ def replay_command(
             history = _from_plexus(metric, options, from_ms, to_ms, endpoint, api_key)
     except FleetscanError as exc:
         fail(str(exc), code=code_for(exc, UNKNOWN))
+    health = None
+    if SENSOR_OK not in metric:  # the firmware's health rows: applied, not replayed as a metric
+        history, health = history.split(SENSOR_OK)
     count = max(0, (to_ms - from_ms) // every_ms + 1)
     if count > MAX_SWEEPS:
         fail(
@@ -198,8 +218,9 @@ def replay_command(
     quiet_progress = sys.stderr.isatty()
     times = track(sweep_times(from_ms, to_ms, every_ms), label="replaying sweeps")
     adjusted = adjustments(ctx)
-    adjust = partial(adjusted.apply, options=options)
-    for done, outcome in enumerate(replay(history, times, options, adjust=adjust), 1):
+    adjust = partial(adjusted.apply, options=options, stored=stored)
+    outcomes = replay(history, times, options, adjust=adjust, health=health)
+    for done, outcome in enumerate(outcomes, 1):
         summary.add(outcome)
         if count > WARN_SWEEPS and not quiet_progress and done % step == 0 and done < count:
             note(f"replayed {done:,} of {count:,} sweeps ({iso_z(outcome.now_ms)})")
@@ -280,8 +301,9 @@ def _from_plexus(
     key = settings.require_key()
     first = plan_sweep(SweepState(), metrics, from_ms, options)
     with PlexusClient(endpoint=settings.endpoint, api_key=key) as client:
-        readings = fetch_history(client, metrics, first=first, to_ms=to_ms)
-    return History.from_readings(readings, metrics, group_by=options.sweep.group_by)
+        readings = fetch_history(client, [*metrics, SENSOR_OK], first=first, to_ms=to_ms)
+    wanted = [*metrics, SENSOR_OK]
+    return History.from_readings(readings, wanted, group_by=options.sweep.group_by)
 
 
 def register(app: typer.Typer) -> None:

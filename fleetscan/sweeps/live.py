@@ -8,9 +8,10 @@ The order is what makes a sweep safe to kill and to repeat:
 3. `sweep_step` (pure), then the firmware's `sensor.ok` (one more fetch over the window: a board
    that reports its sensor missing is not "stale", `fleetscan.health`), the config file's
    thresholds and the active silences (`fleetscan.overrides`, `fleetscan.silences`, pure);
-4. post the alert events of this sweep (`fleetscan.events`: the reason travels with the alert),
-   then the outbox, then this sweep's points, in one `Emitter.send`;
-5. commit the new state together with the new outbox (what was not delivered) in ONE
+4. post the alert events not delivered by earlier sweeps, then this sweep's (`fleetscan.events`:
+   the reason travels with the alert), then the outbox, then this sweep's points, in one
+   `Emitter.send`;
+5. commit the new state together with the new outboxes (what was not delivered) in ONE
    transaction. Killed before it, the previous state and outbox stand and the next sweep
    re-sends the outbox; nothing is lost, and only points already posted by the killed sweep
    can be posted twice.
@@ -63,6 +64,9 @@ class LiveReport:
     duration_s: float = 0.0
     events: int = 0  # alert events (`fleetscan.alert`) the gateway accepted
     events_error: str = ""  # why alert events were not posted
+    events_kept: int = 0  # alert events kept in the state's outbox for the next sweep
+    events_lost: int = 0  # alert events not delivered and not kept (no state, or refused)
+    window: Mapping[str, SeriesBatch] = field(default_factory=dict)  # the rows judged (`-v` charts)
 
 
 def fetch_rows(
@@ -146,9 +150,13 @@ def live_sweep(
     stored_silences = silence_store.stored(store.connection) if store is not None else []
     outcome = adjustments.apply(state, outcome, options, stored_silences)
     if emitter.dry_run:
-        return LiveReport(outcome, skipped=skipped, dry_run=True, duration_s=_since(started))
-    alerts = [e.wire() for e in alert_events(outcome.events())]
+        return LiveReport(
+            outcome, skipped=skipped, dry_run=True, duration_s=_since(started), window=window
+        )
+    earlier_events = store.pending_events() if store is not None else []
+    alerts = [*earlier_events, *(e.wire() for e in alert_events(outcome.events()))]
     posted_events = emitter.send_events(alerts)  # first: stored before fleet_z opens the alert
+    kept_events = posted_events.kept_events if store is not None else []
     points = outbox_merge(pending, outcome.emissions())
     try:
         sent = emitter.send(points)
@@ -163,7 +171,7 @@ def live_sweep(
         delivered, rejected, undelivered, error, refusal = 0, 0, points, str(exc), ""
     kept, dropped = cap_outbox(undelivered)
     if store is not None:
-        store.commit(outcome.state, kept)
+        store.commit(outcome.state, kept, events=kept_events)
     return LiveReport(
         outcome,
         posted=delivered,
@@ -177,6 +185,9 @@ def live_sweep(
         duration_s=_since(started),
         events=posted_events.delivered,
         events_error=posted_events.error,
+        events_kept=len(kept_events),
+        events_lost=len(alerts) - posted_events.delivered - len(kept_events),
+        window=window,
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from fleetscan.fleet.batch import SeriesBatch, cohort_label
 from fleetscan.fleet.robust import Floats, Ints
+from fleetscan.health import SensorReport, apply_health
 from fleetscan.sweeps.plan import FetchPlan
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
 from fleetscan.telemetry import Reading
@@ -57,6 +58,19 @@ class MetricHistory:
             np.array(source, np.int64)[order],
             np.array(label, np.int64)[order],
         )
+
+    def latest_reports(self, from_ms: int, to_ms: int) -> dict[str, SensorReport]:
+        """Each source's newest row in `[from_ms, to_ms]` as a `health.SensorReport` (non-zero
+        is ok): what `health.latest_reports` gives a live sweep fetching `sensor.ok` there."""
+        a = int(np.searchsorted(self.ts_ms, from_ms, "left"))
+        b = int(np.searchsorted(self.ts_ms, to_ms, "right"))
+        newest_first = self.source[a:b][::-1]
+        sources, at = np.unique(newest_first, return_index=True)
+        rows = b - 1 - at
+        return {
+            self.source_ids[int(s)]: SensorReport(int(self.ts_ms[r]), bool(self.value[r] != 0))
+            for s, r in zip(sources.tolist(), rows.tolist(), strict=True)
+        }
 
     def batch(self, ranges: Sequence[tuple[int, int]]) -> SeriesBatch:
         """The rows in the inclusive `ranges` (ascending, not overlapping) as a fresh batch.
@@ -145,6 +159,12 @@ class History:
             }
         )
 
+    def split(self, metric: str) -> tuple[History, MetricHistory | None]:
+        """This history without `metric`, and `metric`'s rows (None if it has none)."""
+        rest = {m: h for m, h in self.metrics.items() if m != metric}
+        found = self.metrics.get(metric)
+        return History(rest), found if found is not None and len(found.ts_ms) else None
+
     def span(self) -> tuple[int, int] | None:
         """(oldest, newest) row time over all metrics, or None without rows."""
         firsts = [int(h.ts_ms[0]) for h in self.metrics.values() if len(h.ts_ms)]
@@ -178,16 +198,21 @@ def replay(
     options: StepOptions,
     state: SweepState | None = None,
     adjust: Callable[[SweepState, StepOutcome], StepOutcome] | None = None,
+    health: MetricHistory | None = None,
 ) -> Iterator[StepOutcome]:
     """One `StepOutcome` per sweep time, exactly as live sweeps at those times would give.
 
-    `adjust(previous state, outcome)` is what the live sweep applies after the step (the config
-    file's thresholds and silences, `fleetscan.overrides`)."""
+    `health` are the firmware's `sensor.ok` rows: applied like a live sweep does
+    (`fleetscan.health`, the newest report in each sweep's window). `adjust(previous state,
+    outcome)` is what the live sweep applies after that (the config file's thresholds and
+    silences, the state's silences: `fleetscan.overrides`)."""
     current = state if state is not None else SweepState()
     metrics = list(history.metrics)
     for now_ms in times:
         plan = plan_sweep(current, metrics, now_ms, options)
         outcome = sweep_step(current, history.window(plan), now_ms, options)
+        if health is not None:
+            outcome = apply_health(outcome, health.latest_reports(plan.window_from_ms, now_ms))
         if adjust is not None:
             outcome = adjust(current, outcome)
         current = outcome.state
