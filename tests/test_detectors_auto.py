@@ -9,6 +9,7 @@ from test_detectors import START, TEMP, quiet, run
 
 from fleetscan.detectors import AutoDetector, DetectorOptions, StuckDetector, make_detector
 from fleetscan.detectors.calibration import MAX_SURPRISE, TailCalibrator
+from fleetscan.detectors.drift import DriftCheck
 from fleetscan.device import DeviceRunner
 from fleetscan.telemetry import Reading
 
@@ -123,3 +124,36 @@ def test_a_series_that_used_to_move_is_stuck_when_it_freezes() -> None:
     opened = [(i, s.check) for i, s in enumerate(scores) if s.event == "opened"]
     assert opened and opened[0][1] == "stuck" and 1000 < opened[0][0] < 1060
     assert not any(s.event == "resolved" and "new level" in s.reason for s in scores)
+
+
+def test_a_slow_drift_is_caught_and_a_held_offset_is_not_a_drift() -> None:
+    # Four days at 5 min with a daily swing, then 5 °C/day: the level check learns the growing
+    # tail as this stream's, the drift check (how long away, against completed excursions) does not.
+    day = 288
+    ts, values = quiet(7 * day, cadence_ms=5 * MINUTE, sigma=0.1, diurnal=1.0, seed=31)
+    onset = 4 * day
+    drifted = values[:onset] + [v + 5.0 * (i / day) for i, v in enumerate(values[onset:])]
+    scores = run(AutoDetector(TEMP), ts, drifted)
+    opened = [i for i, s in enumerate(scores) if s.event == "opened"]
+    assert not [i for i in opened if i < onset], "no alert before the drift"
+    drift = [i for i in opened if scores[i].check == "drift"]
+    assert drift and drift[0] - onset < day, opened  # within a day
+    assert "more than 2σ above its baseline for" in scores[drift[0]].reason
+    # the same stream with the level held off its baseline (no growth) never reports a drift
+    held = values[:onset] + [v - 3.0 for v in values[onset:]]
+    assert not [s for s in run(AutoDetector(TEMP), ts, held) if s.check == "drift" and s.event]
+
+
+def test_the_drift_limit_is_learnt_from_completed_excursions_only() -> None:
+    check = DriftCheck(threshold=3.0)
+    hour = 60 * MINUTE
+    assert not check.observe(0, 2.5).anomalous  # an excursion starts beyond 2σ
+    assert not check.observe(2 * hour, 3.5).anomalous  # two hours: under the 3 h floor
+    fired = check.observe(4 * hour, 6.0)  # four hours, still moving away
+    assert fired.anomalous and fired.check == "drift" and fired.score > 3.0
+    assert check.limit_ms() == 3 * hour  # an ongoing excursion never raises its own limit
+    assert not check.observe(5 * hour, 2.0).anomalous  # still away, but not moving away any more
+    check.observe(6 * hour, 0.5)  # back within 1σ: over, and learnt
+    assert check.limit_ms() == 2 * 6 * hour
+    check.observe(7 * hour, -2.5)
+    assert not check.observe(12 * hour, -9.0).anomalous  # 5 h away is now ordinary here

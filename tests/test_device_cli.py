@@ -203,3 +203,24 @@ def test_auto_method_catches_a_step_the_tutorial_misses(tmp_path: Path) -> None:
         found[method] = sum(r["anomaly"] for r in records[600:])
     assert found["tutorial"] == 0
     assert found["auto"] > 100
+
+
+def test_auto_jsonl_is_one_event_and_relearn_is_an_option(tmp_path: Path) -> None:
+    rows = [
+        f"{1781258400 + 60 * i},{22.4 + (0.05, 0.0, -0.05, 0.02)[i % 4] + (3.0 if i >= 900 else 0):.2f}"
+        for i in range(1200)
+    ]
+    path = tmp_path / "step.csv"
+    path.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    args = ["device", "--input", str(path), "--format", "jsonl", "--metric", "temperature"]
+    result = runner.invoke(app, [*args, "--relearn", "30m"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    events = [r for r in records if r["event"]]
+    assert [r["event"] for r in events] == ["opened", "resolved"]
+    assert events[0]["alert_id"] == events[1]["alert_id"] != ""
+    assert events[1]["reason"].endswith("accepted after 30m")
+    assert events[0]["score"] == max(r["score"] for r in records)
+    bad = runner.invoke(app, [*args, "--relearn", "soon"])
+    assert bad.exit_code == 2 and "invalid relearn" in bad.output
+    assert "Traceback" not in bad.output

@@ -7,6 +7,7 @@ Each reading goes through these checks:
 | `plausibility` | readings the sensor model cannot produce  | 2 × threshold                      |
 | `stuck`        | flat far longer than this stream ever was while it moved | threshold·(1+log2(run/limit)) |
 | `level`        | steps and drifts against the long baseline (`twoscale`) | calibrated (below)  |
+| `drift`        | the level still moving away from the baseline, longer than this stream's completed excursions (`drift.py`) | threshold·(1+log2(away/limit)) |
 | `outlier`      | spikes and bursts against the recent window (`robust`)  | calibrated (below)  |
 | `dropout`      | silence, from `idle()` between readings    | threshold·(1+log2(silence/limit))  |
 
@@ -25,7 +26,8 @@ the window, not the calibration (the unusual readings of a run that did not open
 learnt once the run ends). **The new normal**: a `level` or `outlier` alert still open after
 `relearn` (default 1h, at least 12 readings) is accepted: the baseline moves to the recent level,
 the window restarts from the readings since the alert opened, and the alert resolves with a reason
-("new level 24.10°C accepted after 1h"). Stuck, implausible and silent are faults, never a new normal.
+("new level 24.10°C accepted after 1h"); a `drift` alert too. Stuck, implausible and silent are
+faults, never a new normal.
 
 Implausible readings are kept out of the statistical checks. Cost and memory: the sum of the parts
 plus the ≤ 64 readings since an alert opened, bounded.
@@ -39,6 +41,7 @@ from dataclasses import replace
 
 from fleetscan.detectors.base import Score
 from fleetscan.detectors.calibration import TailCalibrator
+from fleetscan.detectors.drift import DriftCheck
 from fleetscan.detectors.dropout import DropoutDetector
 from fleetscan.detectors.events import AlertEvents, Step
 from fleetscan.detectors.options import DetectorOptions, describe_ms
@@ -53,7 +56,7 @@ from fleetscan.detectors.twoscale import (
 
 RELEARN_MIN_READINGS = 12  # a new normal is never accepted on fewer readings than this
 RECENT_CAP = 64  # readings kept since an alert opened, to restart the window from
-RELEARNABLE = ("level", "outlier")  # the checks whose alerts can become a new normal
+RELEARNABLE = ("level", "drift", "outlier")  # the checks whose alerts can become a new normal
 
 
 class AutoDetector:
@@ -74,6 +77,7 @@ class AutoDetector:
         self.level = TwoScaleDetector(replace(options, window=None))
         self.outlier = RobustDetector(options)
         self.dropout = DropoutDetector(options)
+        self.drift = DriftCheck(threshold=options.threshold)
         self.calibration = {check: TailCalibrator() for check in ("level", "outlier")}
         self.events = AlertEvents(threshold=options.threshold, consecutive=options.consecutive)
         self.relearn_ms = options.relearn_ms()
@@ -99,9 +103,13 @@ class AutoDetector:
             if self.outlier.ready:
                 residuals.append(("outlier", outlier.z))
             checks += [self._calibrated(check, z, value) for check, z in residuals]
+            if self.level.ready and not self.level.young(ts_ms):
+                checks.append(self.drift.observe(ts_ms, level.z))
         chosen = max(checks, key=lambda s: s.score)
         was_open = self.events.open
         step = self.events.step(ts_ms, chosen.score)
+        if step.event == "resolved" and self._story is not None and self._story.check == "drift":
+            self.drift.reported(ts_ms)  # this excursion now counts: the next alert needs one longer
         self._learn(ts_ms, value, residuals, step, was_open, plausibility.anomalous)
         if step.open and self._relearn_due(ts_ms):
             return self._accept(ts_ms, chosen)
@@ -146,10 +154,8 @@ class AutoDetector:
         if implausible:
             return
         level_z = next((z for check, z in residuals if check == "level"), 0.0)
-        young = (
-            self.level.first_ts is not None and ts_ms - self.level.first_ts < self.level.scale_ms
-        )
-        gated = abs(level_z) > GATE_SIGMAS and not young  # twoscale's own drift gate
+        # twoscale's own drift gate
+        gated = abs(level_z) > GATE_SIGMAS and not self.level.young(ts_ms)
         self.level.learn(value, rate=SLOW_WHILE_ANOMALOUS if gated else 1.0)
         self.outlier.learn(ts_ms, value)
         dt = 0 if self._learnt_ts is None else ts_ms - self._learnt_ts

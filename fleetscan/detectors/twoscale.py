@@ -118,8 +118,7 @@ class TwoScaleDetector:
         if not math.isfinite(value):
             return Score(0.0, 0.0, False)
         score = self.assess(ts_ms, value)
-        young = self.first_ts is not None and ts_ms - self.first_ts < self.scale_ms
-        gated = abs(score.z) > GATE_SIGMAS and not young
+        gated = abs(score.z) > GATE_SIGMAS and not self.young(ts_ms)
         self.learn(value, rate=SLOW_WHILE_ANOMALOUS if gated else 1.0)
         return score
 
@@ -138,6 +137,10 @@ class TwoScaleDetector:
         if abs(z) > self.threshold and not self.cadence.warming:
             return Score(z, abs(z), True, "level", self._reason(level, z, self._sigma))
         return Score(z, abs(z), False)
+
+    def young(self, ts_ms: int) -> bool:
+        """Whether the stream has run for less than one scale time constant (everything is learnt)."""
+        return self.first_ts is not None and ts_ms - self.first_ts < self.scale_ms
 
     @property
     def ready(self) -> bool:
