@@ -222,5 +222,5 @@ def test_auto_jsonl_is_one_event_and_relearn_is_an_option(tmp_path: Path) -> Non
     assert events[1]["reason"].endswith("accepted after 30m")
     assert events[0]["score"] == max(r["score"] for r in records)
     bad = runner.invoke(app, [*args, "--relearn", "soon"])
-    assert bad.exit_code == 2 and "invalid relearn" in bad.output
+    assert bad.exit_code == 64 and "invalid relearn" in bad.output
     assert "Traceback" not in bad.output
