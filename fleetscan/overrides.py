@@ -71,8 +71,6 @@ def _rejudge(
     limit = thresholds.for_series(r.source_id, r.cohort)
     if limit is None or v.held or r.status not in Z_STATUSES or not math.isfinite(r.z):
         return None
-    if not math.isfinite(r.baseline_offset):  # no baseline yet: only flagrant deviations
-        limit *= options.sweep.snapshot_factor
     flagged = abs(r.z) > limit
     if flagged == r.status.alerting:
         return None

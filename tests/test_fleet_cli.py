@@ -241,8 +241,3 @@ def test_offline_without_at_sweeps_as_of_the_newest_reading(tmp_path: Path) -> N
     assert got[(BAD, "temperature")]["status"] == "invalid"
     assert "stamped in the future" in str(got[(BAD, "temperature")]["reason"])
     assert "1 NaN/null reading" in str(got[("esp32-bme280-02", "temperature")]["reason"])
-
-
-def test_the_warm_up_rule_is_in_the_help() -> None:
-    text = " ".join(CliRunner().invoke(app, ["fleet", "--help"]).stdout.replace("│", " ").split())
-    assert "only flagrant deviations are: |z| above 2x this" in text

@@ -143,9 +143,7 @@ def test_a_storm_is_one_finding_and_opens_no_alert() -> None:
     assert storms[-1][1:] == ("the fleet", False, True)  # it ended
     during = next(o for o in outcomes if o.now_ms == storms[0][0])
     held = [v for v in during.verdicts if v.held == "storm"]
-    # 7 boards beyond --threshold make the storm; those that are flagrant (no baseline yet) are held
-    assert during.storms[0].storm is not None and during.storms[0].storm.flagged >= 7
-    assert held and all(v.flagged and not v.alerting and v.fleet_z == 0.0 for v in held)
+    assert len(held) >= 7 and all(v.flagged and not v.alerting and v.fleet_z == 0.0 for v in held)
     assert during.severity() == 1
     record = held[0].to_record()
     assert (record["held"], record["storm"], record["alerting"]) == ("storm", "the fleet", False)

@@ -27,7 +27,6 @@ from typer.core import TyperCommand
 
 from fleetscan.errors import InputError
 from fleetscan.fleet import SweepOptions
-from fleetscan.fleet.options import FLAGRANT_FACTOR
 from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.sweeps.step import Severity, StepOptions
 from fleetscan.timeutil import parse_duration_ms
@@ -115,12 +114,7 @@ MinScaleOption = Annotated[
     ),
 ]
 ThresholdOption = Annotated[
-    float,
-    typer.Option(
-        "--threshold",
-        help=f"|z| above which a source is flagged. Before it has a baseline (warm-up) only "
-        f"flagrant deviations are: |z| above {FLAGRANT_FACTOR:g}x this (not with --baseline 0).",
-    ),
+    float, typer.Option("--threshold", help="|z| above which a source is flagged.")
 ]
 ConsecutiveOption = Annotated[
     int,
@@ -206,7 +200,6 @@ def step_options(
         min_scale=min_scales(min_scale or []),
         group_by=tuple(group_by or ()),
         baseline_span_ms=parse_duration_ms(baseline) if use_baseline else DEFAULT_SPAN_MS,
-        snapshot_factor=FLAGRANT_FACTOR if use_baseline else 1.0,
     )
     if immediate:
         lifecycle = LifecycleOptions.immediate(

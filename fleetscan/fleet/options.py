@@ -17,11 +17,6 @@ DAY_MS = 86_400_000
 # ±1 °C, ±3 %RH, ±1 hPa, read as 2σ). These are the snapshot scale floors; once a baseline has
 # learned each board's offset, the much smaller noise floor applies to changes of that offset.
 SNAPSHOT_FLOOR = {"temperature": 0.5, "humidity": 1.5, "pressure": 0.5}
-# Before a board has a baseline (warm-up), only flagrant deviations alert: the snapshot rule needs
-# |z| beyond this many times --threshold, since a gap the baseline would have called usual (a
-# board by a window, over a radiator) is still unknown. With `--baseline 0` snapshots are the
-# chosen rule and the plain threshold applies.
-FLAGRANT_FACTOR = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,8 +30,7 @@ class SweepOptions:
     """
 
     window_ms: int = 10 * MINUTE_MS  # recent window each source is summarised over
-    threshold: float = 3.0  # |z| above this is drifting...
-    snapshot_factor: float = FLAGRANT_FACTOR  # ...and above this × threshold, without a baseline
+    threshold: float = 3.0  # |z| above this is anomalous / drifting
     min_peers: int = 5  # peers (other sources of the cohort) needed to compare at all
     min_scale: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     group_by: tuple[str, ...] = ()  # tag names; boards are compared within equal tag values
@@ -73,8 +67,6 @@ class SweepOptions:
         for name, number in positive.items():
             if not number > 0:
                 raise ValueError(f"{name} must be > 0, got {number!r}")
-        if not self.snapshot_factor >= 1:
-            raise ValueError(f"snapshot_factor must be >= 1, got {self.snapshot_factor!r}")
         if self.min_peers < 1 or self.min_readings < 1 or self.min_baseline_buckets < 1:
             raise ValueError("min_peers, min_readings and min_baseline_buckets must be >= 1")
         if not 0 <= self.daily_hours <= self.daily_scale_hours <= 12 or self.daily_min_days < 1:

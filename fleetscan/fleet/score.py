@@ -159,7 +159,6 @@ def score_metric(
     z_trend = base.trend / np.fmax(base.trend_sigma, floor)
     with np.errstate(invalid="ignore"):
         far = np.abs(z) > options.threshold
-        flagrant = np.abs(z) > options.snapshot_factor * options.threshold  # no baseline yet
         moved_with = has_base & (np.abs(z_fleet) > options.threshold) & ~far
         trending = (
             has_base
@@ -180,7 +179,7 @@ def score_metric(
         noisy_ratio,
         far & has_base,
         trending,
-        flagrant,
+        far,
     ]
     choices = [
         Status.INVALID,

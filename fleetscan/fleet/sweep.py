@@ -369,8 +369,7 @@ class _Explainer:
         side = "above" if c.z[i] > 0 else "below"
         return (
             f"{self._v(c.median[i])}{self.unit} is {abs(c.z[i]):.1f}σ {side} the "
-            f"{self._vs_peers(i)} (scale {self._v(c.scale[i])}; no baseline yet, so only "
-            f"beyond {self.options.snapshot_factor * self.options.threshold:g}σ; "
+            f"{self._vs_peers(i)} (scale {self._v(c.scale[i])}; no baseline yet, "
             f"{self._learning(i)})"
         )
 

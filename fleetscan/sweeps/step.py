@@ -296,11 +296,7 @@ def _scored(
 ) -> StepOutcome:
     opts = options.sweep
     results, folded = run_sweep(window, baselines, now_ms=now_ms, options=opts)
-    threshold = opts.threshold
-    found = storms(
-        ((r.cohort, r.metric, r.status.alerting or _beyond(r, threshold)) for r in results),
-        options.lifecycle,
-    )
+    found = storms(((r.cohort, r.metric, r.status.alerting) for r in results), options.lifecycle)
     found += cohort_events(results, found)
     verdicts, series, last_seen = _lifecycle(state, results, found, window, now_ms, options)
     kept_baselines = dict(state.baselines)
@@ -386,13 +382,6 @@ def _lifecycle(
     ]:
         del last_seen[key]
     return tuple(verdicts), series, last_seen
-
-
-def _beyond(r: FleetResult, threshold: float) -> bool:
-    """Beyond --threshold without a baseline yet (too little to alert on its own, see
-    `SweepOptions.snapshot_factor`): it still counts towards a storm, which is about how many
-    moved at once."""
-    return r.status is Status.OK and not math.isfinite(r.baseline_offset) and abs(r.z) > threshold
 
 
 def cohort_events(results: Sequence[FleetResult], found: Sequence[Storm]) -> list[Storm]:
