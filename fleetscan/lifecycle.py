@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 MINUTE_MS = 60_000
 
@@ -176,9 +176,9 @@ class Storm:
     cohort: str | None
     flagged: int
     total: int
-    members: tuple[str, ...] = ()
-    change: float = math.nan
-    unit: str = ""
+    members: tuple[str, ...] = field(default=(), repr=False)
+    change: float = field(default=math.nan, repr=False)
+    unit: str = field(default="", repr=False)
 
     @property
     def kind(self) -> str:
