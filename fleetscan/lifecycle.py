@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 MINUTE_MS = 60_000
 
@@ -167,13 +167,22 @@ def step(
 class Storm:
     """Many sources flagged one metric in the same sweep: one finding instead of N alerts.
 
-    `cohort` is the cohort label, or None when the share is of the whole fleet.
+    `cohort` is the cohort label, or None when the share is of the whole fleet. A cohort event
+    (`members` set) is the other kind: boards found to move together (no tags) that left the
+    fleet together by `change`, each normal next to the others (`fleetscan.sweeps.step`).
     """
 
     metric: str
     cohort: str | None
     flagged: int
     total: int
+    members: tuple[str, ...] = field(default=(), repr=False)
+    change: float = field(default=math.nan, repr=False)
+    unit: str = field(default="", repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "cohort event" if self.members else "storm"
 
     @property
     def where(self) -> str:
@@ -183,6 +192,14 @@ class Storm:
 
     @property
     def reason(self) -> str:
+        if self.members:
+            unit = f" {self.unit}" if self.unit else ""
+            return (
+                f"{len(self.members)} boards that usually move together "
+                f"({', '.join(self.members)}) moved {self.change:+.2f}{unit} in {self.metric} "
+                f"together: one cohort event (a room or corner changing), not "
+                f"{len(self.members)} sensor faults"
+            )
         return (
             f"{self.flagged} of {self.total} sources in {self.where} flagged {self.metric} at "
             f"once: a building-wide event or a gateway outage, not {self.flagged} sensor faults"

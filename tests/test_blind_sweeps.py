@@ -46,3 +46,15 @@ def test_a_misspelt_metric_exits_3(tmp_path: Path) -> None:
     code, _, err = run(rows(tmp_path), "--metric", "temprature")
     assert code == 3
     assert "no rows at all for --metric temprature: check its spelling" in err
+
+
+def test_a_replay_whose_sweeps_watch_nothing_exits_3_like_fleet(tmp_path: Path) -> None:
+    path = rows(tmp_path)
+    args = ["replay", "--input", str(path), "--metric", "temperature", "--group-by", "room"]
+    blind = CliRunner().invoke(app, [*args, "--min-peers", "5"])
+    assert blind.exit_code == 3
+    (line,) = [x for x in blind.stderr.splitlines() if "error" in x]
+    assert "replayed sweeps could not watch the fleet, the first because:" in line
+    assert "at most 4 peers, and --min-peers is 5; lower --min-peers" in line
+    watched = CliRunner().invoke(app, args)  # default --min-peers 3
+    assert watched.exit_code == 0, watched.stderr

@@ -157,10 +157,10 @@ def test_replay_refuses_an_absurd_grid_and_shows_progress_on_a_big_one(
 ) -> None:
     monkeypatch.setattr(replay_command, "WARN_SWEEPS", 100)  # a big grid, small enough to test
     path = tmp_path / "rows.jsonl"
-    path.write_text("\n".join(fleet_rows(minutes=60)) + "\n")
+    path.write_text("\n".join(fleet_rows(minutes=180)) + "\n")
     base = ["replay", "--metric", "temperature", "--baseline", "0", "--input", str(path)]
     code, _, err = run(*base, "--from", "2000-01-01T00:00:00Z", "--every", "1m")
     assert code == 64 and "more than 200,000" in err
-    code, _, err = run(*base, "--from", "2026-06-12T08:00:00Z", "--every", "1m")
+    code, _, err = run(*base, "--from", "2026-06-12T10:00:00Z", "--every", "1m")
     assert code == 0, err
     assert "replaying 180 sweeps" in err and "replayed 90 of 180 sweeps" in err

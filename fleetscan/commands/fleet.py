@@ -494,7 +494,7 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
         if one_off:
             for f in outcome.storms:
                 if f.storm is not None:
-                    note(f"storm: {f.storm.reason}")
+                    note(f"{f.kind}: {f.storm.reason}")
         return
     lines = sweep_render.event_lines(outcome)
     for line in lines:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -59,9 +60,10 @@ from fleetscan.errors import FleetscanError, InputError
 from fleetscan.health import SENSOR_OK
 from fleetscan.jsonl import write_record
 from fleetscan.sweeps import render as sweep_render
+from fleetscan.sweeps.coverage import ReplayCoverage, blind_spot
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
-from fleetscan.sweeps.step import Severity, StepOptions, SweepState, plan_sweep
+from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, plan_sweep
 from fleetscan.timeutil import iso_z, now_ms, parse_duration_ms, parse_timestamp_ms
 
 UNKNOWN = int(Severity.UNKNOWN)
@@ -219,9 +221,11 @@ def replay_command(
     times = track(sweep_times(from_ms, to_ms, every_ms), label="replaying sweeps")
     adjusted = adjustments(ctx)
     adjust = partial(adjusted.apply, options=options, stored=stored)
+    coverage = ReplayCoverage()
     outcomes = replay(history, times, options, adjust=adjust, health=health)
     for done, outcome in enumerate(outcomes, 1):
         summary.add(outcome)
+        coverage.add(_blind_spot(outcome, metric, options))
         if count > WARN_SWEEPS and not quiet_progress and done % step == 0 and done < count:
             note(f"replayed {done:,} of {count:,} sweeps ({iso_z(outcome.now_ms)})")
         if output is OutputFormat.jsonl:
@@ -234,6 +238,7 @@ def replay_command(
         typer.echo(line, err=output is OutputFormat.jsonl)
     if not summary.series:  # exit 0 must mean something was watched
         fail(f"nothing was replayed: no {', '.join(metric)} rows in the sweeps' windows", UNKNOWN)
+    _refuse_blind(coverage)
     if plot_dir is not None:
         from fleetscan.commands.pictures import write_episode_charts
 
@@ -255,12 +260,14 @@ def _pushed_down(
 
     started = time.monotonic()
     summary = Summary()
+    coverage = ReplayCoverage()
     try:
         password = os.environ.get("FLEETSCAN_CLICKHOUSE_PASSWORD", "")
         with Connection(url, password=password) as conn:
             target = Target(database=database, org=org)
             for outcome in clickhouse_replay(conn, target, metrics, times, options):
                 summary.add(outcome)
+                coverage.add(_blind_spot(outcome, metrics, options))
                 if output is OutputFormat.jsonl:
                     for v in sweep_render.ordered(outcome):
                         write_record(v.to_record())
@@ -273,6 +280,23 @@ def _pushed_down(
         typer.echo(line, err=output is OutputFormat.jsonl)
     if not summary.series:  # exit 0 must mean something was watched
         fail(f"nothing was replayed: no {', '.join(metrics)} rows in the sweeps' windows", UNKNOWN)
+    _refuse_blind(coverage)
+
+
+def _blind_spot(outcome: StepOutcome, metrics: Sequence[str], options: StepOptions) -> str | None:
+    return blind_spot(
+        [v.result for v in outcome.verdicts],
+        metrics,
+        min_peers=options.sweep.min_peers,
+        group_by=options.sweep.group_by,
+    )
+
+
+def _refuse_blind(coverage: ReplayCoverage) -> None:
+    """Exit 3 with one line when most replayed sweeps watched nothing, as `fleet` does for one."""
+    why = coverage.blind_spot()
+    if why is not None:
+        fail(why, code=UNKNOWN)
 
 
 def _from_file(path: Path, metrics: list[str], options: StepOptions) -> History:

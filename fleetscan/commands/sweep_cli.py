@@ -9,7 +9,7 @@ Exit codes follow the monitoring-plugin convention (Nagios, Icinga, Sensu):
 | code | meaning                                                                                |
 |------|----------------------------------------------------------------------------------------|
 | 0    | OK: no alert open                                                                      |
-| 1    | WARNING: alerts open, none critical; or a storm                                        |
+| 1    | WARNING: alerts open, none critical; or a storm or cohort event                        |
 | 2    | CRITICAL: an open alert's fleet_z reached `--critical`                                 |
 | 3    | UNKNOWN: Plexus unreachable, key missing or refused, state locked or unreadable; also  |
 |      | a sweep whose points could not be posted (kept for the next one), unless CRITICAL      |

@@ -58,6 +58,7 @@ class FleetResult:
     baseline_offset: float
     peers: int
     reason: str
+    shared_change: float = math.nan  # the change it shared with its usual neighbours, if any
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-able dict: one line of `--format jsonl`."""
@@ -79,6 +80,7 @@ class FleetResult:
             "count": self.count,
             "age_s": _num(self.age_ms / 1000.0),
             "cohort": self.cohort,
+            "shared_change": _num(self.shared_change),
         }
 
 
@@ -238,6 +240,7 @@ def _results(
                 baseline_offset=c.usual_offset[i],
                 peers=c.peers[i],
                 reason=explain(i, status),
+                shared_change=c.shared_change[i],
             )
         )
     return out

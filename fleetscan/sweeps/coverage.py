@@ -4,13 +4,15 @@ A sweep that compares nothing is not a quiet fleet: a misspelt `--metric` return
 `--min-peers 5` in rooms of five boards (four peers each) makes every series
 `insufficient_peers`. Both used to exit 0 with nothing printed, forever. A sweep is *blind* when
 a metric it was asked for has no rows at all, or when most of its series (`BLIND_SHARE`) could
-not be compared; the CLI then exits 3 (UNKNOWN) with this line on stderr.
+not be compared; the CLI then exits 3 (UNKNOWN) with this line on stderr. A replay is blind
+when more than `BLIND_SHARE` of its sweeps were (`ReplayCoverage`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from fleetscan.fleet.status import Status
 from fleetscan.fleet.sweep import FleetResult
@@ -56,3 +58,34 @@ def blind_spot(
             "group more coarsely"
         )
     return f"{head}: widen --window or check that the boards are reporting"
+
+
+@dataclass
+class ReplayCoverage:
+    """Blind sweeps across a replay: feed it each sweep's `blind_spot`, then ask `blind_spot()`.
+
+    >>> coverage = ReplayCoverage()
+    >>> for why in (None, "no rows at all for --metric x", "no rows at all for --metric x"):
+    ...     coverage.add(why)
+    >>> print(coverage.blind_spot())
+    2 of 3 replayed sweeps could not watch the fleet, the first because: no rows at all for --metric x
+    """
+
+    sweeps: int = 0
+    blind: int = 0
+    first_why: str | None = None
+
+    def add(self, why: str | None) -> None:
+        self.sweeps += 1
+        if why is not None:
+            self.blind += 1
+            self.first_why = self.first_why or why
+
+    def blind_spot(self) -> str | None:
+        """Why the replay as a whole watched (most of) nothing; None when it watched."""
+        if self.first_why is None or self.blind <= BLIND_SHARE * self.sweeps:
+            return None
+        return (
+            f"{self.blind} of {self.sweeps} replayed sweeps could not watch the fleet, the first "
+            f"because: {self.first_why}"
+        )

@@ -55,12 +55,12 @@ def event_lines(outcome: StepOutcome) -> list[str]:
     for f in outcome.storms:
         if f.storm is not None and f.started:
             rows.append(
-                ["storm", f.metric, f.where, f"{f.storm.flagged}/{f.storm.total}", f.storm.reason]
+                [f.kind, f.metric, f.where, f"{f.storm.flagged}/{f.storm.total}", f.storm.reason]
             )
         elif f.storm is None:
             rows.append(
                 [
-                    "storm over",
+                    f"{f.kind} over",
                     f.metric,
                     f.where,
                     f"after {human_duration(outcome.now_ms - f.since_ms)}",
@@ -91,7 +91,7 @@ def open_lines(outcome: StepOutcome) -> list[str]:
         if f.storm is not None:
             rows.append(
                 [
-                    "storm",
+                    f.kind,
                     f.metric,
                     f.where,
                     f"for {human_duration(outcome.now_ms - f.since_ms)}",
@@ -105,7 +105,8 @@ def status_line(outcome: StepOutcome) -> str:
     """`2 alerts open (1 critical), 1 storm` or `no alert open`."""
     open_alerts = [v for v in outcome.verdicts if v.alerting]
     critical = sum(v.severity is Severity.CRITICAL for v in open_alerts)
-    storms = sum(f.storm is not None for f in outcome.storms)
+    storms = sum(f.storm is not None and f.kind == "storm" for f in outcome.storms)
+    events = sum(f.storm is not None and f.kind == "cohort event" for f in outcome.storms)
     parts = [
         f"{len(open_alerts)} alert{'s' if len(open_alerts) != 1 else ''} open"
         + (f" ({critical} critical)" if critical else "")
@@ -114,6 +115,8 @@ def status_line(outcome: StepOutcome) -> str:
     ]
     if storms:
         parts.append(f"{storms} storm{'s' if storms != 1 else ''}")
+    if events:
+        parts.append(f"{events} cohort event{'s' if events != 1 else ''}")
     return ", ".join(parts)
 
 
@@ -121,12 +124,15 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
     """Which series would have alerted, when and for how long; and the storms."""
     if summary.first_ms is None or summary.last_ms is None:
         return ["replay: no sweep time between --from and --to"]
-    n_alerts, n_storms = len(summary.episodes), len(summary.storms)
+    n_alerts = len(summary.episodes)
+    n_storms = sum(s.kind == "storm" for s in summary.storms)
+    n_events = len(summary.storms) - n_storms
     lines = [
         f"replayed {summary.sweeps} sweeps every {human_duration(every_ms)} from "
         f"{iso_z(summary.first_ms)} to {iso_z(summary.last_ms)} over {len(summary.series)} "
         f"series in {elapsed_s:.1f}s: {n_alerts} alert{'s' if n_alerts != 1 else ''}, "
         f"{n_storms} storm{'s' if n_storms != 1 else ''}"
+        + (f", {n_events} cohort event{'s' if n_events != 1 else ''}" if n_events else "")
     ]
     if summary.episodes:
         lines.append("would have alerted:")
@@ -146,7 +152,7 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
             )
         lines.extend(_columns(rows))
     if summary.storms:
-        lines.append("storms (held as one finding each, not per-source alerts):")
+        lines.append("storms and cohort events (one finding each, not per-source alerts):")
         rows = []
         for s in summary.storms:
             end = summary.last_ms if s.ended_ms is None else s.ended_ms

@@ -234,7 +234,8 @@ class Episode:
 
 @dataclass
 class StormEpisode:
-    """One storm: when it began and ended (None: still going), sweeps in it, most flagged."""
+    """One storm or cohort event: when it began and ended (None: still going), sweeps in it,
+    most flagged (a cohort event's reason is from its fullest sweep with the largest change)."""
 
     metric: str
     where: str
@@ -244,6 +245,8 @@ class StormEpisode:
     total: int = 0
     reason: str = ""
     ended_ms: int | None = None
+    kind: str = "storm"  # or "cohort event"
+    change: float = 0.0  # a cohort event's largest |shared change| among its fullest sweeps
 
 
 @dataclass
@@ -290,11 +293,17 @@ class Summary:
                 continue
             episode_s = self._storms.get(skey)
             if episode_s is None:
-                episode_s = StormEpisode(finding.metric, finding.where, finding.since_ms)
+                episode_s = StormEpisode(
+                    finding.metric, finding.where, finding.since_ms, kind=finding.kind
+                )
                 self._storms[skey] = episode_s
                 self.storms.append(episode_s)
             episode_s.sweeps += 1
-            if finding.storm.flagged > episode_s.most_flagged:
+            change = abs(finding.storm.change) if finding.storm.members else 0.0
+            if finding.storm.flagged > episode_s.most_flagged or (
+                finding.storm.flagged == episode_s.most_flagged and change > episode_s.change
+            ):  # the sweep with most sources in it (for a cohort event, then the largest change)
                 episode_s.most_flagged = finding.storm.flagged
                 episode_s.total = finding.storm.total
                 episode_s.reason = finding.storm.reason
+                episode_s.change = change

@@ -8,7 +8,9 @@ live sweeps gave. It:
    filled in where sweeps were missed, else the stored one (see `plan`);
 2. scores the window (`fleet.run_sweep`), which also folds the window into the baseline;
 3. finds storms (a large share of the fleet or a cohort flagged at once): their series open no
-   alert (an open one is held, a streak restarts), so one finding replaces N alerts;
+   alert (an open one is held, a streak restarts), so one finding replaces N alerts; and cohort
+   events (boards found to move together, no tags, that left the fleet together: each is normal
+   next to the others), one finding naming the boards and their shared change;
 4. advances every series' alert lifecycle (`lifecycle.step`): an alert opens after
    `consecutive` flagged sweeps, resolves after `recovery_ms` of normal ones, then cools down;
    a sweep that cannot judge a series (outage, no_data, insufficient_peers, a storm) holds it;
@@ -18,12 +20,13 @@ live sweeps gave. It:
    alert open (`fleetscan.events`).
 
 Severity (for exit codes): an open alert is CRITICAL when its fleet_z reaches `critical`, else
-WARNING; a storm is a WARNING.
+WARNING; a storm or a cohort event is a WARNING.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
@@ -39,6 +42,7 @@ from fleetscan.fleet.status import Status
 from fleetscan.fleet.sweep import FleetResult, run_sweep
 from fleetscan.lifecycle import LifecycleOptions, SeriesState, Storm, Transition, step, storms
 from fleetscan.points import Point
+from fleetscan.sensors import profile_for
 from fleetscan.sweeps.plan import (
     FetchPlan,
     HistoryKind,
@@ -53,6 +57,7 @@ Key = tuple[str, str]  # (source_id, metric)
 StormKey = tuple[str, str | None]  # (metric, cohort or None for the whole fleet)
 
 IDLE = SeriesState()
+DISCOVERED = "~"  # the label prefix of cohorts found from the data (`fleet.discover.labels`)
 HELD_STATUSES = frozenset({Status.OUTAGE, Status.NO_DATA, Status.INSUFFICIENT_PEERS})
 """Statuses that say nothing about the series itself: its lifecycle is held, not stepped."""
 
@@ -147,13 +152,15 @@ class SeriesVerdict:
         record["opened_at"] = iso_z(opened) if opened is not None else None
         record["held"] = self.held or None
         record["storm"] = self.storm.where if self.storm else None
+        record["finding"] = self.storm.kind if self.storm else None  # storm or cohort event
         record["severity"] = self.severity.name.lower()
         return record
 
 
 @dataclass(frozen=True)
 class StormFinding:
-    """A storm seen in this sweep (`storm` set) or one that ended in it (`storm` None)."""
+    """A storm or cohort event seen in this sweep (`storm` set) or one that ended in it (`storm`
+    None)."""
 
     metric: str
     cohort: str | None
@@ -168,6 +175,13 @@ class StormFinding:
     @property
     def where(self) -> str:
         return Storm(self.metric, self.cohort, 0, 0).where
+
+    @property
+    def kind(self) -> str:
+        """`storm` or `cohort event` (of a discovered cohort: its label starts with `~`)."""
+        if self.storm is not None:
+            return self.storm.kind
+        return "cohort event" if (self.cohort or "").startswith(DISCOVERED) else "storm"
 
 
 @dataclass(frozen=True)
@@ -283,6 +297,7 @@ def _scored(
     opts = options.sweep
     results, folded = run_sweep(window, baselines, now_ms=now_ms, options=opts)
     found = storms(((r.cohort, r.metric, r.status.alerting) for r in results), options.lifecycle)
+    found += cohort_events(results, found)
     verdicts, series, last_seen = _lifecycle(state, results, found, window, now_ms, options)
     kept_baselines = dict(state.baselines)
     if options.use_baseline:
@@ -311,6 +326,8 @@ def _lifecycle(
     lopts, critical = options.lifecycle, options.critical
     fleet_storm = {s.metric: s for s in found if s.cohort is None}
     cohort_storm = {(s.metric, s.cohort): s for s in found if s.cohort is not None}
+    cohort_event = {k: s for k, s in cohort_storm.items() if s.members}
+    cohort_storm = {k: s for k, s in cohort_storm.items() if not s.members}
     old_series, series = state.series, dict(state.series)
     last_seen = dict(state.last_seen)
     verdicts: list[SeriesVerdict] = []
@@ -325,8 +342,11 @@ def _lifecycle(
             if flagged
             else None
         )
+        joined = cohort_event.get((r.metric, r.cohort))
+        if storm is None and joined is not None and r.source_id in joined.members:
+            storm = joined  # one of a cohort event's boards: shown with it, its lifecycle steps
         event = None
-        if storm is not None:  # explained by the storm: an open alert holds, a streak restarts
+        if storm is not None and not storm.members:  # an open alert holds, a streak restarts
             held = "storm"
             new = prev if prev.alerting or not prev.streak else replace(prev, streak=0)
         elif r.status in HELD_STATUSES:
@@ -362,6 +382,35 @@ def _lifecycle(
     ]:
         del last_seen[key]
     return tuple(verdicts), series, last_seen
+
+
+def cohort_events(results: Sequence[FleetResult], found: Sequence[Storm]) -> list[Storm]:
+    """Boards of one discovered cohort (`~` label, no tags) that each read normal only because
+    the boards they usually move with moved as well: one finding per group (at least two of
+    them) with the median of their shared changes, unless a storm already covers them."""
+    fleet_wide = {s.metric for s in found if s.cohort is None}
+    taken = {(s.metric, s.cohort) for s in found}
+    groups: dict[tuple[str, str], list[FleetResult]] = {}
+    for r in results:
+        explained = math.isfinite(r.shared_change) and not r.status.alerting
+        if r.cohort.startswith(DISCOVERED) and explained and r.metric not in fleet_wide:
+            groups.setdefault((r.metric, r.cohort), []).append(r)
+    out = []
+    for (metric, cohort), members in sorted(groups.items()):
+        if len(members) < 2 or (metric, cohort) in taken:
+            continue
+        out.append(
+            Storm(
+                metric,
+                cohort,
+                len(members),
+                len(members),
+                members=tuple(sorted(m.source_id for m in members)),
+                change=statistics.median(m.shared_change for m in members),
+                unit=profile_for(metric).unit,
+            )
+        )
+    return out
 
 
 def _forgotten(key: Key, now_ms: int, last_seen_ms: int | None) -> FleetResult:
