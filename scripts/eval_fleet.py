@@ -40,9 +40,9 @@ import numpy.typing as npt
 from fleetscan.detectors.base import StreakGuard
 from fleetscan.detectors.tutorial import TutorialDetector
 from fleetscan.fleet import Baseline, SeriesBatch, SweepOptions, run_sweep
-from fleetscan.fleet.from_sim import fleet_batches
 from fleetscan.fleet.robust import MAD_TO_SIGMA
 from fleetscan.simulate import Fault, FleetSpec, SimulatedFleet
+from fleetscan.simulate.batches import fleet_batches
 from fleetscan.simulate.realism import RealWorld, SharedEvent
 from fleetscan.timeutil import HOUR_MS, parse_duration_ms
 
