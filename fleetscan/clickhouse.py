@@ -29,7 +29,6 @@ import numpy as np
 
 from fleetscan.errors import InputError, UnavailableError
 from fleetscan.fleet.baseline import MetricBaseline, bucket_window, learn_from_buckets
-from fleetscan.fleet.fetch import baseline_slices
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.reduce import (
     GRID_STEP,
@@ -42,7 +41,7 @@ from fleetscan.fleet.reduce import (
 )
 from fleetscan.fleet.robust import MAD_TO_SIGMA
 from fleetscan.sensors import GENERIC, MetricProfile, profile_for
-from fleetscan.sweeps.plan import HistoryKind, fill_baseline
+from fleetscan.sweeps.plan import HistoryKind, baseline_slices, fill_baseline
 from fleetscan.sweeps.step import (
     StepOptions,
     StepOutcome,

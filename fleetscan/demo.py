@@ -3,7 +3,8 @@
 1. start a Plexus sandbox in-process on a free loopback port (in memory);
 2. backfill a few hours of a simulated 50-board ESP32 + BME280 fleet with injected faults;
 3. create `<metric>.fleet_z` threshold monitors (max 3.0, the tutorial's recipe) for every board;
-4. run one fleet sweep through the real read client, post each alert's `fleetscan.alert` event
+4. run one fleet sweep exactly as a one-off `fleetscan fleet` does (`sweeps.live.live_sweep`, no
+   state): fetch through the real read client, score, post each alert's `fleetscan.alert` event
    (the reason) and then fleet_z/fleet_dev through plexus-python;
 5. show what Slack would say for each alert (reason included), which monitors fired, compare with the injected ground truth, and show the per-device
    detectors on one faulty board (the tutorial's z-score against `auto`).
@@ -20,17 +21,18 @@ from fleetscan.client import PlexusClient
 from fleetscan.detectors import Detector, DetectorOptions, make_detector
 from fleetscan.device import DeviceRunner
 from fleetscan.emitter import Emitter
-from fleetscan.events import opened_events, slack_text
-from fleetscan.fleet import FleetResult, SweepOptions, fleet_points, render, run_sweep
-from fleetscan.fleet.fetch import fetch_baseline, fetch_window
+from fleetscan.events import slack_text
+from fleetscan.fleet import FleetResult, SweepOptions, render
+from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.monitors import Threshold, create_all
 from fleetscan.sandbox import Sandbox
 from fleetscan.simulate import METRICS, FleetSpec, SimulatedFleet, parse_fault
+from fleetscan.sweeps import render as sweep_render
+from fleetscan.sweeps.live import live_sweep
+from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
+from fleetscan.sweeps.step import StepOptions
 from fleetscan.telemetry import Reading
-from fleetscan.timeutil import iso_z
-
-HOUR_MS = 3_600_000
-MINUTE_MS = 60_000
+from fleetscan.timeutil import HOUR_MS, MINUTE_MS, iso_z
 
 # Onsets are offsets from the start of the simulated history. Sizes: drift in units per day.
 DEMO_FAULTS = (
@@ -98,14 +100,21 @@ def run_demo(
         for text in DEMO_FAULTS:
             say(f"  fault     {text}")
 
-        options = SweepOptions(
-            window_ms=10 * MINUTE_MS,
-            group_by=("room",),  # boards are compared with their room: a room's HVAC is normal
-            min_peers=3,  # five boards a room: four peers each
-            bucket_ms=15 * MINUTE_MS,  # a real deployment keeps 7 days in hourly buckets
-            baseline_span_ms=int(hours * HOUR_MS),
+        options = StepOptions(
+            sweep=SweepOptions(
+                window_ms=10 * MINUTE_MS,
+                group_by=("room",),  # boards are compared with their room: its HVAC is normal
+                min_peers=3,  # five boards a room: four peers each
+                bucket_ms=15 * MINUTE_MS,  # a real deployment keeps 7 days in hourly buckets
+                baseline_span_ms=int(hours * HOUR_MS),
+            ),
+            lifecycle=LifecycleOptions.immediate(),  # a one-off sweep: the first flag alerts
+            sample_ms=2 * MINUTE_MS,
         )
-        with PlexusClient(endpoint=sb.endpoint, api_key=sb.read_key) as client:
+        with (
+            PlexusClient(endpoint=sb.endpoint, api_key=sb.read_key) as client,
+            Emitter(api_key=sb.read_key, gateway_url=sb.gateway_url) as emitter,
+        ):
             threshold = Threshold(max=3.0, severity="warning", message="fleetscan: off its peers")
             outcomes = [
                 o
@@ -116,27 +125,31 @@ def run_demo(
                 f"  monitors  {sum(o.ok for o in outcomes)} threshold monitors on "
                 "<metric>.fleet_z (max 3.0), as in the tutorial"
             )
-            batches, _ = fetch_window(client, METRICS, now_ms=now_ms, options=options)
-            learned = fetch_baseline(
-                client, METRICS, now_ms=now_ms, options=options, sample_ms=2 * MINUTE_MS
+            asked = client.requests
+            live = live_sweep(
+                client=client,
+                emitter=emitter,
+                store=None,
+                metrics=METRICS,
+                now_ms=now_ms,
+                upper_ms=now_ms + FUTURE_LOOKAHEAD_MS,
+                options=options,
             )
-            say(f"  fetched   {client.requests} requests to /api/v1/telemetry (window + baseline)")
-        results, _ = run_sweep(batches, learned, now_ms=now_ms, options=options)
-        points = fleet_points(results)
-        events = opened_events(results)
-        with Emitter(api_key=sb.read_key, gateway_url=sb.gateway_url) as emitter:
-            posted = emitter.send_events([e.wire() for e in events])  # the reason, first
-            sent = emitter.send(points)
+            say(
+                f"  fetched   {client.requests - asked} requests to /api/v1/telemetry "
+                "(window + baseline + sensor health)"
+            )
+        results = [v.shown() for v in sweep_render.ordered(live.outcome)]
         say(
-            f"  posted    {posted.delivered} fleetscan.alert events (the reason) and "
-            f"{sent.delivered} points (fleet_z, fleet_dev) through plexus-python"
+            f"  posted    {live.events} fleetscan.alert events (the reason) and "
+            f"{live.posted} points (fleet_z, fleet_dev, fleet_status) through plexus-python"
         )
         alerted = _wait_for_alerts(sb, expect=len([r for r in results if r.alerting]))
         messages = _slack_messages(sb)
 
     say("")
     say(f"sweep as of {iso_z(now_ms)}: the series that are not ok")
-    shown = [r for r in render.order(results) if r.status.value != "ok"]
+    shown = [r for r in results if r.status.value != "ok"]
     say(render.table(shown) if shown else "  (none)")
     say(render.summary(results))
     say("")

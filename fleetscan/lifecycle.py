@@ -27,7 +27,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-MINUTE_MS = 60_000
+from fleetscan.timeutil import MINUTE_MS
 
 
 @dataclass(frozen=True, kw_only=True)

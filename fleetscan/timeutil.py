@@ -16,6 +16,9 @@ from fleetscan.errors import InputError
 # Numbers below this are epoch seconds, at or above it epoch milliseconds: the gateway's rule
 # (docs/plexus-contract.md §4.2). 1e12 ms is 2001-09-09; 1e12 s is the year 33658.
 EPOCH_MS_CUTOFF = 1e12
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}

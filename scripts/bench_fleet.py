@@ -37,13 +37,13 @@ from bench_common import (
 
 from fleetscan.fleet import Baseline, SeriesBatch, SweepOptions, run_sweep
 from fleetscan.fleet.baseline import MetricBaseline
-from fleetscan.fleet.from_sim import fleet_batches
 from fleetscan.fleet.reduce import reduce_window
+from fleetscan.fleet.robust import MAD_TO_SIGMA
 from fleetscan.fleet.score import score_metric
 from fleetscan.simulate import FleetSpec, SimulatedFleet
+from fleetscan.simulate.batches import fleet_batches
 
 ROOT = Path(__file__).resolve().parent.parent
-MAD_TO_SIGMA = 1.4826
 CORE_TARGET = Target(20e6, True, "≥ 20 M/s at 10k")
 REPLAY_TARGET = Target(1e6, True, "≥ 1 M/s")
 

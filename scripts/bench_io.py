@@ -1,10 +1,10 @@
 """Benchmarks of the edges: parsing Plexus rows, a sweep over HTTP, `fleetscan fleet --input`.
 
 - `parsing`: one `/api/v1/telemetry` page body (Plexus rows, as the sandbox writes them) to
-  `SeriesBatch` arrays through `decode_page` + `batches`, as `fetch_window` does; against the
+  `SeriesBatch` arrays through `decode_page` + `batches`, as a sweep's fetch does; against the
   per-row path it replaced (orjson, `parse_rows`, `BatchBuilder`) and `json` + `strptime`.
 - `sandbox_sweep`: the sandbox on loopback (in this process, on its own thread) holding N boards
-  × 10 minutes at 0.5 Hz; one sweep is `fetch_window` (paged GETs) + `run_sweep`, as
+  × 10 minutes at 0.5 Hz; one sweep is `sweeps.live.fetch_rows` (paged GETs) + `sweep_step`, as
   `fleetscan fleet --baseline 0` does. The baseline is a plain httpx client paging the same way,
   then json + strptime + NumPy median/MAD.
 - `process`: `fleetscan fleet --input FILE --at T` as a whole process (interpreter start, imports,
@@ -42,18 +42,20 @@ from bench_common import (
 from fleetscan.client import PlexusClient
 from fleetscan.columns import batches
 from fleetscan.decode import decode_page
-from fleetscan.fleet import BatchBuilder, SeriesBatch, SweepOptions, run_sweep
-from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS, fetch_window
+from fleetscan.fleet import BatchBuilder, SeriesBatch, SweepOptions
+from fleetscan.fleet.robust import MAD_TO_SIGMA
 from fleetscan.sandbox import Sandbox
 from fleetscan.sandbox.keys import ORG_ID
 from fleetscan.simulate import FleetSpec, SimulatedFleet
+from fleetscan.sweeps.live import fetch_rows
+from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
+from fleetscan.sweeps.step import StepOptions, SweepState, plan_sweep, sweep_step
 from fleetscan.telemetry import parse_rows
 from fleetscan.timeutil import iso_z, plexus_timestamp
 
 PARSE_TARGET = Target(1e6, True, "≥ 1 M rows/s")
 SWEEP_TARGET = Target(3.0, False, "≤ 3 s at 1k")
 PAGE_LIMIT = 100_000
-MAD_TO_SIGMA = 1.4826
 PLEXUS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -166,7 +168,7 @@ def sandbox_sweep(sizes: tuple[int, ...], repeats: int) -> list[Row]:
 
 
 def _sandbox_row(n: int, repeats: int) -> Row:
-    options = SweepOptions(window_ms=WINDOW_MS)
+    options = StepOptions(sweep=SweepOptions(window_ms=WINDOW_MS), use_baseline=False)
     requests: list[int] = []
     plain_requests: list[int] = []
     with Sandbox(clock=lambda: NOW_MS / 1000) as sandbox:
@@ -174,8 +176,15 @@ def _sandbox_row(n: int, repeats: int) -> Row:
 
         def sweep() -> None:
             with PlexusClient(endpoint=sandbox.endpoint, api_key=sandbox.read_key) as client:
-                batches, _ = fetch_window(client, ["temperature"], now_ms=NOW_MS, options=options)
-                run_sweep(batches, {}, now_ms=NOW_MS, options=options)
+                plan = plan_sweep(SweepState(), ["temperature"], NOW_MS, options)
+                window, _ = fetch_rows(
+                    client,
+                    plan,
+                    ["temperature"],
+                    group_by=(),
+                    upper_ms=NOW_MS + FUTURE_LOOKAHEAD_MS,
+                )
+                sweep_step(SweepState(), window, NOW_MS, options)
                 requests.append(client.requests)
 
         def plain_sweep() -> None:

@@ -40,14 +40,14 @@ import numpy.typing as npt
 from fleetscan.detectors.base import StreakGuard
 from fleetscan.detectors.tutorial import TutorialDetector
 from fleetscan.fleet import Baseline, SeriesBatch, SweepOptions, run_sweep
-from fleetscan.fleet.from_sim import fleet_batches
+from fleetscan.fleet.robust import MAD_TO_SIGMA
 from fleetscan.simulate import Fault, FleetSpec, SimulatedFleet
+from fleetscan.simulate.batches import fleet_batches
 from fleetscan.simulate.realism import RealWorld, SharedEvent
-from fleetscan.timeutil import parse_duration_ms
+from fleetscan.timeutil import HOUR_MS, parse_duration_ms
 
 METRICS = ("temperature", "humidity", "pressure")
 START_MS = 1_781_222_400_000  # 2026-06-12 00:00:00 UTC
-HOUR_MS = 3_600_000
 FIXED_BOUNDS = {"temperature": (15.0, 30.0), "humidity": (20.0, 80.0), "pressure": (950.0, 1050.0)}
 # (kind, size, onset in hours from the start): one fault per room, after a day of learning.
 FAULTS = (
@@ -183,7 +183,7 @@ def run_snapshot(
             latest = np.full(n, np.nan)
             latest[src[lo:hi]] = val[lo:hi]  # rows are in time order: the last write wins
             median = np.nanmedian(latest)
-            mad = 1.4826 * np.nanmedian(np.abs(latest - median))
+            mad = MAD_TO_SIGMA * np.nanmedian(np.abs(latest - median))
             if mad > 0:
                 states[:, j] = np.abs(latest - median) / mad > threshold
         for i, board in enumerate(batch.source_ids):

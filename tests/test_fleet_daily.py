@@ -17,8 +17,9 @@ from fleetscan.fleet import (
     learn_baseline,
     run_sweep,
 )
-from fleetscan.fleet.profile import DAY_MS, HOUR_MS, Level, daily_figures
+from fleetscan.fleet.profile import Level, daily_figures
 from fleetscan.fleet.sweep import FleetResult
+from fleetscan.timeutil import DAY_MS, HOUR_MS
 
 MIDNIGHT = 1_781_222_400_000  # 2026-06-12 00:00 UTC, a Friday
 MIN = 60_000

@@ -11,8 +11,8 @@ import pytest
 
 from fleetscan.fleet import MetricBaseline, SeriesBatch, Status, SweepOptions, learn_baseline
 from fleetscan.fleet import run_sweep as sweep
-from fleetscan.fleet.from_sim import fleet_batches
 from fleetscan.simulate import Fault, FleetSpec, SimulatedFleet
+from fleetscan.simulate.batches import fleet_batches
 
 START = 1_781_222_400_000  # 2026-06-12 00:00:00 UTC
 HOUR = 3_600_000

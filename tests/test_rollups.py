@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from fleetscan.cli import app
 from fleetscan.client import PlexusClient
 from fleetscan.fleet.options import SweepOptions
-from fleetscan.fleet.rollups import rollup_baseline
 from fleetscan.sandbox import Sandbox
 from fleetscan.sandbox.api_routes import FLEET_CAP
+from fleetscan.sweeps.rollups import rollup_baseline
 from fleetscan.timeutil import iso_z
 
 NOW = 1_781_258_400_000  # 2026-06-12 10:00:00 UTC

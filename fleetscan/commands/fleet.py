@@ -324,9 +324,9 @@ def _live(
     `--outbox` are checked writable first, so a sweep never commits transitions it cannot report."""
     from fleetscan.client import PlexusClient
     from fleetscan.emitter import Emitter
-    from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
     from fleetscan.state import open_state
     from fleetscan.sweeps.live import live_sweep
+    from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
 
     late: list[str] = []
     try:
@@ -412,7 +412,7 @@ def _pushed_down(
 ) -> StepOutcome:
     """A one-off sweep reduced inside ClickHouse (see `fleetscan.clickhouse`)."""
     from fleetscan.clickhouse import Connection, Target, clickhouse_sweep
-    from fleetscan.fleet.fetch import FUTURE_LOOKAHEAD_MS
+    from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
 
     now = at_ms if at_ms is not None else now_ms()
     upper = at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS

@@ -12,7 +12,6 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Sequence
 
-MAD_TO_SIGMA = 1.4826  # σ of a normal distribution per unit of median absolute deviation
 MEAN_AD_TO_SIGMA = 1.2533  # σ per unit of mean absolute deviation (√(π/2)), used when MAD is 0
 GAP_FACTOR = 10.0  # a gap longer than this many cadences starts a warm-up
 WARMUP_SAMPLES = 5  # samples after a long gap or a clock jump during which nothing is anomalous

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from fleetscan.detectors._stream import (
-    MAD_TO_SIGMA,
     MEAN_AD_TO_SIGMA,
     Cadence,
     Quantum,
@@ -35,6 +34,7 @@ from fleetscan.detectors._stream import (
 )
 from fleetscan.detectors.base import Score
 from fleetscan.detectors.options import DetectorOptions
+from fleetscan.fleet.robust import MAD_TO_SIGMA
 from fleetscan.sensors import GENERIC
 
 CAP = 512

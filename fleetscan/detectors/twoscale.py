@@ -39,12 +39,12 @@ from fleetscan.detectors._stream import (
 )
 from fleetscan.detectors.base import Score
 from fleetscan.detectors.options import DetectorOptions, describe_ms
+from fleetscan.timeutil import DAY_MS
 
 DEFAULT_WINDOW = "30s"
 DEFAULT_BASELINE = "1d"
 LEVEL_CAP = 64
 LEVEL_MIN_POINTS = 5
-DAY_MS = 86_400_000.0  # environmental sensors follow a daily cycle: the scale must span one
 CLIP_SIGMAS = 4.0  # deviations beyond this many σ are clipped before they teach the scale
 SLOW_WHILE_ANOMALOUS = 0.02  # learning-rate factor while the level is beyond the gate
 GATE_SIGMAS = 2.0  # |z| above which the baseline and its scale learn only at the slow rate
@@ -102,7 +102,7 @@ class TwoScaleDetector:
         assert baseline_ms is not None
         self.baseline_ms = float(baseline_ms)
         self.baseline = _Ewma(self.baseline_ms)
-        self.scale_ms = max(self.baseline_ms, DAY_MS)
+        self.scale_ms = max(self.baseline_ms, DAY_MS)  # a daily cycle: the scale spans one
         self.spread = _Ewma(self.scale_ms)
         self.cadence = Cadence(expected_s=options.cadence_s)
         self.quantum = Quantum()

@@ -20,8 +20,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fleetscan.fleet.profile import DAY_MS, HOUR_MS, hourly_medians
+from fleetscan.fleet.profile import hourly_medians
 from fleetscan.fleet.robust import Floats, Ints, nan_median
+from fleetscan.timeutil import DAY_MS, HOUR_MS
 
 NEIGHBOURS = 4  # at most this many neighbours per source
 MIN_CORRELATION = 0.6  # residual correlation a neighbour needs

@@ -7,10 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from fleetscan.sensors import MetricProfile, profile_for
-
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
+from fleetscan.timeutil import DAY_MS, HOUR_MS, MINUTE_MS
 
 # Without a learned baseline a board's own calibration offset is unknown, so a snapshot compares
 # boards that may legitimately differ by the sensor's unit-to-unit accuracy (BME280 datasheet:

@@ -30,9 +30,8 @@ from enum import IntEnum
 import numpy as np
 
 from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, nan_median
+from fleetscan.timeutil import DAY_MS, HOUR_MS
 
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 PAST_DAYS_MIN_AGE_MS = 12 * HOUR_MS  # a bucket is "a past day at this hour" once this old
 
 

@@ -19,13 +19,13 @@ import numpy as np
 from fleetscan.fleet import discover
 from fleetscan.fleet.baseline import Baseline, MetricBaseline, fold_window
 from fleetscan.fleet.batch import SeriesBatch
-from fleetscan.fleet.options import HOUR_MS, SweepOptions
+from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.profile import LEVEL_TEXT, Level
 from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates, reduce_window
 from fleetscan.fleet.score import MetricScores, score_metric
 from fleetscan.fleet.status import CODE, CODES, Status
 from fleetscan.sensors import profile_for
-from fleetscan.timeutil import human_duration, iso_z
+from fleetscan.timeutil import HOUR_MS, human_duration, iso_z
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ from fleetscan.simulate.model import (
     D_LOSS,
     D_NOISE,
     D_TIMING,
-    DAY_MS,
     METRIC_CODE,
     NOISE_SIGMA,
     QUANTUM,
@@ -35,6 +34,7 @@ from fleetscan.simulate.model import (
     in_gaps,
     true_values,
 )
+from fleetscan.timeutil import DAY_MS
 
 Bools = npt.NDArray[np.bool_]
 

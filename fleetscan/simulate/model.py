@@ -41,7 +41,6 @@ QUANTUM = {"temperature": 0.01, "humidity": 0.01, "pressure": 0.01}  # what the 
 
 KNOT_MS = 30_000  # physics evaluated every 30 s and interpolated, see true_values
 CHUNK = 4096  # samples per random-number chunk; see the module docstring
-DAY_MS = 86_400_000
 HVAC_TAU_S = 600.0  # room air follows a setpoint change with a 10 min time constant
 HVAC_SETTLE_MS = int(8 * HVAC_TAU_S * 1000)
 FLOOR_HEIGHT_M = 3.5

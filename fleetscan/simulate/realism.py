@@ -29,11 +29,11 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
+from fleetscan.timeutil import DAY_MS, HOUR_MS
+
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 HEATING_TAU_S = 1800.0  # the rooms warm with a 30 min time constant once the heating is on
 GROUP_TAU_S = 900.0  # a group event ramps in and out with a 15 min time constant
 # Random-stream domains (the second element of a generator key), clear of `model.D_*`.

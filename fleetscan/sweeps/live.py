@@ -34,12 +34,12 @@ from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import EmitError, StateError, UnavailableError
 from fleetscan.events import alert_events
 from fleetscan.fleet.batch import SeriesBatch
-from fleetscan.fleet.rollups import rollup_baseline
 from fleetscan.health import SENSOR_OK, apply_health, latest_reports
 from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
 from fleetscan.pages import fetch_columns
 from fleetscan.state import Store, cap_outbox, outbox_merge
 from fleetscan.sweeps.plan import FetchPlan, HistoryKind
+from fleetscan.sweeps.rollups import rollup_baseline
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
 from fleetscan.telemetry import ParsedRows, Reading
 from fleetscan.timeutil import iso_z

@@ -28,11 +28,11 @@ import numpy as np
 
 from fleetscan.fleet.baseline import MetricBaseline
 from fleetscan.fleet.batch import SeriesBatch
-from fleetscan.fleet.fetch import baseline_slices
 from fleetscan.fleet.options import SweepOptions
-from fleetscan.timeutil import EPOCH_MS_CUTOFF
+from fleetscan.timeutil import DAY_MS, EPOCH_MS_CUTOFF
 
 Range = tuple[int, int]  # inclusive epoch-ms bounds, as Plexus's from/to
+FUTURE_LOOKAHEAD_MS = 3650 * DAY_MS  # how far ahead of now a wall-clock window looks for bad clocks
 
 
 class HistoryKind(StrEnum):
@@ -236,3 +236,34 @@ def fill_baseline(base: MetricBaseline, learned: MetricBaseline) -> MetricBaseli
         interval_ms=interval,
         silence=silence,
     )
+
+
+def baseline_slices(*, now_ms: int, options: SweepOptions, sample_ms: int) -> list[tuple[int, int]]:
+    """Inclusive `(from_ms, to_ms)` ranges to fetch: the last `sample_ms` of every bucket.
+
+    The baseline needs offsets per hour over days, not every reading: a short sample slice at the
+    end of each bucket compares sources at the same moments just as well and keeps a 7-day
+    baseline to a few hundred thousand rows.
+
+    The last range ends where the window starts, so a source that went quiet just before the
+    window is still known (and reported stale) even though its bucket is not complete.
+
+    >>> from fleetscan.fleet.options import SweepOptions
+    >>> opts = SweepOptions(window_ms=600_000, baseline_span_ms=3 * 3_600_000)
+    >>> baseline_slices(now_ms=4 * 3_600_000 + 900_000, options=opts, sample_ms=120_000)
+    [(7080000, 7199999), (10680000, 10799999), (14280000, 14399999), (14580001, 14700000)]
+    """
+    bucket = options.bucket_ms
+    start = now_ms - options.baseline_span_ms
+    end = now_ms - options.window_ms
+    if end <= start:
+        return []
+    if sample_ms >= bucket:
+        return [(start, end)]
+    slices = []
+    for bucket_start in range(start // bucket * bucket, end + 1, bucket):
+        upper = min(bucket_start + bucket - 1, end)
+        lower = max(upper - sample_ms + 1, start, bucket_start)
+        if lower <= upper:
+            slices.append((lower, upper))
+    return slices

@@ -239,7 +239,7 @@ def sweep_step(
 ) -> StepOutcome:
     """Run one sweep at `now_ms` over `window` (the rows `plan.plan_fetch` asked for, by metric).
 
-    `learned` are baselines learnt elsewhere (from rollups: `fleet.rollups`) for the metrics
+    `learned` are baselines learnt elsewhere (from rollups: `sweeps.rollups`) for the metrics
     that must learn one, in place of learning from the window's history rows.
 
     `window` holds each metric's history rows (stamped at or before `now - window`) and its

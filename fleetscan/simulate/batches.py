@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from fleetscan.fleet.batch import SeriesBatch, cohort_label
-from fleetscan.simulate import SimulatedFleet
+from fleetscan.simulate.fleet import SimulatedFleet
 
 
 def fleet_batches(
