@@ -20,25 +20,12 @@ from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
 from fleetscan.commands.replay import _from_file, _from_plexus
 from fleetscan.commands.sweep_cli import (
-    DEFAULT_BASELINE,
-    DEFAULT_CONSECUTIVE,
-    DEFAULT_COOLDOWN,
-    DEFAULT_MIN_PEERS,
-    DEFAULT_RECOVERY,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WINDOW,
+    DEFAULT_SWEEP,
     EXIT_USAGE,
-    BaselineOption,
-    ConsecutiveOption,
-    CooldownOption,
-    GroupByOption,
     MetricsOption,
-    MinPeersOption,
-    RecoveryOption,
+    SweepArgs,
     SweepCommand,
-    ThresholdOption,
-    WindowOption,
-    step_options,
+    sweep_options,
 )
 from fleetscan.config import ApiKeyOption, EndpointOption
 from fleetscan.errors import FleetscanError, InputError
@@ -51,6 +38,11 @@ from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
 
 UNKNOWN = int(Severity.UNKNOWN)
 DEFAULT_SPAN_MS = 24 * 3_600_000
+# The sweep options `plot` and `report` take (the others stay at their defaults).
+REPLAYED = (
+    "window", "baseline", "group_by", "min_peers", "threshold", "consecutive", "recovery",
+    "cooldown",
+)  # fmt: skip
 
 FromOption = Annotated[
     str | None,
@@ -77,35 +69,10 @@ class Scoring:
     every_ms: int
 
 
-def scoring(
-    *,
-    every: str,
-    window: str,
-    baseline: str,
-    group_by: list[str] | None,
-    min_peers: int,
-    threshold: float,
-    consecutive: int,
-    recovery: str,
-    cooldown: str,
-) -> Scoring:
+def scoring(*, every: str, sweep: SweepArgs) -> Scoring:
     """The replay's options; a bad one exits 64 with one line."""
     try:
-        options = step_options(
-            window=window,
-            baseline=baseline,
-            baseline_sample="2m",
-            group_by=group_by,
-            min_peers=min_peers,
-            min_scale=None,
-            threshold=threshold,
-            consecutive=consecutive,
-            recovery=recovery,
-            cooldown=cooldown,
-            storm_fraction=0.5,
-            storm_min=5,
-            critical=6.0,
-        )
+        options = sweep.step_options()
         every_ms = parse_duration_ms(every)
         if every_ms <= 0:
             raise InputError("--every must be longer than 0")
@@ -192,6 +159,7 @@ def write_episode_charts(
     note(f"wrote {count} chart{'s' if count != 1 else ''} into {directory}")
 
 
+@sweep_options(REPLAYED)
 def plot(
     ctx: typer.Context,
     source: Annotated[str, typer.Option("--source", help="The board to draw.")],
@@ -201,14 +169,7 @@ def plot(
     end: ToOption = None,
     input_file: InputOption = None,
     every: EveryOption = "5m",
-    window: WindowOption = DEFAULT_WINDOW,
-    baseline: BaselineOption = DEFAULT_BASELINE,
-    group_by: GroupByOption = None,
-    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
-    threshold: ThresholdOption = DEFAULT_THRESHOLD,
-    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
-    recovery: RecoveryOption = DEFAULT_RECOVERY,
-    cooldown: CooldownOption = DEFAULT_COOLDOWN,
+    sweep: SweepArgs = DEFAULT_SWEEP,
     endpoint: EndpointOption = "",
     api_key: ApiKeyOption = "",
 ) -> None:
@@ -217,17 +178,7 @@ def plot(
     The alert spans are those the cron sweep (replayed every --every with these options) would
     have raised; the reason is the caption. Needs the plot extra: pip install 'fleetscan[plot]'.
     """
-    opts = scoring(
-        every=every,
-        window=window,
-        baseline=baseline,
-        group_by=group_by,
-        min_peers=min_peers,
-        threshold=threshold,
-        consecutive=consecutive,
-        recovery=recovery,
-        cooldown=cooldown,
-    )
+    opts = scoring(every=every, sweep=sweep)
     found = load_window(
         [metric],
         opts,
@@ -239,7 +190,7 @@ def plot(
         adjusted=adjustments(ctx),
     )
     try:
-        png = board_chart(found, source, metric, threshold=threshold)
+        png = board_chart(found, source, metric, threshold=sweep.threshold)
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)
     write_bytes(output, png)
@@ -247,6 +198,7 @@ def plot(
     note(f"wrote {output}: {source} {metric}, {alerts} alert{'s' if alerts != 1 else ''}")
 
 
+@sweep_options(REPLAYED)
 def report(
     ctx: typer.Context,
     metric: MetricsOption,
@@ -256,14 +208,7 @@ def report(
     input_file: InputOption = None,
     title: Annotated[str, typer.Option("--title", help="The page's title.")] = "fleetscan report",
     every: EveryOption = "5m",
-    window: WindowOption = DEFAULT_WINDOW,
-    baseline: BaselineOption = DEFAULT_BASELINE,
-    group_by: GroupByOption = None,
-    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
-    threshold: ThresholdOption = DEFAULT_THRESHOLD,
-    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
-    recovery: RecoveryOption = DEFAULT_RECOVERY,
-    cooldown: CooldownOption = DEFAULT_COOLDOWN,
+    sweep: SweepArgs = DEFAULT_SWEEP,
     endpoint: EndpointOption = "",
     api_key: ApiKeyOption = "",
 ) -> None:
@@ -272,17 +217,7 @@ def report(
     Findings are the alerts the cron sweep (replayed every --every) would have raised in the
     window. The page loads nothing from the network. Needs the plot extra.
     """
-    opts = scoring(
-        every=every,
-        window=window,
-        baseline=baseline,
-        group_by=group_by,
-        min_peers=min_peers,
-        threshold=threshold,
-        consecutive=consecutive,
-        recovery=recovery,
-        cooldown=cooldown,
-    )
+    opts = scoring(every=every, sweep=sweep)
     found = load_window(
         list(metric),
         opts,
@@ -294,13 +229,13 @@ def report(
         adjusted=adjustments(ctx),
     )
     described = (
-        f"--every {every} --window {window} --baseline {baseline} --threshold {threshold:g} "
-        f"--consecutive {consecutive} --recovery {recovery}"
-        + "".join(f" --group-by {g}" for g in group_by or ())
+        f"--every {every} --window {sweep.window} --baseline {sweep.baseline} "
+        f"--threshold {sweep.threshold:g} --consecutive {sweep.consecutive} "
+        f"--recovery {sweep.recovery}" + "".join(f" --group-by {g}" for g in sweep.group_by or ())
     )
     try:
         page = render_report(
-            found, metrics=list(metric), threshold=threshold, title=title, options=described
+            found, metrics=list(metric), threshold=sweep.threshold, title=title, options=described
         )
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)

@@ -23,37 +23,15 @@ from fleetscan.commands.common import OutputFormat, code_for, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
 from fleetscan.commands.sweep_cli import (
-    DEFAULT_BASELINE,
-    DEFAULT_BASELINE_SAMPLE,
-    DEFAULT_CONSECUTIVE,
-    DEFAULT_COOLDOWN,
-    DEFAULT_CRITICAL,
-    DEFAULT_MIN_PEERS,
-    DEFAULT_RECOVERY,
-    DEFAULT_STORM_FRACTION,
-    DEFAULT_STORM_MIN,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WINDOW,
+    DEFAULT_SWEEP,
     EXIT_USAGE,
-    BaselineOption,
-    BaselineSampleOption,
     ClickHouseOption,
-    ConsecutiveOption,
-    CooldownOption,
-    CriticalOption,
     DatabaseOption,
-    GroupByOption,
     MetricsOption,
-    MinPeersOption,
-    MinScaleOption,
     OrgOption,
-    RecoveryOption,
-    StormFractionOption,
-    StormMinOption,
+    SweepArgs,
     SweepCommand,
-    ThresholdOption,
-    WindowOption,
-    step_options,
+    sweep_options,
 )
 from fleetscan.config import ApiKeyOption, EndpointOption, resolve
 from fleetscan.errors import FleetscanError, InputError
@@ -72,6 +50,7 @@ WARN_SWEEPS = 20_000  # beyond this, say how many and show progress on stderr
 LATEST_AHEAD_MS = 86_400_000  # file rows stamped more than a day ahead of now are skipped
 
 
+@sweep_options()
 def replay_command(
     ctx: typer.Context,
     metric: MetricsOption,
@@ -96,19 +75,7 @@ def replay_command(
             "--to", help="Last sweep at or before this time (default: newest reading, or now)."
         ),
     ] = None,
-    window: WindowOption = DEFAULT_WINDOW,
-    baseline: BaselineOption = DEFAULT_BASELINE,
-    baseline_sample: BaselineSampleOption = DEFAULT_BASELINE_SAMPLE,
-    group_by: GroupByOption = None,
-    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
-    min_scale: MinScaleOption = None,
-    threshold: ThresholdOption = DEFAULT_THRESHOLD,
-    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
-    recovery: RecoveryOption = DEFAULT_RECOVERY,
-    cooldown: CooldownOption = DEFAULT_COOLDOWN,
-    storm_fraction: StormFractionOption = DEFAULT_STORM_FRACTION,
-    storm_min: StormMinOption = DEFAULT_STORM_MIN,
-    critical: CriticalOption = DEFAULT_CRITICAL,
+    sweep: SweepArgs = DEFAULT_SWEEP,
     output: Annotated[
         OutputFormat,
         typer.Option("--format", help="text (a summary) or jsonl (every series, every sweep)."),
@@ -142,21 +109,7 @@ def replay_command(
     reason, ...) and the summary on stderr.
     """
     try:
-        options = step_options(
-            window=window,
-            baseline=baseline,
-            baseline_sample=baseline_sample,
-            group_by=group_by,
-            min_peers=min_peers,
-            min_scale=min_scale,
-            threshold=threshold,
-            consecutive=consecutive,
-            recovery=recovery,
-            cooldown=cooldown,
-            storm_fraction=storm_fraction,
-            storm_min=storm_min,
-            critical=critical,
-        )
+        options = sweep.step_options()
         every_ms = parse_duration_ms(every)
         if every_ms <= 0:
             raise InputError("--every must be longer than 0")
