@@ -9,7 +9,6 @@ output could not be read or written, 64 usage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +24,7 @@ from fleetscan.commands.sweep_cli import (
     MetricsOption,
     SweepArgs,
     SweepCommand,
+    replay_grid,
     sweep_options,
 )
 from fleetscan.config import ApiKeyOption, EndpointOption
@@ -34,7 +34,7 @@ from fleetscan.pictures import Window, baseline_span, board_chart, chart_name, r
 from fleetscan.report import render as render_report
 from fleetscan.sweeps.replay import History, Summary
 from fleetscan.sweeps.step import Severity, StepOptions
-from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
+from fleetscan.timeutil import now_ms
 
 UNKNOWN = int(Severity.UNKNOWN)
 DEFAULT_SPAN_MS = 24 * 3_600_000
@@ -61,30 +61,11 @@ EveryOption = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Scoring:
-    """The options `plot` and `report` replay with."""
-
-    options: StepOptions
-    every_ms: int
-
-
-def scoring(*, every: str, sweep: SweepArgs) -> Scoring:
-    """The replay's options; a bad one exits 64 with one line."""
-    try:
-        options = sweep.step_options()
-        every_ms = parse_duration_ms(every)
-        if every_ms <= 0:
-            raise InputError("--every must be longer than 0")
-    except (FleetscanError, ValueError) as exc:
-        fail(str(exc), code=EXIT_USAGE)
-    return Scoring(options, every_ms)
-
-
 def load_window(
     metrics: list[str],
-    scoring: Scoring,
     *,
+    every: str,
+    sweep: SweepArgs,
     adjusted: Adjustments,
     start: str | None,
     end: str | None,
@@ -92,33 +73,34 @@ def load_window(
     endpoint: str,
     api_key: str,
 ) -> Window:
-    """Rows for the window (file or Plexus), replayed; any trouble exits 3 (usage: 64)."""
+    """Rows for the window (file or Plexus), replayed every `every` with `sweep`'s options; a bad
+    option exits 64 with one line, any other trouble 3."""
     try:
-        from_ms = parse_timestamp_ms(start) if start is not None else None
-        to_ms = parse_timestamp_ms(end) if end is not None else None
+        options = sweep.step_options()
+        every_ms, from_ms, to_ms = replay_grid(every, start, end)
     except (FleetscanError, ValueError) as exc:
         fail(str(exc), code=EXIT_USAGE)
     try:
         if input_file is not None:
-            history = _from_file(input_file, metrics, scoring.options)
+            history = _from_file(input_file, metrics, options)
             span = history.span()
             if span is None:
                 raise InputError(f"{input_file} holds no {', '.join(metrics)} readings")
             to_ms = to_ms if to_ms is not None else span[1]
             if from_ms is None:
-                from_ms = max(span[0] + scoring.options.sweep.window_ms, to_ms - DEFAULT_SPAN_MS)
+                from_ms = max(span[0] + options.sweep.window_ms, to_ms - DEFAULT_SPAN_MS)
         else:
             to_ms = to_ms if to_ms is not None else now_ms()
             from_ms = from_ms if from_ms is not None else to_ms - DEFAULT_SPAN_MS
-            history = _from_plexus(metrics, scoring.options, from_ms, to_ms, endpoint, api_key)
+            history = _from_plexus(metrics, options, from_ms, to_ms, endpoint, api_key)
         if from_ms >= to_ms:
             raise InputError("--from must be before --to")
         return replay_window(
             history,
             from_ms=from_ms,
             to_ms=to_ms,
-            every_ms=scoring.every_ms,
-            options=scoring.options,
+            every_ms=every_ms,
+            options=options,
             progress=lambda times: track(times, label="replaying sweeps"),
             adjustments=adjusted,
         )
@@ -178,10 +160,10 @@ def plot(
     The alert spans are those the cron sweep (replayed every --every with these options) would
     have raised; the reason is the caption. Needs the plot extra: pip install 'fleetscan[plot]'.
     """
-    opts = scoring(every=every, sweep=sweep)
     found = load_window(
         [metric],
-        opts,
+        every=every,
+        sweep=sweep,
         start=start,
         end=end,
         input_file=input_file,
@@ -217,10 +199,10 @@ def report(
     Findings are the alerts the cron sweep (replayed every --every) would have raised in the
     window. The page loads nothing from the network. Needs the plot extra.
     """
-    opts = scoring(every=every, sweep=sweep)
     found = load_window(
         list(metric),
-        opts,
+        every=every,
+        sweep=sweep,
         start=start,
         end=end,
         input_file=input_file,

@@ -31,6 +31,7 @@ from fleetscan.commands.sweep_cli import (
     OrgOption,
     SweepArgs,
     SweepCommand,
+    replay_grid,
     sweep_options,
 )
 from fleetscan.config import ApiKeyOption, EndpointOption, resolve
@@ -42,7 +43,7 @@ from fleetscan.sweeps.coverage import ReplayCoverage, blind_spot
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
 from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, plan_sweep
-from fleetscan.timeutil import iso_z, now_ms, parse_duration_ms, parse_timestamp_ms
+from fleetscan.timeutil import iso_z, now_ms
 
 UNKNOWN = int(Severity.UNKNOWN)
 MAX_SWEEPS = 200_000  # ~2 years at 5 minutes; a longer grid is a mistake (or a bad timestamp)
@@ -110,11 +111,7 @@ def replay_command(
     """
     try:
         options = sweep.step_options()
-        every_ms = parse_duration_ms(every)
-        if every_ms <= 0:
-            raise InputError("--every must be longer than 0")
-        from_ms = parse_timestamp_ms(start) if start is not None else None
-        to_ms = parse_timestamp_ms(end) if end is not None else None
+        every_ms, from_ms, to_ms = replay_grid(every, start, end)
         if input_file is None and from_ms is None:
             raise InputError("give --input FILE, or --from (and --to) to pull rows from Plexus")
         if clickhouse is not None and (input_file is not None or from_ms is None):

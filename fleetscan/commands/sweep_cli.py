@@ -33,7 +33,7 @@ from fleetscan.errors import InputError
 from fleetscan.fleet import SweepOptions
 from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.sweeps.step import Severity, StepOptions
-from fleetscan.timeutil import parse_duration_ms
+from fleetscan.timeutil import parse_duration_ms, parse_timestamp_ms
 
 EXIT_USAGE = 64
 NO_BASELINE = ("0", "off", "none", "no")
@@ -271,6 +271,21 @@ def sweep_options(
         return run
 
     return decorate
+
+
+def replay_grid(
+    every: str, start: str | None, end: str | None
+) -> tuple[int, int | None, int | None]:
+    """A replayed cron's `--every`, `--from` and `--to` in ms (the times `None` when not given).
+
+    Raises `InputError` or `ValueError` with a message naming the bad option.
+    """
+    every_ms = parse_duration_ms(every)
+    if every_ms <= 0:
+        raise InputError("--every must be longer than 0")
+    from_ms = parse_timestamp_ms(start) if start is not None else None
+    to_ms = parse_timestamp_ms(end) if end is not None else None
+    return every_ms, from_ms, to_ms
 
 
 def min_scales(items: Sequence[str]) -> dict[str, float]:
