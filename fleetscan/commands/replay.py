@@ -174,21 +174,10 @@ def replay_command(
     coverage = ReplayCoverage()
     outcomes = replay(history, times, options, adjust=adjust, health=health)
     for done, outcome in enumerate(outcomes, 1):
-        summary.add(outcome)
-        coverage.add(_blind_spot(outcome, metric, options))
         if count > WARN_SWEEPS and not quiet_progress and done % step == 0 and done < count:
             note(f"replayed {done:,} of {count:,} sweeps ({iso_z(outcome.now_ms)})")
-        if output is OutputFormat.jsonl:
-            for v in sweep_render.ordered(outcome):
-                write_record(v.to_record())
-    lines = sweep_render.replay_summary(
-        summary, every_ms=every_ms, elapsed_s=time.monotonic() - started
-    )
-    for line in lines:
-        typer.echo(line, err=output is OutputFormat.jsonl)
-    if not summary.series:  # exit 0 must mean something was watched
-        fail(f"nothing was replayed: no {', '.join(metric)} rows in the sweeps' windows", UNKNOWN)
-    _refuse_blind(coverage)
+        _count(outcome, summary, coverage, metric, options, output)
+    _conclude(summary, coverage, metric, every_ms=every_ms, started=started, output=output)
     if plot_dir is not None:
         from fleetscan.commands.pictures import write_episode_charts
 
@@ -216,13 +205,38 @@ def _pushed_down(
         with Connection(url, password=password) as conn:
             target = Target(database=database, org=org)
             for outcome in clickhouse_replay(conn, target, metrics, times, options):
-                summary.add(outcome)
-                coverage.add(_blind_spot(outcome, metrics, options))
-                if output is OutputFormat.jsonl:
-                    for v in sweep_render.ordered(outcome):
-                        write_record(v.to_record())
+                _count(outcome, summary, coverage, metrics, options, output)
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)
+    _conclude(summary, coverage, metrics, every_ms=every_ms, started=started, output=output)
+
+
+def _count(
+    outcome: StepOutcome,
+    summary: Summary,
+    coverage: ReplayCoverage,
+    metrics: Sequence[str],
+    options: StepOptions,
+    output: OutputFormat,
+) -> None:
+    """Add one replayed sweep to the summary and the coverage; with jsonl, print its series."""
+    summary.add(outcome)
+    coverage.add(_blind_spot(outcome, metrics, options))
+    if output is OutputFormat.jsonl:
+        for v in sweep_render.ordered(outcome):
+            write_record(v.to_record())
+
+
+def _conclude(
+    summary: Summary,
+    coverage: ReplayCoverage,
+    metrics: Sequence[str],
+    *,
+    every_ms: int,
+    started: float,
+    output: OutputFormat,
+) -> None:
+    """Print the replay's summary (on stderr with jsonl); exit 3 when it watched nothing."""
     lines = sweep_render.replay_summary(
         summary, every_ms=every_ms, elapsed_s=time.monotonic() - started
     )
