@@ -184,17 +184,10 @@ def alert_events(verdicts: Iterable[SeriesVerdict]) -> list[AlertEvent]:
         r = v.result
         opened = transition.kind == "opened"
         out.append(
-            AlertEvent(
-                source_id=r.source_id,
-                metric=r.metric,
+            _event(
+                r,
                 kind=transition.kind,
-                status=r.status,
-                reason=r.reason,
-                z=r.z,
                 fleet_z=v.fleet_z if opened else 0.0,
-                peers=r.peers,
-                value=r.value,
-                peer_median=r.fleet_median,
                 severity=v.severity.name.lower() if opened else "ok",
                 opened_ms=transition.opened_ms,
                 at_ms=transition.at_ms,
@@ -206,17 +199,10 @@ def alert_events(verdicts: Iterable[SeriesVerdict]) -> list[AlertEvent]:
 def opened_events(results: Iterable[FleetResult], *, critical: float = 6.0) -> list[AlertEvent]:
     """The events of a one-off sweep (no lifecycle): every alerting result opens an alert."""
     return [
-        AlertEvent(
-            source_id=r.source_id,
-            metric=r.metric,
+        _event(
+            r,
             kind="opened",
-            status=r.status,
-            reason=r.reason,
-            z=r.z,
             fleet_z=r.score,
-            peers=r.peers,
-            value=r.value,
-            peer_median=r.fleet_median,
             severity="critical" if r.score >= critical else "warning",
             opened_ms=r.at_ms,
             at_ms=r.at_ms,
@@ -224,6 +210,27 @@ def opened_events(results: Iterable[FleetResult], *, critical: float = 6.0) -> l
         for r in results
         if r.alerting
     ]
+
+
+def _event(
+    r: FleetResult, *, kind: str, fleet_z: float, severity: str, opened_ms: int, at_ms: int
+) -> AlertEvent:
+    """The event of `r`'s alert: what the scorer said of the series, and the alert's own facts."""
+    return AlertEvent(
+        source_id=r.source_id,
+        metric=r.metric,
+        kind=kind,
+        status=r.status,
+        reason=r.reason,
+        z=r.z,
+        fleet_z=fleet_z,
+        peers=r.peers,
+        value=r.value,
+        peer_median=r.fleet_median,
+        severity=severity,
+        opened_ms=opened_ms,
+        at_ms=at_ms,
+    )
 
 
 def status_points(verdicts: Iterable[SeriesVerdict]) -> list[Point]:

@@ -33,38 +33,16 @@ from fleetscan.columns import batches
 from fleetscan.commands.common import OutputFormat, code_for, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.sweep_cli import (
-    DEFAULT_BASELINE,
-    DEFAULT_BASELINE_SAMPLE,
-    DEFAULT_CONSECUTIVE,
-    DEFAULT_COOLDOWN,
-    DEFAULT_CRITICAL,
-    DEFAULT_MIN_PEERS,
-    DEFAULT_RECOVERY,
-    DEFAULT_STORM_FRACTION,
-    DEFAULT_STORM_MIN,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WINDOW,
+    DEFAULT_SWEEP,
     EXIT_USAGE,
-    BaselineOption,
-    BaselineSampleOption,
     ClickHouseOption,
-    ConsecutiveOption,
-    CooldownOption,
-    CriticalOption,
     DatabaseOption,
-    GroupByOption,
     MetricsOption,
-    MinPeersOption,
-    MinScaleOption,
     OrgOption,
-    RecoveryOption,
-    StormFractionOption,
-    StormMinOption,
+    SweepArgs,
     SweepCommand,
-    ThresholdOption,
-    WindowOption,
     exit_code,
-    step_options,
+    sweep_options,
 )
 from fleetscan.commands.tables import echo_table
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
@@ -97,22 +75,11 @@ def default_state_path() -> Path:
     return platformdirs.user_state_path("fleetscan") / "state.db"
 
 
+@sweep_options()
 def fleet(
     ctx: typer.Context,
     metric: MetricsOption,
-    window: WindowOption = DEFAULT_WINDOW,
-    baseline: BaselineOption = DEFAULT_BASELINE,
-    baseline_sample: BaselineSampleOption = DEFAULT_BASELINE_SAMPLE,
-    group_by: GroupByOption = None,
-    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
-    min_scale: MinScaleOption = None,
-    threshold: ThresholdOption = DEFAULT_THRESHOLD,
-    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
-    recovery: RecoveryOption = DEFAULT_RECOVERY,
-    cooldown: CooldownOption = DEFAULT_COOLDOWN,
-    storm_fraction: StormFractionOption = DEFAULT_STORM_FRACTION,
-    storm_min: StormMinOption = DEFAULT_STORM_MIN,
-    critical: CriticalOption = DEFAULT_CRITICAL,
+    sweep: SweepArgs = DEFAULT_SWEEP,
     state: Annotated[
         Path | None,
         typer.Option(
@@ -219,22 +186,7 @@ def fleet(
     """
     one_off = no_state or input_file is not None or clickhouse is not None
     try:
-        options = step_options(
-            window=window,
-            baseline=baseline,
-            baseline_sample=baseline_sample,
-            group_by=group_by,
-            min_peers=min_peers,
-            min_scale=min_scale,
-            threshold=threshold,
-            consecutive=consecutive,
-            recovery=recovery,
-            cooldown=cooldown,
-            storm_fraction=storm_fraction,
-            storm_min=storm_min,
-            critical=critical,
-            immediate=one_off,
-        )
+        options = sweep.step_options(immediate=one_off)
         at_ms = parse_timestamp_ms(at) if at is not None else None
         options = replace(options, baseline_rollups=baseline_from is BaselineSource.rollups)
         if clickhouse is not None:

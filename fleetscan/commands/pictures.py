@@ -9,7 +9,6 @@ output could not be read or written, 64 usage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -20,25 +19,13 @@ from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
 from fleetscan.commands.replay import _from_file, _from_plexus
 from fleetscan.commands.sweep_cli import (
-    DEFAULT_BASELINE,
-    DEFAULT_CONSECUTIVE,
-    DEFAULT_COOLDOWN,
-    DEFAULT_MIN_PEERS,
-    DEFAULT_RECOVERY,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WINDOW,
+    DEFAULT_SWEEP,
     EXIT_USAGE,
-    BaselineOption,
-    ConsecutiveOption,
-    CooldownOption,
-    GroupByOption,
     MetricsOption,
-    MinPeersOption,
-    RecoveryOption,
+    SweepArgs,
     SweepCommand,
-    ThresholdOption,
-    WindowOption,
-    step_options,
+    replay_grid,
+    sweep_options,
 )
 from fleetscan.config import ApiKeyOption, EndpointOption
 from fleetscan.errors import FleetscanError, InputError
@@ -47,10 +34,15 @@ from fleetscan.pictures import Window, baseline_span, board_chart, chart_name, r
 from fleetscan.report import render as render_report
 from fleetscan.sweeps.replay import History, Summary
 from fleetscan.sweeps.step import Severity, StepOptions
-from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
+from fleetscan.timeutil import now_ms
 
 UNKNOWN = int(Severity.UNKNOWN)
 DEFAULT_SPAN_MS = 24 * 3_600_000
+# The sweep options `plot` and `report` take (the others stay at their defaults).
+REPLAYED = (
+    "window", "baseline", "group_by", "min_peers", "threshold", "consecutive", "recovery",
+    "cooldown",
+)  # fmt: skip
 
 FromOption = Annotated[
     str | None,
@@ -69,55 +61,11 @@ EveryOption = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Scoring:
-    """The options `plot` and `report` replay with."""
-
-    options: StepOptions
-    every_ms: int
-
-
-def scoring(
-    *,
-    every: str,
-    window: str,
-    baseline: str,
-    group_by: list[str] | None,
-    min_peers: int,
-    threshold: float,
-    consecutive: int,
-    recovery: str,
-    cooldown: str,
-) -> Scoring:
-    """The replay's options; a bad one exits 64 with one line."""
-    try:
-        options = step_options(
-            window=window,
-            baseline=baseline,
-            baseline_sample="2m",
-            group_by=group_by,
-            min_peers=min_peers,
-            min_scale=None,
-            threshold=threshold,
-            consecutive=consecutive,
-            recovery=recovery,
-            cooldown=cooldown,
-            storm_fraction=0.5,
-            storm_min=5,
-            critical=6.0,
-        )
-        every_ms = parse_duration_ms(every)
-        if every_ms <= 0:
-            raise InputError("--every must be longer than 0")
-    except (FleetscanError, ValueError) as exc:
-        fail(str(exc), code=EXIT_USAGE)
-    return Scoring(options, every_ms)
-
-
 def load_window(
     metrics: list[str],
-    scoring: Scoring,
     *,
+    every: str,
+    sweep: SweepArgs,
     adjusted: Adjustments,
     start: str | None,
     end: str | None,
@@ -125,33 +73,34 @@ def load_window(
     endpoint: str,
     api_key: str,
 ) -> Window:
-    """Rows for the window (file or Plexus), replayed; any trouble exits 3 (usage: 64)."""
+    """Rows for the window (file or Plexus), replayed every `every` with `sweep`'s options; a bad
+    option exits 64 with one line, any other trouble 3."""
     try:
-        from_ms = parse_timestamp_ms(start) if start is not None else None
-        to_ms = parse_timestamp_ms(end) if end is not None else None
+        options = sweep.step_options()
+        every_ms, from_ms, to_ms = replay_grid(every, start, end)
     except (FleetscanError, ValueError) as exc:
         fail(str(exc), code=EXIT_USAGE)
     try:
         if input_file is not None:
-            history = _from_file(input_file, metrics, scoring.options)
+            history = _from_file(input_file, metrics, options)
             span = history.span()
             if span is None:
                 raise InputError(f"{input_file} holds no {', '.join(metrics)} readings")
             to_ms = to_ms if to_ms is not None else span[1]
             if from_ms is None:
-                from_ms = max(span[0] + scoring.options.sweep.window_ms, to_ms - DEFAULT_SPAN_MS)
+                from_ms = max(span[0] + options.sweep.window_ms, to_ms - DEFAULT_SPAN_MS)
         else:
             to_ms = to_ms if to_ms is not None else now_ms()
             from_ms = from_ms if from_ms is not None else to_ms - DEFAULT_SPAN_MS
-            history = _from_plexus(metrics, scoring.options, from_ms, to_ms, endpoint, api_key)
+            history = _from_plexus(metrics, options, from_ms, to_ms, endpoint, api_key)
         if from_ms >= to_ms:
             raise InputError("--from must be before --to")
         return replay_window(
             history,
             from_ms=from_ms,
             to_ms=to_ms,
-            every_ms=scoring.every_ms,
-            options=scoring.options,
+            every_ms=every_ms,
+            options=options,
             progress=lambda times: track(times, label="replaying sweeps"),
             adjustments=adjusted,
         )
@@ -192,6 +141,7 @@ def write_episode_charts(
     note(f"wrote {count} chart{'s' if count != 1 else ''} into {directory}")
 
 
+@sweep_options(REPLAYED)
 def plot(
     ctx: typer.Context,
     source: Annotated[str, typer.Option("--source", help="The board to draw.")],
@@ -201,14 +151,7 @@ def plot(
     end: ToOption = None,
     input_file: InputOption = None,
     every: EveryOption = "5m",
-    window: WindowOption = DEFAULT_WINDOW,
-    baseline: BaselineOption = DEFAULT_BASELINE,
-    group_by: GroupByOption = None,
-    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
-    threshold: ThresholdOption = DEFAULT_THRESHOLD,
-    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
-    recovery: RecoveryOption = DEFAULT_RECOVERY,
-    cooldown: CooldownOption = DEFAULT_COOLDOWN,
+    sweep: SweepArgs = DEFAULT_SWEEP,
     endpoint: EndpointOption = "",
     api_key: ApiKeyOption = "",
 ) -> None:
@@ -217,20 +160,10 @@ def plot(
     The alert spans are those the cron sweep (replayed every --every with these options) would
     have raised; the reason is the caption. Needs the plot extra: pip install 'fleetscan[plot]'.
     """
-    opts = scoring(
-        every=every,
-        window=window,
-        baseline=baseline,
-        group_by=group_by,
-        min_peers=min_peers,
-        threshold=threshold,
-        consecutive=consecutive,
-        recovery=recovery,
-        cooldown=cooldown,
-    )
     found = load_window(
         [metric],
-        opts,
+        every=every,
+        sweep=sweep,
         start=start,
         end=end,
         input_file=input_file,
@@ -239,7 +172,7 @@ def plot(
         adjusted=adjustments(ctx),
     )
     try:
-        png = board_chart(found, source, metric, threshold=threshold)
+        png = board_chart(found, source, metric, threshold=sweep.threshold)
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)
     write_bytes(output, png)
@@ -247,6 +180,7 @@ def plot(
     note(f"wrote {output}: {source} {metric}, {alerts} alert{'s' if alerts != 1 else ''}")
 
 
+@sweep_options(REPLAYED)
 def report(
     ctx: typer.Context,
     metric: MetricsOption,
@@ -256,14 +190,7 @@ def report(
     input_file: InputOption = None,
     title: Annotated[str, typer.Option("--title", help="The page's title.")] = "fleetscan report",
     every: EveryOption = "5m",
-    window: WindowOption = DEFAULT_WINDOW,
-    baseline: BaselineOption = DEFAULT_BASELINE,
-    group_by: GroupByOption = None,
-    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
-    threshold: ThresholdOption = DEFAULT_THRESHOLD,
-    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
-    recovery: RecoveryOption = DEFAULT_RECOVERY,
-    cooldown: CooldownOption = DEFAULT_COOLDOWN,
+    sweep: SweepArgs = DEFAULT_SWEEP,
     endpoint: EndpointOption = "",
     api_key: ApiKeyOption = "",
 ) -> None:
@@ -272,20 +199,10 @@ def report(
     Findings are the alerts the cron sweep (replayed every --every) would have raised in the
     window. The page loads nothing from the network. Needs the plot extra.
     """
-    opts = scoring(
-        every=every,
-        window=window,
-        baseline=baseline,
-        group_by=group_by,
-        min_peers=min_peers,
-        threshold=threshold,
-        consecutive=consecutive,
-        recovery=recovery,
-        cooldown=cooldown,
-    )
     found = load_window(
         list(metric),
-        opts,
+        every=every,
+        sweep=sweep,
         start=start,
         end=end,
         input_file=input_file,
@@ -294,13 +211,13 @@ def report(
         adjusted=adjustments(ctx),
     )
     described = (
-        f"--every {every} --window {window} --baseline {baseline} --threshold {threshold:g} "
-        f"--consecutive {consecutive} --recovery {recovery}"
-        + "".join(f" --group-by {g}" for g in group_by or ())
+        f"--every {every} --window {sweep.window} --baseline {sweep.baseline} "
+        f"--threshold {sweep.threshold:g} --consecutive {sweep.consecutive} "
+        f"--recovery {sweep.recovery}" + "".join(f" --group-by {g}" for g in sweep.group_by or ())
     )
     try:
         page = render_report(
-            found, metrics=list(metric), threshold=threshold, title=title, options=described
+            found, metrics=list(metric), threshold=sweep.threshold, title=title, options=described
         )
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)

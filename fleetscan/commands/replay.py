@@ -23,37 +23,16 @@ from fleetscan.commands.common import OutputFormat, code_for, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
 from fleetscan.commands.sweep_cli import (
-    DEFAULT_BASELINE,
-    DEFAULT_BASELINE_SAMPLE,
-    DEFAULT_CONSECUTIVE,
-    DEFAULT_COOLDOWN,
-    DEFAULT_CRITICAL,
-    DEFAULT_MIN_PEERS,
-    DEFAULT_RECOVERY,
-    DEFAULT_STORM_FRACTION,
-    DEFAULT_STORM_MIN,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WINDOW,
+    DEFAULT_SWEEP,
     EXIT_USAGE,
-    BaselineOption,
-    BaselineSampleOption,
     ClickHouseOption,
-    ConsecutiveOption,
-    CooldownOption,
-    CriticalOption,
     DatabaseOption,
-    GroupByOption,
     MetricsOption,
-    MinPeersOption,
-    MinScaleOption,
     OrgOption,
-    RecoveryOption,
-    StormFractionOption,
-    StormMinOption,
+    SweepArgs,
     SweepCommand,
-    ThresholdOption,
-    WindowOption,
-    step_options,
+    replay_grid,
+    sweep_options,
 )
 from fleetscan.config import ApiKeyOption, EndpointOption, resolve
 from fleetscan.errors import FleetscanError, InputError
@@ -64,7 +43,7 @@ from fleetscan.sweeps.coverage import ReplayCoverage, blind_spot
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
 from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, plan_sweep
-from fleetscan.timeutil import iso_z, now_ms, parse_duration_ms, parse_timestamp_ms
+from fleetscan.timeutil import iso_z, now_ms
 
 UNKNOWN = int(Severity.UNKNOWN)
 MAX_SWEEPS = 200_000  # ~2 years at 5 minutes; a longer grid is a mistake (or a bad timestamp)
@@ -72,6 +51,7 @@ WARN_SWEEPS = 20_000  # beyond this, say how many and show progress on stderr
 LATEST_AHEAD_MS = 86_400_000  # file rows stamped more than a day ahead of now are skipped
 
 
+@sweep_options()
 def replay_command(
     ctx: typer.Context,
     metric: MetricsOption,
@@ -96,19 +76,7 @@ def replay_command(
             "--to", help="Last sweep at or before this time (default: newest reading, or now)."
         ),
     ] = None,
-    window: WindowOption = DEFAULT_WINDOW,
-    baseline: BaselineOption = DEFAULT_BASELINE,
-    baseline_sample: BaselineSampleOption = DEFAULT_BASELINE_SAMPLE,
-    group_by: GroupByOption = None,
-    min_peers: MinPeersOption = DEFAULT_MIN_PEERS,
-    min_scale: MinScaleOption = None,
-    threshold: ThresholdOption = DEFAULT_THRESHOLD,
-    consecutive: ConsecutiveOption = DEFAULT_CONSECUTIVE,
-    recovery: RecoveryOption = DEFAULT_RECOVERY,
-    cooldown: CooldownOption = DEFAULT_COOLDOWN,
-    storm_fraction: StormFractionOption = DEFAULT_STORM_FRACTION,
-    storm_min: StormMinOption = DEFAULT_STORM_MIN,
-    critical: CriticalOption = DEFAULT_CRITICAL,
+    sweep: SweepArgs = DEFAULT_SWEEP,
     output: Annotated[
         OutputFormat,
         typer.Option("--format", help="text (a summary) or jsonl (every series, every sweep)."),
@@ -142,26 +110,8 @@ def replay_command(
     reason, ...) and the summary on stderr.
     """
     try:
-        options = step_options(
-            window=window,
-            baseline=baseline,
-            baseline_sample=baseline_sample,
-            group_by=group_by,
-            min_peers=min_peers,
-            min_scale=min_scale,
-            threshold=threshold,
-            consecutive=consecutive,
-            recovery=recovery,
-            cooldown=cooldown,
-            storm_fraction=storm_fraction,
-            storm_min=storm_min,
-            critical=critical,
-        )
-        every_ms = parse_duration_ms(every)
-        if every_ms <= 0:
-            raise InputError("--every must be longer than 0")
-        from_ms = parse_timestamp_ms(start) if start is not None else None
-        to_ms = parse_timestamp_ms(end) if end is not None else None
+        options = sweep.step_options()
+        every_ms, from_ms, to_ms = replay_grid(every, start, end)
         if input_file is None and from_ms is None:
             raise InputError("give --input FILE, or --from (and --to) to pull rows from Plexus")
         if clickhouse is not None and (input_file is not None or from_ms is None):
@@ -224,21 +174,10 @@ def replay_command(
     coverage = ReplayCoverage()
     outcomes = replay(history, times, options, adjust=adjust, health=health)
     for done, outcome in enumerate(outcomes, 1):
-        summary.add(outcome)
-        coverage.add(_blind_spot(outcome, metric, options))
         if count > WARN_SWEEPS and not quiet_progress and done % step == 0 and done < count:
             note(f"replayed {done:,} of {count:,} sweeps ({iso_z(outcome.now_ms)})")
-        if output is OutputFormat.jsonl:
-            for v in sweep_render.ordered(outcome):
-                write_record(v.to_record())
-    lines = sweep_render.replay_summary(
-        summary, every_ms=every_ms, elapsed_s=time.monotonic() - started
-    )
-    for line in lines:
-        typer.echo(line, err=output is OutputFormat.jsonl)
-    if not summary.series:  # exit 0 must mean something was watched
-        fail(f"nothing was replayed: no {', '.join(metric)} rows in the sweeps' windows", UNKNOWN)
-    _refuse_blind(coverage)
+        _count(outcome, summary, coverage, metric, options, output)
+    _conclude(summary, coverage, metric, every_ms=every_ms, started=started, output=output)
     if plot_dir is not None:
         from fleetscan.commands.pictures import write_episode_charts
 
@@ -266,13 +205,38 @@ def _pushed_down(
         with Connection(url, password=password) as conn:
             target = Target(database=database, org=org)
             for outcome in clickhouse_replay(conn, target, metrics, times, options):
-                summary.add(outcome)
-                coverage.add(_blind_spot(outcome, metrics, options))
-                if output is OutputFormat.jsonl:
-                    for v in sweep_render.ordered(outcome):
-                        write_record(v.to_record())
+                _count(outcome, summary, coverage, metrics, options, output)
     except FleetscanError as exc:
         fail(str(exc), code=UNKNOWN)
+    _conclude(summary, coverage, metrics, every_ms=every_ms, started=started, output=output)
+
+
+def _count(
+    outcome: StepOutcome,
+    summary: Summary,
+    coverage: ReplayCoverage,
+    metrics: Sequence[str],
+    options: StepOptions,
+    output: OutputFormat,
+) -> None:
+    """Add one replayed sweep to the summary and the coverage; with jsonl, print its series."""
+    summary.add(outcome)
+    coverage.add(_blind_spot(outcome, metrics, options))
+    if output is OutputFormat.jsonl:
+        for v in sweep_render.ordered(outcome):
+            write_record(v.to_record())
+
+
+def _conclude(
+    summary: Summary,
+    coverage: ReplayCoverage,
+    metrics: Sequence[str],
+    *,
+    every_ms: int,
+    started: float,
+    output: OutputFormat,
+) -> None:
+    """Print the replay's summary (on stderr with jsonl); exit 3 when it watched nothing."""
     lines = sweep_render.replay_summary(
         summary, every_ms=every_ms, elapsed_s=time.monotonic() - started
     )

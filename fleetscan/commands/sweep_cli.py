@@ -1,8 +1,9 @@
 """What `fleetscan fleet` and `fleetscan replay` share: option definitions, exit codes, options.
 
 Both commands take the same scoring, baseline and lifecycle options, defined once here as
-`Annotated` types (each command lists them in its signature, as typer requires, with the
-defaults below), and turned into one `StepOptions` by `step_options`.
+`Annotated` types with their defaults in `SweepArgs`; `@sweep_options()` puts them into a
+command's signature and hands the command one `SweepArgs`, which `SweepArgs.step_options` turns
+into the `StepOptions` of a sweep.
 
 Exit codes follow the monitoring-plugin convention (Nagios, Icinga, Sensu):
 
@@ -19,7 +20,10 @@ Exit codes follow the monitoring-plugin convention (Nagios, Icinga, Sensu):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -29,7 +33,7 @@ from fleetscan.errors import InputError
 from fleetscan.fleet import SweepOptions
 from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.sweeps.step import Severity, StepOptions
-from fleetscan.timeutil import parse_duration_ms
+from fleetscan.timeutil import parse_duration_ms, parse_timestamp_ms
 
 EXIT_USAGE = 64
 NO_BASELINE = ("0", "off", "none", "no")
@@ -151,75 +155,137 @@ CriticalOption = Annotated[
     typer.Option("--critical", help="An open alert whose fleet_z reaches this is CRITICAL."),
 ]
 
-DEFAULT_WINDOW = "10m"
-DEFAULT_BASELINE = "7d"
-DEFAULT_BASELINE_SAMPLE = "2m"
-DEFAULT_MIN_PEERS = 3  # a leave-one-out median of 3 peers still outvotes one bad peer
-DEFAULT_THRESHOLD = 3.0
-DEFAULT_CONSECUTIVE = 3
-DEFAULT_RECOVERY = "15m"
-DEFAULT_COOLDOWN = "30m"
-DEFAULT_STORM_FRACTION = 0.5
-DEFAULT_STORM_MIN = 5
-DEFAULT_CRITICAL = 6.0
+
+@dataclass(frozen=True, kw_only=True)
+class SweepArgs:
+    """The shared sweep options as given on the command line; their defaults live here only."""
+
+    window: str = "10m"
+    baseline: str = "7d"
+    baseline_sample: str = "2m"
+    group_by: list[str] | None = None
+    min_peers: int = 3  # a leave-one-out median of 3 peers still outvotes one bad peer
+    min_scale: list[str] | None = None
+    threshold: float = 3.0
+    consecutive: int = 3
+    recovery: str = "15m"
+    cooldown: str = "30m"
+    storm_fraction: float = 0.5
+    storm_min: int = 5
+    critical: float = 6.0
+
+    def step_options(self, *, immediate: bool = False) -> StepOptions:
+        """The options these give; `immediate` is the one-off guard (alert on first flag).
+
+        Raises `InputError` or `ValueError` with a message naming the bad option.
+        """
+        use_baseline = self.baseline.strip().lower() not in NO_BASELINE
+        checked = [("--window", self.window), ("--baseline-sample", self.baseline_sample)]
+        for name, text in checked + ([("--baseline", self.baseline)] if use_baseline else []):
+            if parse_duration_ms(text) <= 0:
+                raise InputError(f"{name} {text!r}: give a duration longer than 0 (e.g. 10m)")
+        if not self.threshold > 0:
+            raise InputError(f"--threshold {self.threshold:g}: give a number above 0 (e.g. 3)")
+        sweep = SweepOptions(
+            window_ms=parse_duration_ms(self.window),
+            threshold=self.threshold,
+            min_peers=self.min_peers,
+            min_scale=min_scales(self.min_scale or []),
+            group_by=tuple(self.group_by or ()),
+            baseline_span_ms=parse_duration_ms(self.baseline) if use_baseline else DEFAULT_SPAN_MS,
+        )
+        if immediate:
+            lifecycle = LifecycleOptions.immediate(
+                storm_fraction=self.storm_fraction, storm_min_sources=self.storm_min
+            )
+        else:
+            lifecycle = LifecycleOptions(
+                consecutive=self.consecutive,
+                recovery_ms=parse_duration_ms(self.recovery),
+                cooldown_ms=parse_duration_ms(self.cooldown),
+                storm_fraction=self.storm_fraction,
+                storm_min_sources=self.storm_min,
+            )
+        return StepOptions(
+            sweep=sweep,
+            lifecycle=lifecycle,
+            use_baseline=use_baseline,
+            sample_ms=parse_duration_ms(self.baseline_sample),
+            critical=self.critical,
+        )
 
 
-def step_options(
-    *,
-    window: str,
-    baseline: str,
-    baseline_sample: str,
-    group_by: Sequence[str] | None,
-    min_peers: int,
-    min_scale: Sequence[str] | None,
-    threshold: float,
-    consecutive: int,
-    recovery: str,
-    cooldown: str,
-    storm_fraction: float,
-    storm_min: int,
-    critical: float,
-    immediate: bool = False,
-) -> StepOptions:
-    """Options from the command line; `immediate` is the one-off guard (alert on first flag).
+DEFAULT_SWEEP = SweepArgs()
+
+# Each field of `SweepArgs` as a command-line option.
+_OPTIONS: dict[str, Any] = {
+    "window": WindowOption,
+    "baseline": BaselineOption,
+    "baseline_sample": BaselineSampleOption,
+    "group_by": GroupByOption,
+    "min_peers": MinPeersOption,
+    "min_scale": MinScaleOption,
+    "threshold": ThresholdOption,
+    "consecutive": ConsecutiveOption,
+    "recovery": RecoveryOption,
+    "cooldown": CooldownOption,
+    "storm_fraction": StormFractionOption,
+    "storm_min": StormMinOption,
+    "critical": CriticalOption,
+}
+ALL_OPTIONS = tuple(_OPTIONS)
+
+
+def sweep_options(
+    names: Sequence[str] = ALL_OPTIONS,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the sweep options `names`, declared once here, in place of its parameter
+    `sweep: SweepArgs = DEFAULT_SWEEP`: typer sees them in the command's signature at that place (so `--help`
+    lists them there) and the command receives them as one `SweepArgs` (the rest at defaults).
+
+    Typer has no option groups; this is the usual way to share options between its commands.
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        shared = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=getattr(DEFAULT_SWEEP, name),
+                annotation=_OPTIONS[name],
+            )
+            for name in names
+        ]
+        parameters: list[inspect.Parameter] = []
+        for p in signature.parameters.values():
+            parameters.extend(shared if p.name == "sweep" else [p.replace(kind=p.KEYWORD_ONLY)])
+
+        @functools.wraps(command)
+        def run(**given: Any) -> None:
+            args = SweepArgs(**{name: given.pop(name) for name in names})
+            command(sweep=args, **given)
+
+        run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+        return run
+
+    return decorate
+
+
+def replay_grid(
+    every: str, start: str | None, end: str | None
+) -> tuple[int, int | None, int | None]:
+    """A replayed cron's `--every`, `--from` and `--to` in ms (the times `None` when not given).
 
     Raises `InputError` or `ValueError` with a message naming the bad option.
     """
-    use_baseline = baseline.strip().lower() not in NO_BASELINE
-    for name, text in [("--window", window), ("--baseline-sample", baseline_sample)] + (
-        [("--baseline", baseline)] if use_baseline else []
-    ):
-        if parse_duration_ms(text) <= 0:
-            raise InputError(f"{name} {text!r}: give a duration longer than 0 (e.g. 10m)")
-    if not threshold > 0:
-        raise InputError(f"--threshold {threshold:g}: give a number above 0 (e.g. 3)")
-    sweep = SweepOptions(
-        window_ms=parse_duration_ms(window),
-        threshold=threshold,
-        min_peers=min_peers,
-        min_scale=min_scales(min_scale or []),
-        group_by=tuple(group_by or ()),
-        baseline_span_ms=parse_duration_ms(baseline) if use_baseline else DEFAULT_SPAN_MS,
-    )
-    if immediate:
-        lifecycle = LifecycleOptions.immediate(
-            storm_fraction=storm_fraction, storm_min_sources=storm_min
-        )
-    else:
-        lifecycle = LifecycleOptions(
-            consecutive=consecutive,
-            recovery_ms=parse_duration_ms(recovery),
-            cooldown_ms=parse_duration_ms(cooldown),
-            storm_fraction=storm_fraction,
-            storm_min_sources=storm_min,
-        )
-    return StepOptions(
-        sweep=sweep,
-        lifecycle=lifecycle,
-        use_baseline=use_baseline,
-        sample_ms=parse_duration_ms(baseline_sample),
-        critical=critical,
-    )
+    every_ms = parse_duration_ms(every)
+    if every_ms <= 0:
+        raise InputError("--every must be longer than 0")
+    from_ms = parse_timestamp_ms(start) if start is not None else None
+    to_ms = parse_timestamp_ms(end) if end is not None else None
+    return every_ms, from_ms, to_ms
 
 
 def min_scales(items: Sequence[str]) -> dict[str, float]:

@@ -355,10 +355,7 @@ class _Explainer:
                 f"not this board (z={c.z[i]:+.1f} after it)"
             )
         if c.has_baseline[i]:
-            return (
-                f"gap {self._v(c.offset[i], True)}{self.unit} {self.at}, {self._usual(i)} "
-                f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
-            )
+            return self._off_usual(i)
         return (
             f"z={c.z[i]:+.1f} vs {self._vs_peers(i)}, scale {self._v(c.scale[i])}; "
             f"{self._learning(i)}"
@@ -382,6 +379,11 @@ class _Explainer:
                 f"through its {history} of history: a drift under way, not its normal "
                 f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
             )
+        return self._off_usual(i)
+
+    def _off_usual(self, i: int) -> str:
+        """The gap to peers now against its usual one (for a baseline-judged z)."""
+        c = self.c
         return (
             f"gap {self._v(c.offset[i], True)}{self.unit} {self.at}, {self._usual(i)} "
             f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"

@@ -238,31 +238,37 @@ def _unknown_targets(target_ids: list[str]) -> Response:
 # -- sandbox-only ------------------------------------------------------------------------------
 
 
-def get_sandbox_alerts(backend: Backend, request: Request) -> Response:
-    """`GET /api/sandbox/alerts[?after=<id>]`: the alert events recorded so far, oldest first.
-    Not a Plexus route: it stands in for the webhooks Plexus would send."""
+def _listing_after(backend: Backend, request: Request) -> int | Response:
+    """The `?after=<id>` of a sandbox listing (0 when absent), or the answer refusing the request
+    (the key may not read, or `after` is not an id)."""
     denied = app_auth(request, backend.key_scopes)
     if denied is not None:
         return denied
     after = request.query.get("after") or "0"
     if not after.isdigit():
         return json_response(400, {"error": "after must be a non-negative integer"})
-    return json_response(200, {"events": backend.alert_events(after_id=int(after))})
+    return int(after)
+
+
+def get_sandbox_alerts(backend: Backend, request: Request) -> Response:
+    """`GET /api/sandbox/alerts[?after=<id>]`: the alert events recorded so far, oldest first.
+    Not a Plexus route: it stands in for the webhooks Plexus would send."""
+    after = _listing_after(backend, request)
+    if isinstance(after, Response):
+        return after
+    return json_response(200, {"events": backend.alert_events(after_id=after)})
 
 
 def get_sandbox_events(backend: Backend, request: Request) -> Response:
     """`GET /api/sandbox/events[?source=<slug>&name=<name>&after=<id>]`: stored class=event
     points, oldest first. Not a Plexus route: it shows what Plexus keeps in its events table."""
-    denied = app_auth(request, backend.key_scopes)
-    if denied is not None:
-        return denied
-    after = request.query.get("after") or "0"
-    if not after.isdigit():
-        return json_response(400, {"error": "after must be a non-negative integer"})
+    after = _listing_after(backend, request)
+    if isinstance(after, Response):
+        return after
     events = backend.source_events(
         source=request.query.get("source") or None,
         name=request.query.get("name") or None,
-        after_id=int(after),
+        after_id=after,
     )
     return json_response(200, {"events": events})
 
