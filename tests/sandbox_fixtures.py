@@ -4,12 +4,14 @@
 - `plexus_env`: the same sandbox, with HOME and the PLEXUS_* variables set so a plexus-python
   client constructed afterwards talks to it (and its WebSocket attempt gets a 404 from it).
 - `sandbox_client(sb, key)`: an httpx client for it.
+- `free_port()`: a loopback port nothing listens on (for a server that is down, or starts later).
 - `FakeClock`, `clock`, `clocked_sandbox`: an injectable clock for `Sandbox(clock=...)` that tests
   advance by hand, and a sandbox running on it.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,14 @@ from fleetscan.sandbox import Sandbox
 
 # 2026-06-12 10:00:00 UTC, a fixed "now" for clocked tests.
 CLOCK_START_S = 1_781_258_400.0
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago: a gateway that is down, or starts later."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 class FakeClock:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from sweep_helpers import START, invoke
+from sweep_helpers import START, invoke, write_jsonl
 
 from fleetscan.simulate import FleetSpec, SimulatedFleet, parse_fault
-from fleetscan.timeutil import plexus_timestamp
 
 METRICS = ["--metric", "temperature", "--metric", "humidity", "--metric", "pressure"]
 
@@ -26,17 +24,8 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> Path:
         faults=tuple(parse_fault(t) for t in faults),
     )
     path = tmp_path_factory.mktemp("boards") / "rows.jsonl"
-    with path.open("w", encoding="utf-8") as out:
-        for r in SimulatedFleet(spec).iter_readings(["temperature", "humidity", "pressure"]):
-            record = {
-                "source_id": r.source_id,
-                "metric": r.metric,
-                "value": r.value,
-                "timestamp": plexus_timestamp(r.ts_ms),
-                "tags": dict(r.tags),
-            }
-            out.write(json.dumps(record) + "\n")
-    return path
+    readings = SimulatedFleet(spec).iter_readings(["temperature", "humidity", "pressure"])
+    return write_jsonl(path, readings)
 
 
 def test_a_board_bad_on_every_metric_is_one_finding(rows: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from sandbox_fixtures import free_port
 from sweep_helpers import env_for
 
 from fleetscan.sandbox import Sandbox
@@ -20,12 +20,6 @@ from fleetscan.telemetry import Reading
 from fleetscan.timeutil import now_ms
 
 BOARD = "esp32-bme280-01"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def scrape(port: int) -> dict[str, float]:

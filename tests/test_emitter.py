@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import httpx
 import pytest
+from sandbox_fixtures import free_port
 
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import EmitError
@@ -65,13 +65,6 @@ def test_read_only_key_is_an_emit_error_without_the_key(plexus_env: Sandbox) -> 
         with pytest.raises(EmitError) as info:
             emitter.send(points(2, now_ms()))
     assert key not in str(info.value)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_gateway_down_then_up_delivers_every_point_once(

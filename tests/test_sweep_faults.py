@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sandbox_fixtures import free_port
 from standin import Reply, StandIn
 from sweep_helpers import (
     BOARDS,
@@ -131,16 +131,10 @@ KILLED_AFTER_POSTING = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_killed_between_posting_and_committing_duplicates_at_worst_and_loses_nothing(
     fleet_sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    port, db = _free_port(), tmp_path / "gateway.db"
+    port, db = free_port(), tmp_path / "gateway.db"
     env = env_for(fleet_sandbox, tmp_path, gateway_url=f"http://127.0.0.1:{port}")
     state = tmp_path / "state.db"
     assert sweep(state, SWEEP_TIMES[0], env)[0] == 3  # gateway down: 32 points in the outbox

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sandbox_fixtures import FakeClock
+from sandbox_fixtures import FakeClock, free_port
 from sweep_helpers import (
     BAD,
     BLIP,
@@ -229,7 +228,7 @@ def test_plexus_down_exits_3_and_leaves_the_state_unchanged(
     env, state = env_for(blip_sandbox, tmp_path), tmp_path / "state.db"
     assert sweep(state, SWEEP_TIMES[0], env)[0] == 0
     before = state.read_bytes()
-    down = {**env, "PLEXUS_ENDPOINT": f"http://127.0.0.1:{_free_port()}"}
+    down = {**env, "PLEXUS_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
     code, out, err = sweep(state, SWEEP_TIMES[1], down)
     assert code == 3 and out == "" and err.count("\n") == 1
     assert "cannot reach" in err and "gave up after 4 attempts" in err and "Traceback" not in err
@@ -240,16 +239,10 @@ def test_plexus_down_exits_3_and_leaves_the_state_unchanged(
     assert state.read_bytes() == before
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_points_are_delivered_once_after_the_gateway_comes_back(
     blip_sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    port, db = _free_port(), tmp_path / "gateway.db"
+    port, db = free_port(), tmp_path / "gateway.db"
     gateway = Sandbox(port=port, db_path=db).start()
     gateway.stop()  # the gateway is down for the first sweep
     env = env_for(blip_sandbox, tmp_path, gateway_url=f"http://127.0.0.1:{port}")
@@ -273,7 +266,7 @@ def test_points_are_delivered_once_after_the_gateway_comes_back(
 def test_an_alert_event_the_gateway_missed_arrives_once_next_sweep(
     blip_sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    port, db = _free_port(), tmp_path / "gateway.db"
+    port, db = free_port(), tmp_path / "gateway.db"
     env = env_for(blip_sandbox, tmp_path, gateway_url=f"http://127.0.0.1:{port}")
     state = tmp_path / "state.db"
     for at in (OPENS - 10 * MIN, OPENS - 5 * MIN):  # the gateway is down while the alert opens
