@@ -400,32 +400,40 @@ FROM ({rows}) WHERE {in_slice} AND ts >= {start} GROUP BY source_id ORDER BY sou
     cols = conn.columns(cells_sql)
     reductions = []
     if cols:
-        buckets, src = np.array(cols[0], np.int64), cols[1]
-        for j in np.unique(buckets):
-            if not 0 <= j < n_buckets:
-                continue
-            rows_j = np.flatnonzero(buckets == j)
-            part = [[c[r] for r in rows_j] for c in cols[3:]]
-            agg = _to_aggregates(metric, [src[r] for r in rows_j], [""] * len(rows_j), part)
-            reductions.append((int((first + j) * bucket_ms), _aligned(agg, ids, cohorts, where)))
+        # One conversion of every row (ordered by bucket, then source), sliced per bucket.
+        buckets = np.array(cols[0], np.int64)
+        flat = _to_aggregates(metric, cols[1], [""] * len(buckets), cols[3:])
+        slot = np.array([where[s] for s in cols[1]], np.int64)
+        bounds = np.flatnonzero(np.diff(buckets)) + 1
+        for lo, hi in zip([0, *bounds], [*bounds, len(buckets)], strict=True):
+            j = int(buckets[lo])
+            if 0 <= j < n_buckets:
+                aligned = _aligned(flat, slot, lo, hi, ids, cohorts)
+                reductions.append((int((first + j) * bucket_ms), aligned))
     return learn(ids, cohorts, last_ts, reductions)
 
 
 def _aligned(
-    agg: WindowAggregates, ids: Sequence[str], cohorts: Sequence[str], where: dict[str, int]
+    flat: WindowAggregates,
+    slot: Any,
+    lo: int,
+    hi: int,
+    ids: Sequence[str],
+    cohorts: Sequence[str],
 ) -> WindowAggregates:
-    """`agg` spread over all of `ids` (sources without rows in the bucket: empty rows)."""
-    full = WindowAggregates.empty(agg.metric, tuple(ids), tuple(cohorts))
-    rows = np.array([where[s] for s in agg.source_ids], np.int64)
+    """Rows `lo:hi` of `flat` spread over all of `ids` (`slot[i]`: row i's place in `ids`);
+    sources without rows in that bucket get empty rows."""
+    full = WindowAggregates.empty(flat.metric, tuple(ids), tuple(cohorts))
+    rows = slot[lo:hi]
     values = {}
     for f in fields(WindowAggregates):
         if f.name in ("metric", "source_ids", "cohorts"):
             continue
         column = getattr(full, f.name).copy()
-        column[rows] = getattr(agg, f.name)
+        column[rows] = getattr(flat, f.name)[lo:hi]
         values[f.name] = column
     return WindowAggregates(
-        metric=agg.metric, source_ids=tuple(ids), cohorts=tuple(cohorts), **values
+        metric=flat.metric, source_ids=tuple(ids), cohorts=tuple(cohorts), **values
     )
 
 
