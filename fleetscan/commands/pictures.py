@@ -17,7 +17,7 @@ import typer
 from fleetscan.commands.common import fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
-from fleetscan.commands.replay import _from_file, _from_plexus
+from fleetscan.commands.replay import history_from_file, history_from_plexus
 from fleetscan.commands.sweep_cli import (
     DEFAULT_SWEEP,
     EXIT_USAGE,
@@ -82,7 +82,7 @@ def load_window(
         fail(str(exc), code=EXIT_USAGE)
     try:
         if input_file is not None:
-            history = _from_file(input_file, metrics, options)
+            history = history_from_file(input_file, metrics, options)
             span = history.span()
             if span is None:
                 raise InputError(f"{input_file} holds no {', '.join(metrics)} readings")
@@ -92,7 +92,7 @@ def load_window(
         else:
             to_ms = to_ms if to_ms is not None else now_ms()
             from_ms = from_ms if from_ms is not None else to_ms - DEFAULT_SPAN_MS
-            history = _from_plexus(metrics, options, from_ms, to_ms, endpoint, api_key)
+            history = history_from_plexus(metrics, options, from_ms, to_ms, endpoint, api_key)
         if from_ms >= to_ms:
             raise InputError("--from must be before --to")
         return replay_window(

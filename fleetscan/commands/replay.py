@@ -138,7 +138,7 @@ def replay_command(
 
         stored = read_only(state_path) if state_path is not None else []
         if input_file is not None:
-            history = _from_file(input_file, [*metric, SENSOR_OK], options)
+            history = history_from_file(input_file, [*metric, SENSOR_OK], options)
             span = history.span()
             if from_ms is None:
                 oldest = span[0] if span else now_ms()
@@ -148,7 +148,7 @@ def replay_command(
         else:
             assert from_ms is not None
             to_ms = to_ms if to_ms is not None else now_ms()
-            history = _from_plexus(metric, options, from_ms, to_ms, endpoint, api_key)
+            history = history_from_plexus(metric, options, from_ms, to_ms, endpoint, api_key)
     except FleetscanError as exc:
         fail(str(exc), code=code_for(exc, UNKNOWN))
     health = None
@@ -263,7 +263,8 @@ def _refuse_blind(coverage: ReplayCoverage) -> None:
         fail(why, code=UNKNOWN)
 
 
-def _from_file(path: Path, metrics: list[str], options: StepOptions) -> History:
+def history_from_file(path: Path, metrics: list[str], options: StepOptions) -> History:
+    """The rows of `path` a replay (or `plot`/`report`) sweeps over; skipped rows are said."""
     latest = now_ms() + LATEST_AHEAD_MS
     history, skipped = load_history(
         path, metrics, group_by=options.sweep.group_by, latest_ms=latest
@@ -273,7 +274,7 @@ def _from_file(path: Path, metrics: list[str], options: StepOptions) -> History:
     return history
 
 
-def _from_plexus(
+def history_from_plexus(
     metrics: list[str],
     options: StepOptions,
     from_ms: int,
