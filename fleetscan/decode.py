@@ -3,20 +3,24 @@
 msgspec decodes a page (`{"data": [...]}`) or a JSON-lines file into small typed structs in C,
 skipping the fields fleetscan does not read (`org_id`, `metadata`, and `tags` unless `--group-by`
 needs them; then each row's tags stay raw JSON and each distinct text is decoded once); the
-columns are then filled in a few list passes,
-and the `YYYY-MM-DD HH:MM:SS.mmm` timestamps are checked and converted all at once by NumPy.
+columns are then filled in a few list passes, and the `YYYY-MM-DD HH:MM:SS.mmm` timestamps are
+checked and converted all at once by NumPy arithmetic on their digits.
+
+A page only labels the rows that decide a cohort (per source and metric, the newest valid row
+carrying a group-by tag, as `columns.batches` picks it), so the tags of the other rows are never
+decoded; a file labels every row, since replays pick rows from any time span.
 
 Anything a plain Plexus row does not hold (a missing field, a string or boolean value, another
-timestamp form, an impossible date, a non-string group-by tag, a line that is not JSON) makes
-the typed decoder give up and return None: the caller then takes the per-row path
-(`telemetry.parse_rows`), so malformed input is skipped and counted exactly as it always was.
-Null values are the one kind of bad row handled here, counted with the same reason.
+timestamp form, an impossible date, a non-string group-by tag where it decides a cohort, a line
+that is not JSON) makes the typed decoder give up and return None: the caller then takes the
+per-row path (`telemetry.parse_rows`), so malformed input is skipped and counted exactly as it
+always was. Null values are the one kind of bad row handled here, counted with the same reason.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from operator import attrgetter
@@ -107,13 +111,14 @@ def _line_decoder(group_by: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
 
 
 def decode_page(body: bytes, *, group_by: Sequence[str] = ()) -> Decoded | None:
-    """A `/api/v1/telemetry` body as columns, or None when it needs the per-row path."""
+    """A `/api/v1/telemetry` body as columns, or None when it needs the per-row path; only the
+    rows that decide a cohort are labelled (see the module doc)."""
     keys = tuple(group_by)
     try:
         rows = _page_decoder(keys).decode(body).data
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    return _columns(rows, keys)
+    return _columns(rows, keys, deciding_only=True)
 
 
 def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None:
@@ -136,7 +141,7 @@ def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None
                     rows = decoder.decode_lines(data)
                 except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                     return None  # the per-row path says which rows and why
-                decoded = _columns(rows, keys)
+                decoded = _columns(rows, keys, deciding_only=False)
                 if decoded is None:
                     return None
                 parts.append(decoded.settle())
@@ -147,11 +152,9 @@ def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None
     return RowColumns.concat(parts)
 
 
-def _columns(rows: list[Any], group_by: tuple[str, ...]) -> Decoded | None:
-    sources: dict[str, int] = {}
-    metrics: dict[str, int] = {}
-    source = [sources.setdefault(s, len(sources)) for s in map(_SOURCE, rows)]
-    metric = [metrics.setdefault(m, len(metrics)) for m in map(_METRIC, rows)]
+def _columns(rows: list[Any], group_by: tuple[str, ...], *, deciding_only: bool) -> Decoded | None:
+    src, sources = _codes(list(map(_SOURCE, rows)))
+    met, metrics = _codes(list(map(_METRIC, rows)))
     if "" in sources or "" in metrics:
         return None  # "missing source_id" / "missing metric": the validator says so
     ts_ms = plexus_ms(list(map(_TIMESTAMP, rows)))
@@ -160,21 +163,31 @@ def _columns(rows: list[Any], group_by: tuple[str, ...]) -> Decoded | None:
     values = list(map(_VALUE, rows))
     value = np.array(values, dtype=np.float64)  # None becomes NaN
     bad = ~np.isfinite(value)  # JSON has no NaN or infinity, and msgspec refuses 1e999
-    labelled = _labels(rows, group_by)
+    series = np.where(bad, -1, src * len(metrics) + met) if deciding_only else None
+    labelled = _labels(rows, group_by, ts_ms, series=series)
     if labelled is None:
         return None
     label, labels = labelled
     columns = RowColumns(
-        tuple(sources),
-        tuple(metrics),
+        sources,
+        metrics,
         labels,
-        np.array(source, np.int64),
-        np.array(metric, np.int64),
+        src,
+        met,
         ts_ms,
         value,
         label,
     )
     return Decoded(columns, bad)
+
+
+def _codes(names: list[str]) -> tuple[Ints, tuple[str, ...]]:
+    """Each name's code, in first-seen order, and the names."""
+    if names and names.count(names[0]) == len(names):  # one name, as a page of one metric:
+        return np.zeros(len(names), np.int64), (names[0],)  # compared, not hashed, per row
+    seen: dict[str, int] = {}
+    codes = np.array([seen.setdefault(n, len(seen)) for n in names], np.int64)
+    return codes, tuple(seen)
 
 
 _SOURCE, _METRIC, _TIMESTAMP, _VALUE = (
@@ -185,28 +198,89 @@ _SOURCE, _METRIC, _TIMESTAMP, _VALUE = (
 )
 
 
-def _labels(rows: list[Any], group_by: tuple[str, ...]) -> tuple[Ints, tuple[str, ...]] | None:
+def _labels(
+    rows: list[Any], group_by: tuple[str, ...], ts_ms: Ints, *, series: Ints | None
+) -> tuple[Ints, tuple[str, ...]] | None:
     """Each row's cohort label code (NO_LABEL without a group-by tag) and the labels; None when
     a group-by tag is not a string (the validator's `str()` decides those).
 
-    The tags stay raw JSON per row; each distinct text is decoded once.
+    The tags stay raw JSON per row and each distinct text is decoded once. With `series` (each
+    valid row's (source, metric) code, -1 for rows to skip) only the rows that decide a cohort
+    are labelled, the newest valid row carrying a group-by tag of each series (see
+    `_deciding_rows`), and the others are left NO_LABEL: `columns.batches` gives the same
+    cohorts, and tags of the other rows are not even looked at.
     """
+    label = np.full(len(rows), NO_LABEL, np.int64)
     if not group_by:
-        return np.full(len(rows), NO_LABEL, np.int64), ()
-    texts: dict[bytes, int] = {}
-    seen = [texts.setdefault(bytes(t), len(texts)) for t in _tags(rows)]
+        return label, ()
+    tags = _tags(rows)
     labels: dict[str, int] = {}
-    table = np.full(len(texts), NO_LABEL, np.int64)
-    for text, k in texts.items():
-        tags = msgspec.json.decode(text)
-        if not isinstance(tags, dict) or tags.keys().isdisjoint(group_by):
-            continue  # no tags, or none of the group-by keys: says nothing about the cohort
-        values = [tags.get(key, "") for key in group_by]
-        if not all(isinstance(v, str) for v in values):
+    codes: dict[bytes, int | None] = {}
+
+    def code(i: int) -> int | None:
+        text = bytes(tags[i])
+        if text not in codes:
+            codes[text] = _label_code(text, group_by, labels)
+        return codes[text]
+
+    picked = range(len(rows)) if series is None else _deciding_rows(series, ts_ms, code)
+    if picked is None:
+        return None
+    for i in picked:
+        c = code(i)
+        if c is None:
             return None
-        table[k] = labels.setdefault("/".join(values), len(labels))
-    out: Ints = table[np.array(seen, np.int64)] if seen else np.zeros(0, np.int64)
-    return out, tuple(labels)
+        label[i] = c
+    return label, tuple(labels)
+
+
+def _deciding_rows(
+    series: Ints, ts_ms: Ints, code: Callable[[int], int | None]
+) -> list[int] | None:
+    """Per series (code >= 0), the newest row carrying a group-by tag (`code` not NO_LABEL):
+    the newest row of each series first, and only for series whose newest row carries none,
+    all their rows. None when `code` says a tag is not a string."""
+    rows = np.flatnonzero(series >= 0)
+    first = [int(i) for i in rows[_newest(series[rows], ts_ms[rows])]]
+    found = [code(i) for i in first]
+    if None in found:
+        return None
+    untagged = [series[i] for i, c in zip(first, found, strict=True) if c == NO_LABEL]
+    if not untagged:
+        return first
+    rest = rows[np.isin(series[rows], untagged)]
+    rest_codes = [code(int(i)) for i in rest]
+    if None in rest_codes:
+        return None
+    tagged = rest[np.array(rest_codes, np.int64) != NO_LABEL]
+    return first + [int(i) for i in tagged[_newest(series[tagged], ts_ms[tagged])]]
+
+
+def _newest(series: Ints, ts_ms: Ints) -> Ints:
+    """The position of the newest entry of each distinct code in `series`: latest timestamp,
+    then latest in arrival order, as `columns.batches` picks a source's cohort row."""
+    if not len(series):
+        return np.zeros(0, np.int64)
+    if (np.diff(ts_ms) >= 0).all():  # oldest first, as pages come: the last of each code
+        last = np.full(int(series.max()) + 1, -1, np.int64)
+        np.maximum.at(last, series, np.arange(len(series)))
+        out: Ints = last[last >= 0]
+        return out
+    order = np.lexsort((ts_ms, series))  # stable: equal times stay in arrival order
+    ends: Ints = order[np.r_[series[order][1:] != series[order][:-1], True]]
+    return ends
+
+
+def _label_code(text: bytes, group_by: tuple[str, ...], labels: dict[str, int]) -> int | None:
+    """The label code of one row's raw tags (NO_LABEL: none of the group-by keys; None: a
+    group-by tag that is not a string)."""
+    tags = msgspec.json.decode(text)
+    if not isinstance(tags, dict) or tags.keys().isdisjoint(group_by):
+        return NO_LABEL  # no tags, or none of the group-by keys: says nothing about the cohort
+    values = [tags.get(key, "") for key in group_by]
+    if not all(isinstance(v, str) for v in values):
+        return None
+    return labels.setdefault("/".join(values), len(labels))
 
 
 def _tags(rows: list[Any]) -> list[Any]:
@@ -221,24 +295,58 @@ def plexus_ms(texts: list[str]) -> Ints | None:
     >>> plexus_ms(["2026-06-12 10:00:00.123"]).tolist(), plexus_ms(["2026-02-30 10:00:00.000"])
     ([1781258400123], None)
     """
-    if not texts:
+    n = len(texts)
+    if not n:
         return np.zeros(0, np.int64)
-    text = np.array(texts)
-    if text.dtype.itemsize != 4 * _TS_LEN:
+    joined = "".join(texts)
+    # As long as 23 per text and none longer: every one exactly 23 characters.
+    if len(joined) != _TS_LEN * n or max(map(len, texts)) != _TS_LEN or not joined.isascii():
         return None
-    chars = text.view(np.uint32).reshape(-1, _TS_LEN)  # shorter strings end in zeros
-    digits = chars[:, _DIGITS] - ord("0")
-    if (digits > 9).any() or (digits[:, 0:4] == 0).all(axis=1).any():  # year 0000: no such year
+    chars = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(n, _TS_LEN)
+    if (chars[:, _SEPARATOR_PLACES] != _SEPARATOR_CODES).any():
         return None
-    for place, sep in _SEPARATORS.items():
-        if (chars[:, place] != ord(sep)).any():
-            return None
-    if (chars[:, 17] > ord("5")).any():  # second 60 or more (numpy would roll it over)
+    d = chars.T[_DIGITS].astype(np.int32) - ord("0")  # one row per digit place: fast sums
+    if ((d < 0) | (d > 9)).any():
         return None
-    try:
-        out: Ints = text.astype("datetime64[ms]").astype(np.int64)
-    except ValueError:
+    year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+    month, day = d[4] * 10 + d[5], d[6] * 10 + d[7]
+    hour, minute, second = (
+        d[8] * 10 + d[9],
+        d[10] * 10 + d[11],
+        d[12] * 10 + d[13],
+    )
+    milli = d[14] * 100 + d[15] * 10 + d[16]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if (
+        (year < 1)  # year 0000: no such year
+        | (month < 1) | (month > 12)
+        | (day < 1) | (day > _MONTH_DAYS[np.clip(month, 1, 12)] + (leap & (month == 2)))
+        | (hour > 23) | (minute > 59) | (second > 59)
+    ).any():  # fmt: skip
         return None
+    days = _days_from_civil(year, month, day).astype(np.int64)
+    out: Ints = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + milli
+    return out
+
+
+_SEPARATOR_PLACES = list(_SEPARATORS)
+_SEPARATOR_CODES = np.array([ord(c) for c in _SEPARATORS.values()], np.uint8)
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+
+
+def _days_from_civil(year: Ints, month: Ints, day: Ints) -> Ints:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's `days_from_civil`:
+    years counted from March, so the leap day ends the year, in 400-year eras of 146,097 days).
+
+    >>> _days_from_civil(np.array([1970, 2000, 2026]), np.array([1, 3, 6]), np.array([1, 1, 12]))
+    array([    0, 11017, 20616])
+    """
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400  # year of the era, 0..399
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1  # day of the March-based year
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy  # day of the era
+    out: Ints = era * 146_097 + doe - 719_468
     return out
 
 

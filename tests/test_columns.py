@@ -120,14 +120,54 @@ def test_a_decoded_page_builds_the_batches_the_per_row_path_builds(
         {"timestamp": "2026-02-30 10:00:00.000"},  # no such day
         {"timestamp": 1781258400},
         {"source_id": ""},
-        {"tags": {"room": 7}},  # a non-string group-by tag
-        {"tags": {"room": None}},
     ],
 )
 def test_pages_the_typed_decoder_declines_take_the_per_row_path(change: dict[str, Any]) -> None:
     rows = fleet_rows(4, 3)
     rows[2] = {**rows[2], **change}
     assert decode_page(page_body(rows), group_by=("room",)) is None
+
+
+@pytest.mark.parametrize("tags", [{"room": 7}, {"room": None}])  # non-string group-by tags
+def test_a_page_whose_cohort_rests_on_a_non_string_tag_takes_the_per_row_path(
+    tags: dict[str, Any],
+) -> None:
+    rows = fleet_rows(4, 3)
+    newest_b01 = max(i for i, r in enumerate(rows) if r["source_id"] == "b01")
+    rows[newest_b01] = {**rows[newest_b01], "tags": tags}
+    assert decode_page(page_body(rows), group_by=("room",)) is None
+
+
+@pytest.mark.parametrize("tags", [{"room": 7}, {"room": None}, "not an object"])
+def test_tags_that_cannot_decide_a_cohort_are_not_read_from_a_page(tags: Any) -> None:
+    """Only the newest tagged row of each series decides its cohort: a page's older tags are
+    not even decoded, and the batches are still the per-row path's."""
+    rows = fleet_rows(4, 3)
+    oldest_b01 = min(i for i, r in enumerate(rows) if r["source_id"] == "b01")
+    rows[oldest_b01] = {**rows[oldest_b01], "tags": tags}
+    decoded = decode_page(page_body(rows), group_by=("room",))
+    assert decoded is not None
+    metrics = ["temperature", "humidity"]
+    assert_same(
+        batches(decoded.settle(), metrics),
+        old_batches(parse_rows(rows), metrics, ("room",), dropped=False),
+    )
+
+
+@pytest.mark.parametrize("group_by", GROUPINGS)
+def test_cohorts_from_a_page_out_of_time_order_are_the_per_row_paths(
+    group_by: tuple[str, ...],
+) -> None:
+    rows = fleet_rows(9, 6, seed=3)
+    rows[4]["value"] = None  # a null value's tags say nothing either
+    shuffled = [rows[i] for i in np.random.default_rng(4).permutation(len(rows))]
+    decoded = decode_page(page_body(shuffled), group_by=group_by)
+    assert decoded is not None
+    metrics = ["temperature", "humidity"]
+    assert_same(
+        batches(decoded.settle(), metrics),
+        old_batches(parse_rows(shuffled), metrics, group_by, dropped=False),
+    )
 
 
 def test_out_of_range_numbers_take_the_per_row_path() -> None:
