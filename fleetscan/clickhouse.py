@@ -116,21 +116,24 @@ class Connection:
                 f"cannot reach ClickHouse at {parts.hostname}: {type(exc).__name__}"
             ) from None
 
-    def columns(self, sql: str) -> list[list[Any]]:
-        if self._session is not None:
-            import orjson
+    def columns(self, sql: str) -> list[Any]:
+        """The result's columns as NumPy arrays (strings as object arrays); [] for no rows.
 
+        chdb hands over an Arrow table (the columns cross as typed buffers, not as text or
+        Python objects); a server's columns come back as clickhouse-connect decodes them."""
+        if self._session is not None:
             try:
-                result = self._session.query(sql, "JSONCompactColumns")
+                table = self._session.query(sql, "ArrowTable")
             except Exception as exc:
                 raise UnavailableError(f"ClickHouse query failed: {str(exc)[:300]}") from None
-            text = result.bytes()
-            return list(orjson.loads(text)) if text.strip() else []
+            if not table.num_rows:
+                return []
+            return [c.to_numpy() for c in table.columns]
         try:
             result = self._client.query(sql)
         except Exception as exc:
             raise UnavailableError(f"ClickHouse query failed: {str(exc)[:300]}") from None
-        return [list(c) for c in result.result_columns]
+        return [np.array(c) for c in result.result_columns]
 
     def close(self) -> None:
         if self._session is not None:
@@ -224,24 +227,28 @@ SELECT
   if({sim}, arrayCount(x -> abs(x / {GRID_STEP!r} - roundBankers(x / {GRID_STEP!r}))
                             * {GRID_STEP!r} < {GRID_TOL!r}, v) / n, nan) AS grid,
   if(n > {2 * lag} AND vmax - vmin > thr,
-     arrayCount(j -> greatest(least(v[j] - v[j - {lag}], v[j] - v[j + {lag}]),
-                              -greatest(v[j] - v[j - {lag}], v[j] - v[j + {lag}])) > thr,
-                range({lag + 1}, greatest(n - {lag - 1}, {lag + 1}))), 0) AS spikes,
+     arrayCount((x, before, after) -> greatest(least(x - before, x - after),
+                                               -greatest(x - before, x - after)) > thr,
+                arraySlice(v, {lag + 1}, m), arraySlice(v, 1, m), arraySlice(v, {2 * lag + 1}, m)),
+     0) AS spikes,
   if(n >= 2, toFloat64(gap), nan) AS gap_ms,
   if(n >= 2, t[arrayFirstIndex(x -> x = gap, steps) + 1], -1) AS gap_end_ts
 FROM (
   SELECT *,
-    arrayMap(p -> p.2, pts) AS v,
-    arrayMap(p -> p.1, pts) AS t,
+    pts.2 AS v,
+    pts.1 AS t,
     arraySort(v) AS sv,
     {_median("sv", "n")} AS median,
     if(n > 0, sv[1], nan) AS vmin,
     if(n > 0, sv[n], nan) AS vmax,
-    arraySort(arrayMap(i -> abs((v[i + 2] - 2 * v[i + 1]) + v[i]), range(1, greatest(n - 1, 1)))) AS d2,
+    greatest(n - 2, 0) AS n2,
+    arraySort(arrayMap((a, b, c) -> abs((c - 2 * b) + a),
+                       arraySlice(v, 1, n2), arraySlice(v, 2, n2), arraySlice(v, 3, n2))) AS d2,
     if(n >= 3, {MAD_TO_SIGMA!r} * {_median("d2", "(n - 2)")} / {math.sqrt(6.0)!r}, nan) AS noise,
     if(isNaN(noise), {floor!r}, greatest({SPIKE_K!r} * noise, {floor!r})) AS thr,
     arrayMap(x -> x - median, v) AS c,
-    arraySum(arrayMap(i -> c[i + 1] * c[i], range(1, greatest(n, 1)))) AS num,
+    arraySum(arrayMap((a, b) -> b * a, arrayPopBack(c), arrayPopFront(c))) AS num,
+    greatest(n - {2 * lag}, 0) AS m,  -- readings with {lag} on each side: spike candidates
     arraySum(arrayMap(x -> x * x, c)) AS den,
     arrayPopFront(arrayDifference(t)) AS steps,
     arrayMax(arrayPushBack(steps, toInt64(-1))) AS gap
@@ -265,17 +272,21 @@ ORDER BY {keys}
 
 
 def _to_aggregates(
-    metric: str, source_ids: Sequence[str], cohorts: Sequence[str], cols: Sequence[list[Any]]
+    metric: str, source_ids: Sequence[str], cohorts: Sequence[str], cols: Sequence[Any]
 ) -> WindowAggregates:
     """The columns of `_aggregates_sql` (after its keys) as a `WindowAggregates`."""
     (n, nan_n, invalid_n, future_n, past_n, median, vmin, vmax, last_ts) = cols[:9]
     interval, noise, lag1, grid, spikes, gap, gap_end = cols[9:]
 
-    def ints(c: list[Any]) -> Any:
-        return np.array(c, np.int64)
+    def ints(c: Any) -> Any:
+        return np.asarray(c, np.int64)
 
-    def floats(c: list[Any]) -> Any:
-        return np.array([np.nan if x is None else x for x in c], np.float64)
+    def floats(c: Any) -> Any:  # a server's nullable columns may hold None: NaN here
+        return (
+            np.asarray(c, np.float64)
+            if c.dtype != object
+            else np.array([np.nan if x is None else x for x in c], np.float64)
+        )
 
     return WindowAggregates(
         metric=metric,
