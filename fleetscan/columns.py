@@ -181,8 +181,10 @@ def _metric_batch(
     columns: RowColumns, metric: str, rows: Ints, dropped: Mapping[tuple[str, str], int]
 ) -> SeriesBatch:
     src = columns.source[rows]
-    present, first = np.unique(src, return_index=True)
-    seen = present[np.argsort(first, kind="stable")]  # sources in first-seen order
+    first = np.full(len(columns.source_ids), len(src), np.int64)
+    np.minimum.at(first, src, np.arange(len(src)))  # each source's first row, in one pass
+    present = np.flatnonzero(first < len(src))
+    seen = present[np.argsort(first[present], kind="stable")]  # sources in first-seen order
     ids = [columns.source_ids[s] for s in seen.tolist()]
     known = set(ids)
     counts: dict[str, int] = {}
@@ -195,7 +197,9 @@ def _metric_batch(
     local = np.zeros(len(columns.source_ids), np.int64)
     local[seen] = np.arange(len(seen))
     local_src = local[src]
-    order = np.argsort(local_src, kind="stable")  # grouped by source, arrival order kept
+    # Grouped by source, arrival order kept; NumPy sorts 16-bit codes stably by radix, in O(n).
+    narrow = local_src.astype(np.uint16) if len(seen) <= 1 << 16 else local_src
+    order = np.argsort(narrow, kind="stable")
     cohorts = [""] * len(ids)
     labelled = np.flatnonzero(columns.label[rows] != NO_LABEL)
     if len(labelled):

@@ -182,9 +182,10 @@ def _columns(rows: list[Any], group_by: tuple[str, ...], *, deciding_only: bool)
 
 
 def _codes(names: list[str]) -> tuple[Ints, tuple[str, ...]]:
-    """Each name's code, in first-seen order, and the names."""
-    if names and names.count(names[0]) == len(names):  # one name, as a page of one metric:
-        return np.zeros(len(names), np.int64), (names[0],)  # compared, not hashed, per row
+    """Each name's code, in first-seen order, and the names; a list of one name is compared,
+    not hashed, row by row."""
+    if names and names[0] == names[-1] and names.count(names[0]) == len(names):
+        return np.zeros(len(names), np.int64), (names[0],)  # one name (a page of one metric)
     seen: dict[str, int] = {}
     codes = np.array([seen.setdefault(n, len(seen)) for n in names], np.int64)
     return codes, tuple(seen)
