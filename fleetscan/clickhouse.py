@@ -13,7 +13,8 @@ Two grouped queries per metric, so only small rows travel, never raw readings:
 URLs: `chdb:PATH` opens an embedded ClickHouse (chdb) on a data directory; `http(s)://[user@]
 host:port` a server through clickhouse-connect, the password read from an environment variable
 by the CLI and never printed. The SQL reads one table and groups by source, so it runs unchanged
-on Plexus's Distributed `telemetry_dist` across a cluster (`--table`).
+on Plexus's Distributed `telemetry_dist` across a cluster, which is read whenever the database
+has it (`Target.resolved`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,13 +55,28 @@ from fleetscan.timeutil import EPOCH_MS_CUTOFF
 TS = "toUnixTimestamp64Milli(timestamp)"
 
 
+LOCAL_TABLE = "telemetry"  # Plexus's ReplicatedMergeTree: on a cluster, one shard's rows
+DISTRIBUTED_TABLE = "telemetry_dist"  # its Distributed wrapper, which Plexus's readers query
+
+
 @dataclass(frozen=True)
 class Target:
-    """Where the telemetry table is, and whose rows to read."""
+    """Where the telemetry table is, and whose rows to read; `table=""` picks one (`resolved`)."""
 
     database: str = "plexus"
-    table: str = "telemetry"
+    table: str = ""
     org: str | None = None
+
+    def resolved(self, conn: Connection) -> Target:
+        """This target with its table named: `telemetry_dist` where the database has one (a
+        cluster, where the local table holds only one shard's rows), else `telemetry`."""
+        if self.table:
+            return self
+        found = conn.columns(
+            f"SELECT name FROM system.tables WHERE database = {quote(self.database)} "
+            f"AND name = {quote(DISTRIBUTED_TABLE)}"
+        )
+        return replace(self, table=DISTRIBUTED_TABLE if found else LOCAL_TABLE)
 
 
 def check_url(url: str) -> None:
@@ -172,7 +188,7 @@ def _where(target: Target, metric: str, lo_ms: int, hi_ms: int) -> str:
 
 
 def _table(target: Target) -> str:
-    return f"{_identifier(target.database)}.{_identifier(target.table)}"
+    return f"{_identifier(target.database)}.{_identifier(target.table or LOCAL_TABLE)}"
 
 
 def _label(group_by: Sequence[str]) -> tuple[str, str]:
@@ -459,6 +475,7 @@ def clickhouse_sweep(
 ) -> StepOutcome:
     """A one-off sweep at `now_ms` (as `fleet --no-state` runs it), reduced inside ClickHouse."""
     opts = options.sweep
+    target = target.resolved(conn)
     windows = {}
     baselines = {}
     for metric in dict.fromkeys(metrics):
@@ -481,6 +498,7 @@ def clickhouse_replay(
 ) -> Iterator[StepOutcome]:
     """`sweeps.replay.replay` with every sweep reduced inside ClickHouse: one outcome per time."""
     state = SweepState()
+    target = target.resolved(conn)
     opts = options.sweep
     for now_ms in times:
         plan = plan_sweep(state, metrics, now_ms, options)

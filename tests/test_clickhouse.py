@@ -120,6 +120,47 @@ def test_another_org_sees_nothing(tmp_path: Path) -> None:
     assert other.verdicts == ()
 
 
+def test_a_cluster_is_read_through_its_distributed_table(tmp_path: Path) -> None:
+    """On a cluster `telemetry` holds one shard's rows and `telemetry_dist` all of them (chdb has
+    no cluster: a plain table of the same layout stands in for the Distributed wrapper)."""
+    from chdb import session
+
+    rows = [
+        {"source_id": s, "metric": "temperature", "value": 21.0,
+         "timestamp": "2026-06-12 09:59:00.000", "tags": {}}
+        for s in ("b1", "b2")
+    ]  # fmt: skip
+    create_plexus_store(tmp_path / "ch", rows, org="org-a")
+    options = StepOptions(sweep=SweepOptions(window_ms=600_000), use_baseline=False)
+
+    def swept() -> list[str]:
+        with Connection(f"chdb:{tmp_path / 'ch'}") as conn:
+            outcome = clickhouse_sweep(
+                conn, Target(org="org-a"), ["temperature"], now_ms=NOW, upper_ms=NOW,
+                options=options,
+            )  # fmt: skip
+        return sorted(v.result.source_id for v in outcome.verdicts)
+
+    assert swept() == ["b1", "b2"]  # one node: the table itself
+    s = session.Session(str(tmp_path / "ch"))
+    try:
+        s.query("CREATE TABLE plexus.telemetry_dist AS plexus.telemetry")
+        s.query("INSERT INTO plexus.telemetry_dist SELECT * FROM plexus.telemetry")
+        s.query(
+            "ALTER TABLE plexus.telemetry DELETE WHERE source_id = 'b2' SETTINGS mutations_sync = 1"
+        )  # b2's rows are on another shard
+    finally:
+        s.close()
+    assert swept() == ["b1", "b2"]
+    with Connection(f"chdb:{tmp_path / 'ch'}") as conn:
+        local = Target(org="org-a", table="telemetry")
+        assert local.resolved(conn) == local  # a named table is read as named
+        only = clickhouse_sweep(
+            conn, local, ["temperature"], now_ms=NOW, upper_ms=NOW, options=options
+        )
+    assert [v.result.source_id for v in only.verdicts] == ["b1"]
+
+
 def test_the_cli_sweeps_chdb_like_the_same_rows_from_a_file(tmp_path: Path) -> None:
     import json
 
