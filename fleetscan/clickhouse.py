@@ -72,11 +72,8 @@ class Target:
         cluster, where the local table holds only one shard's rows), else `telemetry`."""
         if self.table:
             return self
-        found = conn.columns(
-            f"SELECT name FROM system.tables WHERE database = {quote(self.database)} "
-            f"AND name = {quote(DISTRIBUTED_TABLE)}"
-        )
-        return replace(self, table=DISTRIBUTED_TABLE if found else LOCAL_TABLE)
+        (found,) = conn.columns(f"EXISTS TABLE {_identifier(self.database)}.{DISTRIBUTED_TABLE}")
+        return replace(self, table=DISTRIBUTED_TABLE if found[0] else LOCAL_TABLE)
 
 
 def check_url(url: str) -> None:
