@@ -40,7 +40,7 @@ from fleetscan.fleet.reduce import (
     SPIKE_LAG,
     WindowAggregates,
 )
-from fleetscan.fleet.robust import MAD_TO_SIGMA
+from fleetscan.fleet.robust import MAD_TO_SIGMA, Ints
 from fleetscan.sensors import GENERIC, MetricProfile, profile_for
 from fleetscan.sweeps.plan import HistoryKind, baseline_slices, fill_baseline
 from fleetscan.sweeps.step import (
@@ -219,9 +219,11 @@ def _aggregates_sql(
     tolerance: int,
     label: str,
     tagged: str,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> str:
     """SQL for every `WindowAggregates` column per group of `keys` over the rows of `rows`,
-    with the formulas of `reduce.py`; `in_window` says which rows belong to the window."""
+    with the formulas of `reduce.py`; `in_window` says which rows belong to the window.
+    `extra` are more (name, aggregate) columns per group, returned after those."""
     valid = f"({in_window} AND {_possible(prof)})"
     bounds = SIMULATED_RANGE.get(metric) if prof is not GENERIC else None
     sim = (
@@ -246,6 +248,7 @@ SELECT
      0) AS spikes,
   if(n >= 2, toFloat64(gap), nan) AS gap_ms,
   if(n >= 2, t[arrayFirstIndex(x -> x = gap, steps) + 1], -1) AS gap_end_ts
+  {"".join(f", {name}" for name, _ in extra)}
 FROM (
   SELECT *,
     pts.2 AS v,
@@ -276,6 +279,7 @@ FROM (
       countIf(ts > {tolerance}) AS future_n,
       countIf(ts < {int(EPOCH_MS_CUTOFF)}) AS past_n,
       if(countIf({in_window}) > 0, maxIf(ts, {in_window}), -1) AS last_ts
+      {"".join(f", {sql} AS {name}" for name, sql in extra)}
     FROM ({rows})
     GROUP BY {keys}
   )
@@ -402,15 +406,9 @@ def bucket_baseline(
         f"SELECT *, {TS} AS ts, toInt64(intDiv(ts, {bucket_ms}) - {first}) AS b "
         f"FROM {_table(target)} WHERE {_where(target, metric, slices[0][0], slices[-1][1])}"
     )
-    sources_sql = f"""
-SELECT source_id, argMaxIf({label}, ts, {tagged}), max(ts)
-FROM ({rows}) WHERE {in_slice} AND ts >= {start} GROUP BY source_id ORDER BY source_id
-"""
-    sources = conn.columns(sources_sql)
-    if not sources:
-        return learn((), (), np.zeros(0, np.int64), [])
-    ids, cohorts, last_ts = sources
-    where = {s: i for i, s in enumerate(ids)}
+    # What the learner needs per source (its cohort, its newest reading from `start` on) comes
+    # from per-cell columns of the same query: the newest of its cells.
+    kept, kept_tagged = f"ts >= {start}", f"ts >= {start} AND {tagged}"
     cells_sql = _aggregates_sql(
         profile_for(metric),
         metric,
@@ -420,21 +418,57 @@ FROM ({rows}) WHERE {in_slice} AND ts >= {start} GROUP BY source_id ORDER BY sou
         tolerance=2**62,
         label=label,
         tagged=tagged,
+        extra=(
+            ("kept_n", f"countIf({kept})"),
+            ("kept_ts", f"maxIf(ts, {kept})"),
+            ("tagged_n", f"countIf({kept_tagged})"),
+            ("tagged_ts", f"maxIf(ts, {kept_tagged})"),
+            ("tagged_cohort", f"argMaxIf({label}, ts, {kept_tagged})"),
+        ),
     )
     cols = conn.columns(cells_sql)
+    if not cols:
+        return learn((), (), np.zeros(0, np.int64), [])
+    buckets, cell_sources = np.asarray(cols[0], np.int64), cols[1]
+    kept_n, kept_ts, tagged_n, tagged_ts, tagged_cohort = cols[-5:]
+    ids, cohorts, last_ts = _sources(
+        cell_sources, kept_n, kept_ts, tagged_n, tagged_ts, tagged_cohort
+    )
+    if not ids:
+        return learn((), (), np.zeros(0, np.int64), [])
+    where = {s: i for i, s in enumerate(ids)}
+    # One conversion of every row (ordered by bucket, then source), sliced per bucket.
+    flat = _to_aggregates(metric, cell_sources, [""] * len(buckets), cols[3:-5])
+    slot = np.array([where.get(s, -1) for s in cell_sources], np.int64)
     reductions = []
-    if cols:
-        # One conversion of every row (ordered by bucket, then source), sliced per bucket.
-        buckets = np.array(cols[0], np.int64)
-        flat = _to_aggregates(metric, cols[1], [""] * len(buckets), cols[3:])
-        slot = np.array([where[s] for s in cols[1]], np.int64)
-        bounds = np.flatnonzero(np.diff(buckets)) + 1
-        for lo, hi in zip([0, *bounds], [*bounds, len(buckets)], strict=True):
-            j = int(buckets[lo])
-            if 0 <= j < n_buckets:
-                aligned = _aligned(flat, slot, lo, hi, ids, cohorts)
-                reductions.append((int((first + j) * bucket_ms), aligned))
+    bounds = np.flatnonzero(np.diff(buckets)) + 1
+    for lo, hi in zip([0, *bounds], [*bounds, len(buckets)], strict=True):
+        j = int(buckets[lo])
+        if 0 <= j < n_buckets:
+            aligned = _aligned(flat, slot, lo, hi, ids, cohorts)
+            reductions.append((int((first + j) * bucket_ms), aligned))
     return learn(ids, cohorts, last_ts, reductions)
+
+
+def _sources(
+    cell_sources: Any, kept_n: Any, kept_ts: Any, tagged_n: Any, tagged_ts: Any, cohort: Any
+) -> tuple[tuple[str, ...], tuple[str, ...], Ints]:
+    """Per source with readings from the baseline's start on (sorted, as `ORDER BY source_id`):
+    its cohort (that of its newest tagged reading) and its newest reading's time, from the
+    per-cell columns."""
+    has = np.asarray(kept_n) > 0
+    ids, code = np.unique(np.asarray(cell_sources, object)[has], return_inverse=True)
+    last = np.full(len(ids), -1, np.int64)
+    np.maximum.at(last, code, np.asarray(kept_ts, np.int64)[has])
+    tagged = np.asarray(tagged_n)[has] > 0
+    who, when = code[tagged], np.asarray(tagged_ts, np.int64)[has][tagged]
+    labels = np.asarray(cohort, object)[has][tagged]
+    order = np.lexsort((when, who))  # by source, then time: each source's last is its newest
+    newest = order[np.r_[who[order][1:] != who[order][:-1], True]] if len(order) else order
+    cohorts = [""] * len(ids)
+    for k in newest.tolist():
+        cohorts[int(who[k])] = str(labels[k])
+    return tuple(str(s) for s in ids), tuple(cohorts), last
 
 
 def _aligned(
