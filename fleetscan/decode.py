@@ -199,6 +199,10 @@ _SOURCE, _METRIC, _TIMESTAMP, _VALUE = (
 )
 
 
+class _NotText(Exception):
+    """A group-by tag that is not a string: the per-row path decides what it means."""
+
+
 def _labels(
     rows: list[Any], group_by: tuple[str, ...], ts_ms: Ints, *, series: Ints | None
 ) -> tuple[Ints, tuple[str, ...]] | None:
@@ -211,50 +215,44 @@ def _labels(
     `_deciding_rows`), and the others are left NO_LABEL: `columns.batches` gives the same
     cohorts, and tags of the other rows are not even looked at.
     """
-    label = np.full(len(rows), NO_LABEL, np.int64)
     if not group_by:
-        return label, ()
-    tags = _tags(rows)
+        return np.full(len(rows), NO_LABEL, np.int64), ()
     labels: dict[str, int] = {}
-    codes: dict[bytes, int | None] = {}
+    codes: dict[bytes, int] = {}
 
-    def code(i: int) -> int | None:
-        text = bytes(tags[i])
-        if text not in codes:
-            codes[text] = _label_code(text, group_by, labels)
-        return codes[text]
+    def code(i: int) -> int:
+        text = bytes(rows[i].tags)  # only the rows asked about: no list of every row's tags
+        found = codes.get(text)
+        if found is None:
+            found = codes[text] = _label_code(text, group_by, labels)
+        return found
 
-    picked = range(len(rows)) if series is None else _deciding_rows(series, ts_ms, code)
-    if picked is None:
+    try:
+        if series is None:
+            return np.array([code(i) for i in range(len(rows))], np.int64), tuple(labels)
+        label = np.full(len(rows), NO_LABEL, np.int64)
+        picked = _deciding_rows(series, ts_ms, code)
+        label[picked] = [code(i) for i in picked]
+    except _NotText:
         return None
-    for i in picked:
-        c = code(i)
-        if c is None:
-            return None
-        label[i] = c
     return label, tuple(labels)
 
 
-def _deciding_rows(
-    series: Ints, ts_ms: Ints, code: Callable[[int], int | None]
-) -> list[int] | None:
+def _deciding_rows(series: Ints, ts_ms: Ints, code: Callable[[int], int]) -> list[int]:
     """Per series (code >= 0), the newest row carrying a group-by tag (`code` not NO_LABEL):
     the newest row of each series first, and only for series whose newest row carries none,
-    all their rows. None when `code` says a tag is not a string."""
+    all their rows."""
     rows = np.flatnonzero(series >= 0)
     first = [int(i) for i in rows[_newest(series[rows], ts_ms[rows])]]
-    found = [code(i) for i in first]
-    if None in found:
-        return None
-    untagged = [series[i] for i, c in zip(first, found, strict=True) if c == NO_LABEL]
+    untagged = [series[i] for i in first if code(i) == NO_LABEL]
     if not untagged:
         return first
     rest = rows[np.isin(series[rows], untagged)]
-    rest_codes = [code(int(i)) for i in rest]
-    if None in rest_codes:
-        return None
-    tagged = rest[np.array(rest_codes, np.int64) != NO_LABEL]
-    return first + [int(i) for i in tagged[_newest(series[tagged], ts_ms[tagged])]]
+    tagged = rest[np.array([code(int(i)) for i in rest], np.int64) != NO_LABEL]
+    return [
+        *(i for i in first if code(i) != NO_LABEL),
+        *(int(i) for i in tagged[_newest(series[tagged], ts_ms[tagged])]),
+    ]
 
 
 def _newest(series: Ints, ts_ms: Ints) -> Ints:
@@ -272,20 +270,15 @@ def _newest(series: Ints, ts_ms: Ints) -> Ints:
     return ends
 
 
-def _label_code(text: bytes, group_by: tuple[str, ...], labels: dict[str, int]) -> int | None:
-    """The label code of one row's raw tags (NO_LABEL: none of the group-by keys; None: a
-    group-by tag that is not a string)."""
+def _label_code(text: bytes, group_by: tuple[str, ...], labels: dict[str, int]) -> int:
+    """The label code of one row's raw tags (NO_LABEL: none of the group-by keys)."""
     tags = msgspec.json.decode(text)
     if not isinstance(tags, dict) or tags.keys().isdisjoint(group_by):
         return NO_LABEL  # no tags, or none of the group-by keys: says nothing about the cohort
     values = [tags.get(key, "") for key in group_by]
     if not all(isinstance(v, str) for v in values):
-        return None
+        raise _NotText
     return labels.setdefault("/".join(values), len(labels))
-
-
-def _tags(rows: list[Any]) -> list[Any]:
-    return list(map(attrgetter("tags"), rows))
 
 
 def plexus_ms(texts: list[str]) -> Ints | None:
