@@ -146,7 +146,10 @@ class Connection:
             result = self._client.query(sql)
         except Exception as exc:
             raise UnavailableError(f"ClickHouse query failed: {str(exc)[:300]}") from None
-        return [np.array(c) for c in result.result_columns]
+        return [
+            np.array(c, object if c and isinstance(c[0], str) else None)
+            for c in result.result_columns
+        ]
 
     def close(self) -> None:
         if self._session is not None:
