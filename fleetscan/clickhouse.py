@@ -460,7 +460,10 @@ def _sources(
     its cohort (that of its newest tagged reading) and its newest reading's time, from the
     per-cell columns."""
     has = np.asarray(kept_n) > 0
-    ids, code = np.unique(np.asarray(cell_sources, object)[has], return_inverse=True)
+    names = np.asarray(cell_sources, object)[has].tolist()
+    ids = sorted(set(names))  # hashed, then only the distinct ids compared: not np.unique's sort
+    where = {s: i for i, s in enumerate(ids)}
+    code = np.fromiter(map(where.__getitem__, names), np.int64, len(names))
     last = np.full(len(ids), -1, np.int64)
     np.maximum.at(last, code, np.asarray(kept_ts, np.int64)[has])
     tagged = np.asarray(tagged_n)[has] > 0
