@@ -39,7 +39,7 @@ NOISY_MIN_FLOOR_SHARE = 0.5
 # A peer whose own scale at this hour is this many times its cohort's typical one is no reference.
 STEADY_SIGMA_FACTOR = 3.0
 # Neighbours (boards that usually move with a source) needed before their shared change counts.
-MIN_MOVING_NEIGHBOURS = 2
+MIN_MOVING_NEIGHBOURS = 1
 # Hour-to-same-hour-a-day-earlier pairs (a day of history behind a day) before a trend counts.
 TREND_MIN_PAIRS = 24
 # Stale after this many times a board's usual longest silence (see `BaselineView.silence_ms`).
@@ -132,17 +132,29 @@ def score_metric(
     # does not move when a board joins, leaves or breaks (a median of 4 is not a median of 5).
     own_base = (base.buckets >= options.min_baseline_buckets) & np.isfinite(base.offset)
     reference = _steady_references(groups, peer & own_base, base.offset_sigma, floor, options)
-    adjusted = groups.pack(agg.median - base.offset, reference)
-    base_centre = groups.loo_median(adjusted)
-    has_base = own_base & (groups.loo_count(reference) >= options.min_peers)
-    cross_sigma = groups.sigma(adjusted - base_centre)
-    level = np.where(has_base, base_centre, peer_median)
-    offset = agg.median - level
     # Only what lies beyond the range past days had at this hour counts (a cloudy day is not
     # drift for a board in the sun); without enough days the range is the usual offset alone.
     low = np.fmin(base.low, base.offset)
     high = np.fmax(base.high, base.offset)
+    usual = agg.median - base.offset  # the level each peer implies at its usual gap
+    level, has_base, cross_sigma = _baseline_level(usual, base, groups, reference, options)
     drift_scale = np.fmax(np.fmax(base.offset_sigma, floor), cross_sigma)
+    # Pass 2: a peer implies any level its range at this hour allows (a board in the sun on a
+    # clear day is as much a reference as on a dull one), so it takes the one nearest the first
+    # estimate; a peer off its range even so (a failing board) is left out wherever at least
+    # `min_peers` others remain.
+    with np.errstate(invalid="ignore"):
+        implied = np.clip(level, agg.median - high, agg.median - low)
+        implied = np.where(np.isfinite(implied), implied, usual)
+        own_gap = agg.median - level
+        off_range = np.abs(own_gap - np.clip(own_gap, low, high)) / drift_scale
+        calm = reference & ~(has_base & (off_range > options.threshold))
+    all_refs, _, _ = _baseline_level(implied, base, groups, reference, options)
+    calm_refs, enough_calm, _ = _baseline_level(implied, base, groups, calm, options)
+    # The first pass's spread is kept: a cohort-wide reshuffle still widens the scale.
+    level = np.where(has_base, np.where(enough_calm, calm_refs, all_refs), level)
+    level = np.where(has_base, level, peer_median)
+    offset = agg.median - level
     snapshot_scale = np.fmax(snapshot_sigma, snapshot_floor)
     scale = np.where(has_base, drift_scale, snapshot_scale)
     z_fleet = np.where(has_base, offset - np.clip(offset, low, high), offset) / scale
@@ -220,6 +232,19 @@ def score_metric(
         moved_with=moved_with,
         trend=np.where(trending, base.trend, np.nan),
     )
+
+
+def _baseline_level(
+    implied: Floats, base: BaselineView, groups: Cohorts, reference: Bools, options: SweepOptions
+) -> tuple[Floats, Bools, Floats]:
+    """The level each source's `reference` peers imply (the leave-one-out median of `implied`,
+    each peer's value less its gap), whether enough peers were there to use it, and the spread
+    of the peers' current changes (a cohort-wide reshuffle widens it)."""
+    adjusted = groups.pack(implied, reference)
+    centre = groups.loo_median(adjusted)
+    enough = (base.buckets >= options.min_baseline_buckets) & np.isfinite(base.offset)
+    enough &= groups.loo_count(reference) >= options.min_peers
+    return centre, enough, groups.sigma(adjusted - centre)
 
 
 def _shared_change(neighbours: Ints | None, delta: Floats) -> Floats:
