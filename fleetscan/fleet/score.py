@@ -29,7 +29,7 @@ from fleetscan.fleet.baseline import BaselineView, cohort_members
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
 from fleetscan.fleet.reduce import WindowAggregates
-from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, nan_median
+from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints
 from fleetscan.fleet.status import CODE, Status
 from fleetscan.sensors import profile_for
 
@@ -38,8 +38,6 @@ from fleetscan.sensors import profile_for
 NOISY_MIN_FLOOR_SHARE = 0.5
 # A peer whose own scale at this hour is this many times its cohort's typical one is no reference.
 STEADY_SIGMA_FACTOR = 3.0
-# Neighbours (boards that usually move with a source) needed before their shared change counts.
-MIN_MOVING_NEIGHBOURS = 1
 # Hour-to-same-hour-a-day-earlier pairs (a day of history behind a day) before a trend counts.
 TREND_MIN_PAIRS = 24
 # Stale after this many times a board's usual longest silence (see `BaselineView.silence_ms`).
@@ -160,7 +158,8 @@ def score_metric(
     z_fleet = np.where(has_base, offset - np.clip(offset, low, high), offset) / scale
     with np.errstate(invalid="ignore"):
         unusual = has_base & peer & (np.abs(z_fleet) > options.threshold)
-    shared = _shared_change(neighbours, np.where(unusual, offset - base.offset, np.nan))
+    change = offset - base.offset
+    shared = _shared_change(neighbours, np.where(unusual, change, np.nan), change)
     alone = offset - shared  # the gap without the change its usual neighbours share
     z_alone = np.where(has_base, alone - np.clip(alone, low, high), offset) / scale
     # Neighbours may explain a change, never create one: a board that stayed put while they
@@ -247,15 +246,22 @@ def _baseline_level(
     return centre, enough, groups.sigma(adjusted - centre)
 
 
-def _shared_change(neighbours: Ints | None, delta: Floats) -> Floats:
-    """The median change of each source's neighbours that moved unusually far themselves (0
-    unless at least `MIN_MOVING_NEIGHBOURS` did)."""
+def _shared_change(neighbours: Ints | None, delta: Floats, own: Floats) -> Floats:
+    """The change of each source's neighbour that moved unusually far itself and most nearly as
+    the source did (`own`), 0 where none did: one neighbour that moved the same way is enough,
+    and one that failed on its own way (a drifting board) does not hide the others.
+
+    >>> _shared_change(np.array([[1, 2], [0, -1], [0, -1]]), np.array([np.nan, 2.0, 9.0]),
+    ...                np.array([1.9, 2.0, 9.0])).tolist()
+    [2.0, 0.0, 0.0]
+    """
     if neighbours is None or neighbours.shape[1] == 0:
         return np.zeros(len(delta))
     theirs = np.where(neighbours >= 0, delta[np.maximum(neighbours, 0)], np.nan)
-    moved = np.isfinite(theirs).sum(axis=1)
-    out: Floats = np.where(moved >= MIN_MOVING_NEIGHBOURS, nan_median(theirs), 0.0)
-    return np.where(np.isfinite(out), out, 0.0)
+    distance = np.where(np.isfinite(theirs), np.abs(theirs - own[:, None]), np.inf)
+    nearest = np.take_along_axis(theirs, np.argmin(distance, axis=1)[:, None], axis=1)[:, 0]
+    out: Floats = np.where(np.isfinite(nearest), nearest, 0.0)
+    return out
 
 
 def _steady_references(
