@@ -29,7 +29,7 @@ from fleetscan.fleet.baseline import BaselineView, cohort_members
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
 from fleetscan.fleet.reduce import WindowAggregates
-from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints
+from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, grouped_median
 from fleetscan.fleet.status import CODE, Status
 from fleetscan.sensors import profile_for
 
@@ -138,17 +138,24 @@ def score_metric(
     level, has_base, cross_sigma = _baseline_level(usual, base, groups, reference, options)
     drift_scale = np.fmax(np.fmax(base.offset_sigma, floor), cross_sigma)
     # Pass 2: a peer implies any level its range at this hour allows (a board in the sun on a
-    # clear day is as much a reference as on a dull one), so it takes the one nearest the first
-    # estimate; a peer off its range even so (a failing board) is left out wherever at least
-    # `min_peers` others remain.
+    # clear day is as much a reference as on a dull one), so it takes the one nearest the
+    # cohort's median; a peer off its range even so (a failing board) is left out wherever at least
+    # `min_peers` others remain, or at least half of them.
+    # Each peer is judged against the median of the whole cohort (itself included): with five
+    # boards, two in the sun cannot move it, while a leave-one-out median of four they can.
+    anchor = np.where(has_base, grouped_median(groups.pack(usual, reference), groups.codes), level)
     with np.errstate(invalid="ignore"):
-        implied = np.clip(level, agg.median - high, agg.median - low)
+        implied = np.clip(anchor, agg.median - high, agg.median - low)
         implied = np.where(np.isfinite(implied), implied, usual)
-        own_gap = agg.median - level
+        own_gap = agg.median - anchor
         off_range = np.abs(own_gap - np.clip(own_gap, low, high)) / drift_scale
         calm = reference & ~(has_base & (off_range > options.threshold))
     all_refs, _, _ = _baseline_level(implied, base, groups, reference, options)
     calm_refs, enough_calm, _ = _baseline_level(implied, base, groups, calm, options)
+    # Calm peers that are not outnumbered by the others outvote them even when fewer than
+    # `min_peers` (two plain boards against two in the sun on the first clear day).
+    calm_count = groups.loo_count(calm)
+    enough_calm |= (calm_count >= 2) & (2 * calm_count >= groups.loo_count(reference))
     # The first pass's spread is kept: a cohort-wide reshuffle still widens the scale.
     level = np.where(has_base, np.where(enough_calm, calm_refs, all_refs), level)
     level = np.where(has_base, level, peer_median)
