@@ -10,15 +10,19 @@ them: a Plexus threshold and the tutorial never do, since Plexus drops them):
   pressure 950-1050 hPa), evaluated on every reading, alerting while a reading is outside;
 - tutorial: the tutorial's per-device rolling z-score (15 samples, |z| > 3, 3 in a row), per reading;
 - snapshot: every sweep, each board's latest reading against the whole fleet's median and MAD;
-- fleetscan: `run_sweep` every sweep, cohorts by site/room, baselines carried sweep to sweep
-  (learned from scratch: the first hours are snapshot-only), alerting when the status alerts;
-  `fleetscan x2` additionally requires two alerting sweeps in a row (a cron guard).
+- fleetscan: what `fleetscan replay` (cron running `fleetscan fleet`) would show, with the
+  commands' defaults: the same `sweep_step`, baselines learnt from the history there is (none at
+  first: the first hours are snapshot-only) and folded forward, the alert lifecycle (3 flagged
+  sweeps open an alert, 15 min of normal ones resolve it), storms and cohort events (each one
+  finding); a series counts as alerting while its alert is open. Cohorts by site/room tags, or
+  none (the whole fleet, cohorts discovered from the data).
 
 Detection delay: from the fault's onset (or the start, for a fault already under way) to the first
 alert on that board and one of the fault's metrics. False alarms: alert episodes (a series going
 from quiet to alerting) on boards while they have no fault, per 100 board-days, and the number of
-alerting sweeps on healthy (board, metric) series. Prints a markdown table per scenario and per
-cohort rule:
+alerting sweeps on healthy (board, metric) series, broken down (after the warm-up) by board kind,
+status and hour of day; storms and cohort events are listed. Prints a markdown table per scenario
+and per cohort rule:
 
 - scenarios: `plain` (today's simulator) and `real` (`simulate.realism`: sunny windows, radiators,
   weekday heating, groups of neighbours moving together without tags, heavy bursty loss, coarse
@@ -32,18 +36,21 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
+from fleetscan.commands.sweep_cli import DEFAULT_SWEEP
 from fleetscan.detectors.base import StreakGuard
 from fleetscan.detectors.tutorial import TutorialDetector
-from fleetscan.fleet import Baseline, SeriesBatch, SweepOptions, run_sweep
+from fleetscan.fleet import SeriesBatch
 from fleetscan.fleet.robust import MAD_TO_SIGMA
 from fleetscan.simulate import Fault, FleetSpec, SimulatedFleet
 from fleetscan.simulate.batches import fleet_batches
 from fleetscan.simulate.realism import RealWorld, SharedEvent
+from fleetscan.sweeps.replay import History, MetricHistory, replay
+from fleetscan.sweeps.step import StepOptions
 from fleetscan.timeutil import HOUR_MS, parse_duration_ms
 
 METRICS = ("temperature", "humidity", "pressure")
@@ -149,23 +156,81 @@ def sweep_times(fleet: SimulatedFleet, every_ms: int, window_ms: int) -> list[in
     return list(range(fleet.start_ms + window_ms, fleet.end_ms, every_ms))
 
 
-def run_fleetscan(
-    fleet: SimulatedFleet,
-    batches: dict[str, SeriesBatch],
-    times: Sequence[int],
-    options: SweepOptions,
-) -> tuple[Timelines, float]:
+@dataclass
+class Finding:
+    """One storm or cohort event as the lifecycle reported it: where, when, which boards."""
+
+    kind: str  # "storm" or "cohort event"
+    metric: str
+    where: str
+    since_ms: int
+    until_ms: int
+    members: set[str]
+
+
+@dataclass
+class FleetscanRun:
+    """What `fleetscan replay` would have shown: per-series timelines (the lifecycle's alerting),
+    the status and hour behind every alerting sweep, and the storms and cohort events."""
+
+    timelines: Timelines
+    statuses: dict[tuple[str, str], list[str]]
+    findings: list[Finding]
+    elapsed_s: float
+
+
+def history_of(batches: dict[str, SeriesBatch]) -> History:
+    """The simulated readings as the replay's stored history (rows already in time order)."""
+    metrics = {}
+    for metric, b in batches.items():
+        labels = tuple(dict.fromkeys(c for c in b.cohorts if c))
+        code = {c: i for i, c in enumerate(labels)}
+        of_source = np.array([code.get(c, -1) for c in b.cohorts], dtype=np.int64)
+        metrics[metric] = MetricHistory(
+            metric, b.source_ids, labels, b.ts_ms, b.value, b.source, of_source[b.source]
+        )
+    return History(metrics)
+
+
+def run_fleetscan(history: History, times: Sequence[int], options: StepOptions) -> FleetscanRun:
+    """The sweeps `fleetscan replay` (and cron running `fleetscan fleet`) would run: the same
+    `sweep_step`, baselines learnt and folded forward, the alert lifecycle, storms and cohort
+    events; a series counts as alerting while its alert is open, as a user would see it."""
+    stamps: dict[tuple[str, str], list[int]] = {}
     states: dict[tuple[str, str], list[bool]] = {}
-    baseline: Baseline = {}
+    statuses: dict[tuple[str, str], list[str]] = {}
+    opened_as: dict[tuple[str, str], str] = {}
+    findings: list[Finding] = []
+    going: dict[tuple[str, str | None], Finding] = {}
     started = time.perf_counter()
-    for now in times:
-        window = {m: b.between(now - options.window_ms, now) for m, b in batches.items()}
-        results, baseline = run_sweep(window, baseline, now_ms=now, options=options)
-        for r in results:
-            states.setdefault((r.source_id, r.metric), []).append(r.alerting)
+    for outcome in replay(history, times, options):
+        for v in outcome.verdicts:
+            key = (v.result.source_id, v.result.metric)
+            if v.event is not None and v.event.kind == "opened":
+                opened_as[key] = v.result.status.value
+            shown = v.result.status.value if v.flagged else opened_as.get(key, "?") + " (held)"
+            stamps.setdefault(key, []).append(outcome.now_ms)
+            states.setdefault(key, []).append(v.alerting)
+            statuses.setdefault(key, []).append(shown if v.alerting else "")
+        for f in outcome.storms:
+            fkey = (f.metric, f.cohort)
+            if f.storm is None:
+                going.pop(fkey, None)
+                continue
+            found = going.get(fkey)
+            if found is None:
+                found = going[fkey] = Finding(
+                    f.kind, f.metric, f.where, outcome.now_ms, outcome.now_ms, set()
+                )
+                findings.append(found)
+            found.until_ms = outcome.now_ms
+            found.members.update(f.storm.members)
     elapsed = time.perf_counter() - started
-    ts = np.asarray(times, dtype=np.int64)
-    return {k: Timeline(ts, np.array(v)) for k, v in states.items()}, elapsed
+    timelines = {
+        k: Timeline(np.asarray(stamps[k], dtype=np.int64), np.array(v, dtype=np.bool_))
+        for k, v in states.items()
+    }
+    return FleetscanRun(timelines, statuses, findings, elapsed)
 
 
 def run_snapshot(
@@ -217,17 +282,6 @@ def tutorial(metric: str, values: Sequence[float]) -> list[bool]:
         guard.push(detector.update(0, v).anomalous)
         states.append(guard.firing)
     return states
-
-
-def with_guard(timelines: Timelines, consecutive: int) -> Timelines:
-    out: Timelines = {}
-    for key, tl in timelines.items():
-        guard, states = StreakGuard(consecutive), []
-        for a in tl.alerting.tolist():
-            guard.push(a)
-            states.append(guard.firing)
-        out[key] = Timeline(tl.ts, np.array(states, dtype=np.bool_))
-    return out
 
 
 @dataclass(frozen=True)
@@ -315,16 +369,21 @@ def evaluate(args: argparse.Namespace, *, real: bool) -> None:
         runs["tutorial z-score"] = run_per_reading(fleet, tutorial)
         print(f"per-reading methods: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
         runs["snapshot median/MAD"] = run_snapshot(tagged, times, window_ms)
+    fleetscan: dict[str, FleetscanRun] = {}
     for label, batches, group_by in (
-        ("tags", tagged, ("site", "room")),
-        ("no tags", untagged, ()),
+        ("tags", tagged, ["site", "room"]),
+        ("no tags", untagged, []),
     ):
-        options = SweepOptions(window_ms=window_ms, group_by=group_by, min_peers=args.min_peers)
-        runs[f"fleetscan, {label}"], elapsed = run_fleetscan(fleet, batches, times, options)
-        runs[f"fleetscan, {label}, 2 sweeps"] = with_guard(runs[f"fleetscan, {label}"], 2)
+        cli = replace(
+            DEFAULT_SWEEP, window=args.window, group_by=group_by, min_peers=args.min_peers
+        )  # the fleet/replay commands' defaults, lifecycle included
+        run = run_fleetscan(history_of(batches), times, cli.step_options())
+        fleetscan[label] = run
+        runs[f"fleetscan, {label}"] = run.timelines
         print(
-            f"fleetscan ({label}): {elapsed:.1f}s for {len(times)} sweeps "
-            f"({1000 * elapsed / len(times):.1f} ms per sweep of {args.boards} boards × 3 metrics)",
+            f"fleetscan ({label}): {run.elapsed_s:.1f}s for {len(times)} sweeps "
+            f"({1000 * run.elapsed_s / len(times):.1f} ms per sweep of {args.boards} boards "
+            "× 3 metrics, lifecycle included)",
             file=sys.stderr,
         )
 
@@ -337,6 +396,8 @@ def evaluate(args: argparse.Namespace, *, real: bool) -> None:
         "false-alarm sweeps",
         f"after {WARMUP_H:g} h",
         "healthy boards alerted",
+        "storms",
+        "cohort events",
     ]
     print(f"\n### {name} fleet\n")
     print("| " + " | ".join(header) + " |")
@@ -345,15 +406,32 @@ def evaluate(args: argparse.Namespace, *, real: bool) -> None:
         cells = [_minutes(result.delays[k]) for k in kinds]
         print(
             f"| {method} | " + " | ".join(cells) + f" | {result.false_rate:.1f} | "
-            f"{result.false_sweeps} | {result.late_false_sweeps} | {result.false_boards} |"
+            f"{result.false_sweeps} | {result.late_false_sweeps} | {result.false_boards} | "
+            + _findings(fleetscan, method)
+            + " |"
         )
     print(
         f"\nDetection delay in minutes after onset (— = never detected). {args.boards} boards, "
         f"{args.days:g} days, one reading every {args.cadence:g} s, sweeps every {args.sweep} "
         f"over a {args.window} window, --min-peers {args.min_peers}; fleetscan groups by "
         "site/room (tags) or compares the whole fleet (no tags). False-alarm sweeps count "
-        "alerting sweeps (readings, for the per-reading methods) on healthy series."
+        "alerting sweeps (readings, for the per-reading methods) on healthy series; fleetscan "
+        "runs the fleet/replay commands' sweep (default guard: 3 flagged sweeps open an alert, "
+        "15 min of normal ones resolve it) and a storm or a cohort event counts as one finding."
     )
+    for label, run in fleetscan.items():
+        print(f"\n#### fleetscan, {label}: false-alarm sweeps after {WARMUP_H:g} h\n")
+        print(breakdown(fleet, run))
+        for f in run.findings:
+            print(
+                f"- {f.kind} in {f.metric}, {f.where}: {_hours(fleet, f.since_ms)}-"
+                f"{_hours(fleet, f.until_ms)}"
+                + (
+                    f", {len(f.members)} boards ({', '.join(sorted(f.members))})"
+                    if f.members
+                    else ""
+                )
+            )
     if real:
         for event in fleet.shared_events():
             boards = event["boards"]
@@ -363,6 +441,61 @@ def evaluate(args: argparse.Namespace, *, real: bool) -> None:
                 f"{event['delta_c']:+.1f} °C from {_hours(fleet, event['start_ms'])} "
                 f"to {_hours(fleet, event['end_ms'])}"
             )
+
+
+def board_kind(fleet: SimulatedFleet, board: str, at_ms: int) -> str:
+    """What a healthy board is, for the false-alarm breakdown: moving with a group of neighbours
+    (within an hour of a shared event), in the sun a few hours a day, over a radiator, or plain
+    (every board of the real-world scenario is quantised and loses packets in bursts)."""
+    world = fleet.layout.world
+    if world is None:
+        return "plain"
+    i = fleet.boards.index(board)
+    for members, start, end, _ in world.groups:
+        if i in members and start - HOUR_MS <= at_ms <= end + HOUR_MS:
+            return "moving together"
+    habits = world.habits[i]
+    if habits.sun_peak_c > 0:
+        return "daily pattern (sun)"
+    return "radiator" if habits.radiator_c > 0 else "plain (quantised, lossy)"
+
+
+def breakdown(fleet: SimulatedFleet, run: FleetscanRun) -> str:
+    """Alerting sweeps on healthy series after the warm-up, by board kind and by status (the
+    status that opened the alert, "(held)" while it recovers), and by hour of day (UTC)."""
+    faulty = {f.board: max(f.onset_at(fleet.start_ms), fleet.start_ms) for f in fleet.spec.faults}
+    after = fleet.start_ms + WARMUP_H * HOUR_MS
+    table: dict[str, dict[str, int]] = {}
+    hours = [0] * 24
+    for (board, metric), tl in run.timelines.items():
+        shown = run.statuses[(board, metric)]
+        for at, alerting, status in zip(tl.ts.tolist(), tl.alerting.tolist(), shown, strict=True):
+            if not alerting or at < after or at >= faulty.get(board, fleet.end_ms):
+                continue
+            kind = board_kind(fleet, board, at)
+            row = table.setdefault(kind, {})
+            row[f"{metric} {status}"] = row.get(f"{metric} {status}", 0) + 1
+            hours[at // HOUR_MS % 24] += 1
+    if not table:
+        return "none"
+    lines = [
+        f"- {kind}: {sum(row.values())} ("
+        + ", ".join(f"{k} {n}" for k, n in sorted(row.items(), key=lambda kv: -kv[1]))
+        + ")"
+        for kind, row in sorted(table.items())
+    ]
+    lines.append("- by hour (UTC): " + ", ".join(f"{h:02d}h {n}" for h, n in enumerate(hours) if n))
+    return "\n".join(lines)
+
+
+def _findings(runs: dict[str, FleetscanRun], method: str) -> str:
+    """The storms and cohort events cells of a fleetscan row (blank for the other methods)."""
+    label = method.removeprefix("fleetscan, ")
+    run = runs.get(label)
+    if run is None:
+        return " | "
+    kinds = [f.kind for f in run.findings]
+    return f"{kinds.count('storm')} | {kinds.count('cohort event')}"
 
 
 def _hours(fleet: SimulatedFleet, at: object) -> str:

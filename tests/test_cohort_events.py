@@ -4,13 +4,17 @@ JSONL and the lifecycle (begun, ongoing, over), as storms are, and no per-board 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 from sweep_helpers import invoke, jsonl
 
+from fleetscan.fleet.status import Status
+from fleetscan.fleet.sweep import FleetResult
 from fleetscan.simulate import FleetSpec, SimulatedFleet
 from fleetscan.simulate.realism import RealWorld, SharedEvent
+from fleetscan.sweeps.step import cohort_events
 from fleetscan.timeutil import iso_z
 
 START = 1_781_222_400_000  # 2026-06-12 00:00 UTC
@@ -62,3 +66,42 @@ def test_the_jsonl_and_the_lifecycle_carry_the_cohort_event(history: Path) -> No
     assert onsets[0] >= iso_z(START + ONSET) and onsets[-1] <= iso_z(START + ONSET + 5 * HOUR)
     before = [r for r in records if str(r["at"]) < iso_z(START + ONSET)]
     assert before and not any(r["finding"] for r in before)
+
+
+def _explained(source_id: str, cohort: str, change: float) -> FleetResult:
+    """An `ok` result that its discovered neighbours' shared `change` explained."""
+    nan = math.nan
+    return FleetResult(
+        source_id=source_id,
+        metric="temperature",
+        at_ms=START,
+        cohort=cohort,
+        status=Status.OK,
+        alerting=False,
+        score=0.0,
+        value=nan,
+        count=10,
+        age_ms=0.0,
+        fleet_median=nan,
+        fleet_scale=nan,
+        z=0.0,
+        offset=change,
+        baseline_offset=0.0,
+        peers=10,
+        reason="",
+        shared_change=change,
+    )
+
+
+def test_groups_moving_by_about_the_same_change_at_once_are_one_cohort_event() -> None:
+    results = [
+        *(_explained(f"a{i}", "~a0", 2.0) for i in range(3)),  # three rooms of one HVAC change
+        *(_explained(f"b{i}", "~b0", 1.6) for i in range(5)),
+        *(_explained(f"c{i}", "~c0", 2.4) for i in range(2)),
+        *(_explained(f"d{i}", "~d0", -2.0) for i in range(2)),  # another room cooling: apart
+    ]
+    found = {s.cohort: s for s in cohort_events(results, [])}
+    assert set(found) == {"~a0", "~d0"}
+    assert len(found["~a0"].members) == 10
+    assert found["~a0"].change == pytest.approx(1.8)  # the median of the ten boards
+    assert found["~d0"].members == ("d0", "d1")

@@ -175,3 +175,41 @@ def test_a_board_that_often_goes_quiet_for_minutes_is_stale_only_beyond_its_usua
     assert r["b04"].status is not Status.STALE, r["b04"].reason  # 5 min is usual for it
     usual = base.view(["b04", "b05"], now_ms=now).silence_ms
     assert 6 * MIN <= usual[0] <= 8 * MIN and usual[1] <= 2 * MIN  # hourly longest gaps
+
+
+def small_room_with_sun(days: int) -> SeriesBatch:
+    """5 boards a minute apart; b01 and b02 are in the sun 10:00-14:00, dull on every day but the
+    last (a fifth of a clear day's sun), then clear: the first clear day after dull ones."""
+    rng = np.random.default_rng(5)
+    ts = MIDNIGHT + np.arange(days * DAY_MS // MIN) * MIN
+    hour = (ts % DAY_MS) / HOUR_MS
+    last = (ts - MIDNIGHT) // DAY_MS == days - 1
+    into = (hour - 10) / 4
+    sun = np.where((into > 0) & (into < 1), np.sin(np.pi * into) ** 2, 0.0)
+    shared = 21 + 2 * np.sin(2 * np.pi * (hour - 9) / 24)
+    source, stamps, values = [], [], []
+    for i in range(5):
+        v = shared + 0.1 * i + rng.normal(0, 0.02, len(ts))
+        if i in (1, 2):
+            v = v + (4.0 + i) * np.where(last, 1.0, 0.2) * sun
+        source.append(np.full(len(ts), i))
+        stamps.append(ts)
+        values.append(np.round(v, 2))
+    src, when, val = np.concatenate(source), np.concatenate(stamps), np.concatenate(values)
+    order = np.argsort(when, kind="stable")
+    ids = [f"b{i:02d}" for i in range(5)]
+    return SeriesBatch.from_arrays("temperature", ids, src[order], when[order], val[order])
+
+
+def test_the_first_clear_day_after_dull_ones_is_no_drift_and_does_not_pull_the_room() -> None:
+    history = small_room_with_sun(4)
+    now = MIDNIGHT + 3 * DAY_MS + 12 * HOUR_MS
+    base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
+    r = at(history, now, base)
+    for board in ("b01", "b02"):  # five times the sun of past days: well beyond their range
+        assert r[board].offset > 3.0
+    # Two peers in the sun must not pull their three plain room-mates off (a leave-one-out
+    # median of four would): each peer is judged against the median of the whole room.
+    for board in ("b00", "b03", "b04"):
+        assert r[board].status is Status.OK, r[board].reason
+        assert abs(r[board].offset - r[board].baseline_offset) < 0.3, r[board].reason

@@ -3,10 +3,10 @@
 Tags are often missing in real fleets, yet the boards of one room (or one corner of a floor)
 share its HVAC, its sun and its draughts. In a baseline learned against the whole fleet they
 show up as gaps that move together. `neighbours` finds, for each source, up to
-`NEIGHBOURS` others whose hourly gaps correlate best with its own (Pearson correlation of the
-residuals left after each source's usual gap at that hour of day and after what the whole fleet
-shared in that hour, at least `MIN_CORRELATION`,
-over at least `MIN_SHARED_BUCKETS` hours both were seen). The scorer compares a board's change
+`NEIGHBOURS` others whose hourly gaps change together with its own (Pearson correlation of the
+hour-to-hour changes of the residuals left after each source's usual gap at that hour of day and
+after what the whole fleet shared in that hour, at least `MIN_CORRELATION` and beyond what chance
+gives over so few hours, over at least `MIN_SHARED_BUCKETS` hours both were seen). The scorer compares a board's change
 with its neighbours' before the whole fleet's, so a room moving together is one cohort event,
 not N drifting boards. `labels` names the groups those links form (`~` + their first board).
 
@@ -25,8 +25,9 @@ from fleetscan.fleet.robust import Floats, Ints, nan_median
 from fleetscan.timeutil import DAY_MS, HOUR_MS
 
 NEIGHBOURS = 4  # at most this many neighbours per source
-MIN_CORRELATION = 0.6  # residual correlation a neighbour needs
-MIN_SHARED_BUCKETS = 24  # hours both sources must have been seen in
+MIN_CORRELATION = 0.4  # correlation of hour-to-hour changes a neighbour needs
+MIN_SHARED_BUCKETS = 8  # hours both sources must have been seen in...
+CHANCE_SIGMAS = 2.5  # ...and the correlation beyond this many of chance's σ (1/√hours)
 MAX_SOURCES = 500
 
 
@@ -52,6 +53,11 @@ def neighbours(offsets: Floats, bucket_start: Ints, *, bucket_ms: int) -> Ints:
     # What every board shares in a bucket (the level moving under all of them) is no cohort.
     column_median = nan_median(residual.T)
     residual = residual - np.where(np.isfinite(column_median), column_median, 0.0)[None, :]
+    # Hour-to-hour changes, not levels: boards of one room step together when its HVAC or a door
+    # changes, while slow shared trends (two boards both drifting, sun on two windows on the same
+    # clear day) make levels correlate without the boards being neighbours.
+    consecutive = np.diff(bucket_start) == bucket_ms
+    residual = (residual[:, 1:] - residual[:, :-1])[:, consecutive]
     finite = np.isfinite(residual)
     centred = np.where(finite, residual - nan_median(residual)[:, None], 0.0)
     seen = finite.astype(np.float64)
@@ -61,6 +67,10 @@ def neighbours(offsets: Floats, bucket_start: Ints, *, bucket_ms: int) -> Ints:
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cross / np.sqrt(power * power.T)
     corr[~np.isfinite(corr) | (shared < MIN_SHARED_BUCKETS)] = -np.inf
+    # Over a few hours chance alone correlates well: a correlation must also lie beyond
+    # `CHANCE_SIGMAS` × 1/√n, the spread of correlations of unrelated series over n hours.
+    with np.errstate(divide="ignore"):
+        corr[corr < CHANCE_SIGMAS / np.sqrt(shared)] = -np.inf
     np.fill_diagonal(corr, -np.inf)
     best = np.argsort(-corr, axis=1, kind="stable")[:, :NEIGHBOURS]
     good = np.take_along_axis(corr, best, axis=1) >= MIN_CORRELATION

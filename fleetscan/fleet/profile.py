@@ -9,7 +9,9 @@ did around the same hour on past days instead:
 - the **usual gap** is the median of the board's hourly gaps within ±`hours` of the window's hour
   (UTC) on past days, of the same kind of day (weekday or weekend) when there are enough;
 - the **range** is the lowest and highest of those gaps: a gap inside it is normal, however
-  bimodal the history (sunny and cloudy days), and a z counts only what lies beyond it;
+  bimodal the history (sunny and cloudy days), and a z counts only what lies beyond it; where
+  the board has a habit at this hour (`habit_range`) it reaches `HABIT_GAIN` times as far on the
+  habit's side and back to the board's all-hours gap on the other (a dull day);
 - the **scale** is pooled over ±`scale_hours`: 1.4826 × the median absolute deviation of every
   gap from its own hour's median (one hour over a few days is far too few values for a spread),
   and at least half the range's width over the threshold (a board that varied by 7 °C between
@@ -33,6 +35,9 @@ from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, nan_median
 from fleetscan.timeutil import DAY_MS, HOUR_MS
 
 PAST_DAYS_MIN_AGE_MS = 12 * HOUR_MS  # a bucket is "a past day at this hour" once this old
+# A habit (sun on a window) seen on past days may be this many times as strong on another: a
+# cloudy day lets through a fraction of a clear day's sun, and a few days may all be cloudy.
+HABIT_GAIN = 3.0
 
 
 class Level(IntEnum):
@@ -95,8 +100,10 @@ def daily_figures(
     >>> sunny = np.where((hour >= 9) & (hour <= 14), 8.0, 0.0) + 0.01 * (starts // DAY_MS)
     >>> f = daily_figures(sunny[None, :], starts, bucket_ms=HOUR_MS, at_ms=3 * DAY_MS + 12 * HOUR_MS,
     ...                   hours=1, scale_hours=3, min_days=2, threshold=3.0)
-    >>> float(f.usual[0]), float(f.low[0]), float(f.high[0]), Level(int(f.level[0])).name
-    (8.01, 8.0, 8.02, 'ANY_DAYS')
+    >>> float(f.usual[0]), Level(int(f.level[0])).name
+    (8.01, 'ANY_DAYS')
+    >>> round(float(f.low[0]), 3), round(float(f.high[0]), 2)  # a habit: see `habit_range`
+    (0.015, 24.03)
     """
     n_sources = offsets.shape[0]
     middle = bucket_start + bucket_ms // 2
@@ -160,7 +167,43 @@ def daily_figures(
         pooled = _pooled_sigma(offsets[rows][:, pool], hour_of[pool])
         width = (high[rows] - low[rows]) / (2.0 * threshold)
         sigma[rows] = np.fmax(pooled, width)
+        # The board's gap over all hours of the same kind of day is where its habits start from.
+        base = nan_median(offsets[rows][:, same_kind]) if code == Level.SAME_DAYS else None
+        low[rows], high[rows] = habit_range(
+            everything[rows] if base is None else base,
+            usual[rows],
+            low[rows],
+            high[rows],
+            sigma[rows],
+        )
     return DailyFigures(usual, low, high, sigma, days.astype(np.int64), level)
+
+
+def habit_range(
+    base: Floats, usual: Floats, low: Floats, high: Floats, sigma: Floats
+) -> tuple[Floats, Floats]:
+    """The past days' range at this hour, widened where the board has a habit at this hour.
+
+    A habit is a usual gap at this hour more than one σ away from the board's gap over all hours
+    (`base`): sun on its window, a radiator. Its strength varies with the weather (a few clear or
+    a few cloudy days make a poor sample), so on the habit's side the range reaches
+    `HABIT_GAIN` times as far from `base` as past days went, and on the other side back to
+    `base` (a dull day without it).
+
+    >>> r = habit_range(*(np.array([v]) for v in (0.0, 1.5, 0.5, 3.0, 0.5)))
+    >>> [float(x[0]) for x in r]  # warm at this hour: up to 3 × 3.0, down to no habit at all
+    [0.0, 9.0]
+    >>> [float(x[0]) for x in habit_range(*(np.array([v]) for v in (0.0, 0.1, -0.2, 0.3, 0.2)))]
+    [-0.2, 0.3]
+    """
+    with np.errstate(invalid="ignore"):
+        up = usual - base > sigma
+        down = base - usual > sigma
+    wide_high = np.where(up, np.fmax(high, base + HABIT_GAIN * (high - base)), high)
+    wide_low = np.where(down, np.fmin(low, base + HABIT_GAIN * (low - base)), low)
+    wide_low = np.where(up, np.fmin(wide_low, base), wide_low)
+    wide_high = np.where(down, np.fmax(wide_high, base), wide_high)
+    return wide_low, wide_high
 
 
 def _pooled_sigma(offsets: Floats, hour_of: Ints) -> Floats:

@@ -29,7 +29,7 @@ from fleetscan.fleet.baseline import BaselineView, cohort_members
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
 from fleetscan.fleet.reduce import WindowAggregates
-from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, nan_median
+from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, grouped_median
 from fleetscan.fleet.status import CODE, Status
 from fleetscan.sensors import profile_for
 
@@ -38,8 +38,6 @@ from fleetscan.sensors import profile_for
 NOISY_MIN_FLOOR_SHARE = 0.5
 # A peer whose own scale at this hour is this many times its cohort's typical one is no reference.
 STEADY_SIGMA_FACTOR = 3.0
-# Neighbours (boards that usually move with a source) needed before their shared change counts.
-MIN_MOVING_NEIGHBOURS = 2
 # Hour-to-same-hour-a-day-earlier pairs (a day of history behind a day) before a trend counts.
 TREND_MIN_PAIRS = 24
 # Stale after this many times a board's usual longest silence (see `BaselineView.silence_ms`).
@@ -132,23 +130,43 @@ def score_metric(
     # does not move when a board joins, leaves or breaks (a median of 4 is not a median of 5).
     own_base = (base.buckets >= options.min_baseline_buckets) & np.isfinite(base.offset)
     reference = _steady_references(groups, peer & own_base, base.offset_sigma, floor, options)
-    adjusted = groups.pack(agg.median - base.offset, reference)
-    base_centre = groups.loo_median(adjusted)
-    has_base = own_base & (groups.loo_count(reference) >= options.min_peers)
-    cross_sigma = groups.sigma(adjusted - base_centre)
-    level = np.where(has_base, base_centre, peer_median)
-    offset = agg.median - level
     # Only what lies beyond the range past days had at this hour counts (a cloudy day is not
     # drift for a board in the sun); without enough days the range is the usual offset alone.
     low = np.fmin(base.low, base.offset)
     high = np.fmax(base.high, base.offset)
+    usual = agg.median - base.offset  # the level each peer implies at its usual gap
+    level, has_base, cross_sigma = _baseline_level(usual, base, groups, reference, options)
     drift_scale = np.fmax(np.fmax(base.offset_sigma, floor), cross_sigma)
+    # Pass 2: a peer implies any level its range at this hour allows (a board in the sun on a
+    # clear day is as much a reference as on a dull one), so it takes the one nearest the
+    # cohort's median; a peer off its range even so (a failing board) is left out wherever at least
+    # `min_peers` others remain, or at least half of them.
+    # Each peer is judged against the median of the whole cohort (itself included): with five
+    # boards, two in the sun cannot move it, while a leave-one-out median of four they can.
+    anchor = np.where(has_base, grouped_median(groups.pack(usual, reference), groups.codes), level)
+    with np.errstate(invalid="ignore"):
+        implied = np.clip(anchor, agg.median - high, agg.median - low)
+        implied = np.where(np.isfinite(implied), implied, usual)
+        own_gap = agg.median - anchor
+        off_range = np.abs(own_gap - np.clip(own_gap, low, high)) / drift_scale
+        calm = reference & ~(has_base & (off_range > options.threshold))
+    all_refs, _, _ = _baseline_level(implied, base, groups, reference, options)
+    calm_refs, enough_calm, _ = _baseline_level(implied, base, groups, calm, options)
+    # Calm peers that are not outnumbered by the others outvote them even when fewer than
+    # `min_peers` (two plain boards against two in the sun on the first clear day).
+    calm_count = groups.loo_count(calm)
+    enough_calm |= (calm_count >= 2) & (2 * calm_count >= groups.loo_count(reference))
+    # The first pass's spread is kept: a cohort-wide reshuffle still widens the scale.
+    level = np.where(has_base, np.where(enough_calm, calm_refs, all_refs), level)
+    level = np.where(has_base, level, peer_median)
+    offset = agg.median - level
     snapshot_scale = np.fmax(snapshot_sigma, snapshot_floor)
     scale = np.where(has_base, drift_scale, snapshot_scale)
     z_fleet = np.where(has_base, offset - np.clip(offset, low, high), offset) / scale
     with np.errstate(invalid="ignore"):
         unusual = has_base & peer & (np.abs(z_fleet) > options.threshold)
-    shared = _shared_change(neighbours, np.where(unusual, offset - base.offset, np.nan))
+    change = offset - base.offset
+    shared = _shared_change(neighbours, np.where(unusual, change, np.nan), change)
     alone = offset - shared  # the gap without the change its usual neighbours share
     z_alone = np.where(has_base, alone - np.clip(alone, low, high), offset) / scale
     # Neighbours may explain a change, never create one: a board that stayed put while they
@@ -222,15 +240,35 @@ def score_metric(
     )
 
 
-def _shared_change(neighbours: Ints | None, delta: Floats) -> Floats:
-    """The median change of each source's neighbours that moved unusually far themselves (0
-    unless at least `MIN_MOVING_NEIGHBOURS` did)."""
+def _baseline_level(
+    implied: Floats, base: BaselineView, groups: Cohorts, reference: Bools, options: SweepOptions
+) -> tuple[Floats, Bools, Floats]:
+    """The level each source's `reference` peers imply (the leave-one-out median of `implied`,
+    each peer's value less its gap), whether enough peers were there to use it, and the spread
+    of the peers' current changes (a cohort-wide reshuffle widens it)."""
+    adjusted = groups.pack(implied, reference)
+    centre = groups.loo_median(adjusted)
+    enough = (base.buckets >= options.min_baseline_buckets) & np.isfinite(base.offset)
+    enough &= groups.loo_count(reference) >= options.min_peers
+    return centre, enough, groups.sigma(adjusted - centre)
+
+
+def _shared_change(neighbours: Ints | None, delta: Floats, own: Floats) -> Floats:
+    """The change of each source's neighbour that moved unusually far itself and most nearly as
+    the source did (`own`), 0 where none did: one neighbour that moved the same way is enough,
+    and one that failed on its own way (a drifting board) does not hide the others.
+
+    >>> _shared_change(np.array([[1, 2], [0, -1], [0, -1]]), np.array([np.nan, 2.0, 9.0]),
+    ...                np.array([1.9, 2.0, 9.0])).tolist()
+    [2.0, 0.0, 0.0]
+    """
     if neighbours is None or neighbours.shape[1] == 0:
         return np.zeros(len(delta))
     theirs = np.where(neighbours >= 0, delta[np.maximum(neighbours, 0)], np.nan)
-    moved = np.isfinite(theirs).sum(axis=1)
-    out: Floats = np.where(moved >= MIN_MOVING_NEIGHBOURS, nan_median(theirs), 0.0)
-    return np.where(np.isfinite(out), out, 0.0)
+    distance = np.where(np.isfinite(theirs), np.abs(theirs - own[:, None]), np.inf)
+    nearest = np.take_along_axis(theirs, np.argmin(distance, axis=1)[:, None], axis=1)[:, 0]
+    out: Floats = np.where(np.isfinite(nearest), nearest, 0.0)
+    return out
 
 
 def _steady_references(

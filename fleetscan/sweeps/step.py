@@ -326,7 +326,7 @@ def _lifecycle(
     lopts, critical = options.lifecycle, options.critical
     fleet_storm = {s.metric: s for s in found if s.cohort is None}
     cohort_storm = {(s.metric, s.cohort): s for s in found if s.cohort is not None}
-    cohort_event = {k: s for k, s in cohort_storm.items() if s.members}
+    cohort_event = {(s.metric, m): s for s in cohort_storm.values() for m in s.members}
     cohort_storm = {k: s for k, s in cohort_storm.items() if not s.members}
     old_series, series = state.series, dict(state.series)
     last_seen = dict(state.last_seen)
@@ -342,8 +342,8 @@ def _lifecycle(
             if flagged
             else None
         )
-        joined = cohort_event.get((r.metric, r.cohort))
-        if storm is None and joined is not None and r.source_id in joined.members:
+        joined = cohort_event.get((r.metric, r.source_id))
+        if storm is None and joined is not None:
             storm = joined  # one of a cohort event's boards: shown with it, its lifecycle steps
         event = None
         if storm is not None and not storm.members:  # an open alert holds, a streak restarts
@@ -396,9 +396,12 @@ def cohort_events(results: Sequence[FleetResult], found: Sequence[Storm]) -> lis
         if r.cohort.startswith(DISCOVERED) and explained and r.metric not in fleet_wide:
             groups.setdefault((r.metric, r.cohort), []).append(r)
     out = []
-    for (metric, cohort), members in sorted(groups.items()):
-        if len(members) < 2 or (metric, cohort) in taken:
-            continue
+    kept = [
+        (metric, cohort, members)
+        for (metric, cohort), members in sorted(groups.items())
+        if len(members) >= 2 and (metric, cohort) not in taken
+    ]
+    for metric, cohort, members in _together(kept):
         out.append(
             Storm(
                 metric,
@@ -410,6 +413,31 @@ def cohort_events(results: Sequence[FleetResult], found: Sequence[Storm]) -> lis
                 unit=profile_for(metric).unit,
             )
         )
+    return out
+
+
+SAME_CHANGE_RATIO = 2.0  # groups whose shared changes agree within this factor are one event
+
+
+def _together(
+    groups: list[tuple[str, str, list[FleetResult]]],
+) -> list[tuple[str, str, list[FleetResult]]]:
+    """Groups of one metric whose shared changes have the same sign and agree within
+    `SAME_CHANGE_RATIO` merged into one (named after the first): an HVAC change over three rooms
+    in the same sweep is one event, not three."""
+    out: list[tuple[str, str, list[FleetResult]]] = []
+    for metric, cohort, members in sorted(
+        groups, key=lambda g: (g[0], statistics.median(m.shared_change for m in g[2]))
+    ):
+        change = statistics.median(m.shared_change for m in members)
+        if out and out[-1][0] == metric:
+            last = statistics.median(m.shared_change for m in out[-1][2])
+            if last * change > 0 and max(abs(last), abs(change)) <= SAME_CHANGE_RATIO * min(
+                abs(last), abs(change)
+            ):
+                out[-1] = (metric, min(out[-1][1], cohort), out[-1][2] + members)
+                continue
+        out.append((metric, cohort, members))
     return out
 
 
