@@ -128,6 +128,16 @@ def test_a_series_that_used_to_move_is_stuck_when_it_freezes() -> None:
     assert not any(s.event == "resolved" and "new level" in s.reason for s in scores)
 
 
+def test_a_freeze_the_stream_recovered_from_sets_the_bar_for_the_next() -> None:
+    ts, values = quiet(3000, cadence_ms=MINUTE, seed=29)
+    for start in (1000, 2000):  # the same 60-reading freeze twice, the stream moving in between
+        values[start : start + 60] = [values[start]] * 60
+    det = StuckDetector(TEMP)
+    stuck = [i for i, s in enumerate(run(det, ts, values)) if s.check == "stuck"]
+    assert stuck and all(1000 < i < 1060 for i in stuck), stuck  # the second is not news
+    assert (det.limit() or 0) >= 180  # three times the freeze it came back from
+
+
 def test_a_slow_drift_is_caught_and_a_held_offset_is_not_a_drift() -> None:
     # Four days at 5 min with a daily swing, then 5 °C/day: the level check learns the growing
     # tail as this stream's, the drift check (how long away, against completed excursions) does not.
