@@ -100,7 +100,7 @@ def apply_silences(outcome: StepOutcome, silences: Sequence[Silence]) -> StepOut
         verdicts.append(
             replace(
                 v,
-                result=replace(r, alerting=False, score=0.0, reason=f"{why}; {r.reason}"),
+                result=replace(r, reason=f"{why}; {r.reason}"),
                 state=SeriesState(),
                 event=event,
                 held=SILENCED,

@@ -162,7 +162,7 @@ def run_fleetscan(
         window = {m: b.between(now - options.window_ms, now) for m, b in batches.items()}
         results, baseline = run_sweep(window, baseline, now_ms=now, options=options)
         for r in results:
-            states.setdefault((r.source_id, r.metric), []).append(r.alerting)
+            states.setdefault((r.source_id, r.metric), []).append(r.flagged)
     elapsed = time.perf_counter() - started
     ts = np.asarray(times, dtype=np.int64)
     return {k: Timeline(ts, np.array(v)) for k, v in states.items()}, elapsed

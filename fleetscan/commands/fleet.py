@@ -48,12 +48,12 @@ from fleetscan.commands.tables import echo_table
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.decode import read_columns
 from fleetscan.errors import FleetscanError, InputError
-from fleetscan.fleet import Status, render
+from fleetscan.fleet import Status
 from fleetscan.jsonl import write_record
 from fleetscan.overrides import Adjustments
 from fleetscan.points import Point
 from fleetscan.silences import silenced_lines
-from fleetscan.sweeps import render as sweep_render
+from fleetscan.sweeps import render
 from fleetscan.sweeps.coverage import blind_spot
 from fleetscan.sweeps.prom import registry, write_prom
 from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, sweep_step
@@ -417,26 +417,25 @@ def _charts(report: LiveReport, options: StepOptions) -> None:
 
 
 def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off: bool) -> None:
-    ordered = sweep_render.ordered(outcome)
+    ordered = render.ordered(outcome.verdicts)
     if output is OutputFormat.jsonl:
         for v in ordered:
             write_record(v.to_record())
         if verbose or one_off:
-            note(render.summary([v.shown() for v in ordered]))
+            note(render.summary(ordered))
         return
     if one_off or verbose:
-        shown = [v.shown() for v in ordered]
-        if shown:
-            echo_table(shown)
+        if ordered:
+            echo_table(ordered)
         if not one_off:
-            for line in sweep_render.open_lines(outcome):
+            for line in render.open_lines(outcome):
                 typer.echo(line)
         for line in silenced_lines(outcome):
             note(line)
         for board in board_findings(outcome):
             note(board.line)
-        summary = render.summary(shown)
-        note(summary if one_off else f"{summary}; {sweep_render.status_line(outcome)}")
+        summary = render.summary(ordered)
+        note(summary if one_off else f"{summary}; {render.status_line(outcome)}")
         silent = sum(v.result.status is Status.OUTAGE for v in ordered)
         if silent:
             note(
@@ -448,14 +447,14 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
                 if f.storm is not None:
                     note(f"{f.kind}: {f.storm.reason}")
         return
-    lines = sweep_render.event_lines(outcome)
+    lines = render.event_lines(outcome)
     for line in lines:
         typer.echo(line)
     for board in board_findings(outcome):
         if board.opened_now:
             note(board.line)
     if lines:
-        note(sweep_render.status_line(outcome))
+        note(render.status_line(outcome))
 
 
 def _delivery_notes(

@@ -223,7 +223,7 @@ def _count(
     summary.add(outcome)
     coverage.add(_blind_spot(outcome, metrics, options))
     if output is OutputFormat.jsonl:
-        for v in sweep_render.ordered(outcome):
+        for v in sweep_render.ordered(outcome.verdicts):
             write_record(v.to_record())
 
 

@@ -1,17 +1,37 @@
-"""Human output of cron sweeps and replays: what changed, what is open, what a replay found."""
+"""Human output of sweeps and replays, with one aligner: the per-series table and its one-line
+summary, what changed, what is open, what a replay found (`--format jsonl` uses
+`SeriesVerdict.to_record`). Every line shows the lifecycle's verdict: a series is "alerting" when
+its alert is open, ordered by the fleet_z it posts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections import Counter
+from collections.abc import Collection, Sequence
 
+from fleetscan.fleet.status import Status
 from fleetscan.sweeps.replay import Summary
 from fleetscan.sweeps.step import SeriesVerdict, Severity, StepOutcome
 from fleetscan.timeutil import human_duration, iso_z
 
+COLUMNS = (
+    "SOURCE",
+    "METRIC",
+    "VALUE",
+    "MEDIAN",
+    "SCALE",
+    "Z",
+    "OFFSET",
+    "USUAL",
+    "PEERS",
+    "STATUS",
+    "REASON",
+)
+NUMERIC = frozenset(range(2, 9))  # VALUE..PEERS: right-aligned
 
-def ordered(outcome: StepOutcome) -> list[SeriesVerdict]:
+
+def ordered(verdicts: Sequence[SeriesVerdict]) -> list[SeriesVerdict]:
     """Metric by metric (first-seen order), alerting first, then by fleet_z and source id."""
-    verdicts = outcome.verdicts
     rank = {m: i for i, m in enumerate(dict.fromkeys(v.result.metric for v in verdicts))}
     return sorted(
         verdicts,
@@ -19,15 +39,63 @@ def ordered(outcome: StepOutcome) -> list[SeriesVerdict]:
     )
 
 
-def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
-    """Rows of cells, every column but the last padded to its widest cell."""
+def align(rows: Sequence[Sequence[str]], *, right: Collection[int] = ()) -> list[str]:
+    """Rows of cells, every column but the last padded to its widest cell (on the left for the
+    columns in `right`, so numbers line up)."""
     if not rows:
         return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return [
-        "  ".join([c.ljust(w) for c, w in zip(r, widths, strict=False)] + [r[-1]]).rstrip()
+        "  ".join(
+            [
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=False))
+            ]
+            + [r[-1]]
+        ).rstrip()
         for r in rows
     ]
+
+
+def table(verdicts: Sequence[SeriesVerdict]) -> str:
+    """An aligned text table, one row per (source, metric), in `ordered` order."""
+    rows = [COLUMNS] + [
+        (
+            r.source_id,
+            r.metric,
+            _num(r.value),
+            _num(r.fleet_median),
+            _num(r.fleet_scale),
+            _num(r.z, signed=True, digits=1),
+            _num(r.offset, signed=True),
+            _num(r.baseline_offset, signed=True),
+            str(r.peers),
+            r.status.value,
+            r.reason,
+        )
+        for r in (v.result for v in ordered(verdicts))
+    ]
+    return "\n".join(align(rows, right=NUMERIC))
+
+
+def summary(verdicts: Sequence[SeriesVerdict]) -> str:
+    """`150 series (50 sources × 3 metrics): 140 ok, 3 drifting ...; 9 alerting`."""
+    results = [v.result for v in verdicts]
+    sources = len({r.source_id for r in results})
+    metrics = len({r.metric for r in results})
+    counts = Counter(r.status for r in results)
+    parts = ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
+    alerting = sum(v.alerting for v in verdicts)
+    return (
+        f"{len(results)} series ({sources} sources × {metrics} metric"
+        f"{'s' if metrics != 1 else ''}): {parts or 'nothing to score'}; {alerting} alerting"
+    )
+
+
+def _num(x: float, *, signed: bool = False, digits: int = 2) -> str:
+    if not math.isfinite(x):
+        return "-"
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
 def _alert(v: SeriesVerdict) -> str:
@@ -67,7 +135,7 @@ def event_lines(outcome: StepOutcome) -> list[str]:
                     "",
                 ]
             )
-    return _columns(rows)
+    return align(rows)
 
 
 def open_lines(outcome: StepOutcome) -> list[str]:
@@ -98,7 +166,7 @@ def open_lines(outcome: StepOutcome) -> list[str]:
                     f.storm.reason,
                 ]
             )
-    return _columns(rows)
+    return align(rows)
 
 
 def status_line(outcome: StepOutcome) -> str:
@@ -150,7 +218,7 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
                     f"{e.status}: {e.reason}",
                 ]
             )
-        lines.extend(_columns(rows))
+        lines.extend(align(rows))
     if summary.storms:
         lines.append("storms and cohort events (one finding each, not per-source alerts):")
         rows = []
@@ -166,5 +234,5 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
                     s.reason,
                 ]
             )
-        lines.extend(_columns(rows))
+        lines.extend(align(rows))
     return lines

@@ -35,7 +35,7 @@ from typing import Any
 from fleetscan.events import status_points
 from fleetscan.fleet.baseline import MetricBaseline, learn_baseline
 from fleetscan.fleet.batch import SeriesBatch
-from fleetscan.fleet.emit import fleet_points
+from fleetscan.fleet.emit import series_points
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.reduce import WindowAggregates
 from fleetscan.fleet.status import Status
@@ -107,8 +107,9 @@ class SweepState:
 class SeriesVerdict:
     """One series after one sweep: the scorer's result and what the lifecycle made of it.
 
-    `result.alerting` / `result.score` are the scorer's (this sweep alone); `alerting` and
-    `fleet_z` are the lifecycle's. `held` names why the lifecycle did not move ("" if it did).
+    `flagged` (`result.flagged`, `result.score`) is the scorer's, this sweep alone; `alerting`
+    and `fleet_z` are the lifecycle's (an alert is open, and the score it posts). `held` names
+    why the lifecycle did not move ("" if it did).
     """
 
     result: FleetResult
@@ -120,7 +121,7 @@ class SeriesVerdict:
 
     @property
     def flagged(self) -> bool:
-        return self.result.status.alerting
+        return self.result.flagged
 
     @property
     def alerting(self) -> bool:
@@ -136,16 +137,12 @@ class SeriesVerdict:
             return Severity.OK
         return Severity.CRITICAL if self.state.fleet_z >= self.critical else Severity.WARNING
 
-    def shown(self) -> FleetResult:
-        """The result with `alerting` and `score` as the lifecycle decided (for tables)."""
-        return replace(self.result, alerting=self.alerting, score=self.fleet_z)
-
     def to_record(self) -> dict[str, Any]:
-        """One `--format jsonl` line: the scorer's fields plus the lifecycle's."""
+        """One `--format jsonl` line: the scorer's fields (`flagged` this sweep) plus the
+        lifecycle's (`alerting`, and `score`: the fleet_z it posts)."""
         record = self.result.to_record()
         record["alerting"] = self.alerting
         record["score"] = self.fleet_z
-        record["flagged"] = self.flagged
         record["streak"] = self.state.streak
         record["event"] = self.event.kind if self.event else None
         opened = self.event.opened_ms if self.event else self.state.opened_ms
@@ -200,7 +197,7 @@ class StepOutcome:
     def emissions(self) -> list[Point]:
         """`<metric>.fleet_z` (following the lifecycle), `<metric>.fleet_dev` and
         `<metric>.fleet_status` (`fleetscan.events`) per series."""
-        points = fleet_points([v.shown() for v in self.verdicts], guard_met=lambda r: r.alerting)
+        points = [p for v in self.verdicts for p in series_points(v.result, fleet_z=v.fleet_z)]
         return points + status_points(self.verdicts)
 
     def severity(self) -> Severity:
@@ -422,7 +419,6 @@ def _forgotten(key: Key, now_ms: int, last_seen_ms: int | None) -> FleetResult:
         at_ms=now_ms,
         cohort="",
         status=Status.NO_DATA,
-        alerting=False,
         score=0.0,
         value=nan,
         count=0,
