@@ -13,8 +13,7 @@ import typer
 
 from fleetscan.client import PlexusClient
 from fleetscan.commands.common import (
-    EXIT_UNKNOWN,
-    EXIT_USAGE,
+    ExitCode,
     OutputFormat,
     code_for,
     emit_json,
@@ -134,7 +133,9 @@ def device(
             _run_offline(runner, input_file, source or [], metric or [], output)
             return
         if not source or not metric:
-            fail("give at least one --source and one --metric (or --input FILE)", code=EXIT_USAGE)
+            fail(
+                "give at least one --source and one --metric (or --input FILE)", code=ExitCode.USAGE
+            )
         settings = resolve(endpoint, gateway_url, api_key)
         key = settings.require_key()
         client = PlexusClient(endpoint=settings.endpoint, api_key=key)
@@ -143,9 +144,9 @@ def device(
         if metrics_port is not None:
             exported.serve(metrics_port, metrics_host)
     except (InputError, UsageError, ValueError) as exc:
-        fail(str(exc), code=EXIT_USAGE)
+        fail(str(exc), code=ExitCode.USAGE)
     except FleetscanError as exc:
-        fail(str(exc), code=code_for(exc, EXIT_UNKNOWN))
+        fail(str(exc), code=code_for(exc, ExitCode.UNKNOWN))
     with client, emitter, exported, stop_on_signals() as stop:
         _poll_loop(
             runner,
@@ -183,7 +184,7 @@ def _run_offline(
     if not parsed.readings:
         fail(
             f"no row of {path} could be read ({parsed.skipped_summary() or 'no rows'})",
-            code=EXIT_UNKNOWN,
+            code=ExitCode.UNKNOWN,
         )
     wanted = [
         r
@@ -240,7 +241,7 @@ def _poll_loop(
         except FleetscanError as exc:
             exported.poll_errors.inc()
             if once:
-                fail(f"poll failed: {exc}", code=3)
+                fail(f"poll failed: {exc}", code=ExitCode.UNKNOWN)
             note(f"poll failed: {exc}; retrying in {backoff_s:.0f}s")
             stop.wait(backoff_s)
             backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
@@ -284,7 +285,7 @@ def _poll_loop(
         fail(
             f"{len(pending)} points not delivered (device keeps no outbox, so they are lost): "
             f"{post_error}",
-            code=EXIT_UNKNOWN,
+            code=ExitCode.UNKNOWN,
         )
 
 

@@ -9,7 +9,7 @@ sweep: the first flagged sweep alerts.
 
 Output: text mode is quiet unless something changed (an alert opened or resolved, a storm
 began or ended) or went wrong; `-v` prints the whole table. One-off sweeps always print the table.
-`--format jsonl` prints every series, every run. Exit codes: see `sweep_cli` (0 OK, 1 WARNING,
+`--format jsonl` prints every series, every run. Exit codes: `common.ExitCode` (0 OK, 1 WARNING,
 2 CRITICAL, 3 UNKNOWN, 64 usage).
 """
 
@@ -30,17 +30,15 @@ import typer
 
 from fleetscan.boards import board_findings
 from fleetscan.columns import batches
-from fleetscan.commands.common import OutputFormat, code_for, fail, note
+from fleetscan.commands.common import ExitCode, OutputFormat, code_for, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.sweep_cli import (
     DEFAULT_SWEEP,
-    EXIT_USAGE,
     ClickHouseOption,
     DatabaseOption,
     MetricsOption,
     OrgOption,
     SweepArgs,
-    SweepCommand,
     exit_code,
     sweep_options,
 )
@@ -56,13 +54,11 @@ from fleetscan.silences import silenced_lines
 from fleetscan.sweeps import render
 from fleetscan.sweeps.coverage import blind_spot
 from fleetscan.sweeps.prom import registry, write_prom
-from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, sweep_step
+from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, sweep_step
 from fleetscan.timeutil import now_ms, parse_timestamp_ms
 
 if TYPE_CHECKING:  # the live path's modules load only when it runs (not for --input)
     from fleetscan.sweeps.live import LiveReport
-
-UNKNOWN = int(Severity.UNKNOWN)
 
 
 class BaselineSource(StrEnum):
@@ -196,7 +192,7 @@ def fleet(
         if outbox is not None and not no_state:
             raise InputError("--outbox is for --no-state sweeps: with state, the state keeps them")
     except (FleetscanError, ValueError) as exc:
-        fail(str(exc), code=EXIT_USAGE)
+        fail(str(exc), code=ExitCode.USAGE)
     if input_file is not None or clickhouse is not None:
         try:
             if clickhouse is not None:
@@ -205,12 +201,10 @@ def fleet(
                 outcome = _offline(input_file or Path(), metric, at_ms, options)
             code = exit_code(outcome.severity())
             if prom_file is not None:
-                exported = registry(
-                    outcome, duration_s=0.0, outbox_points=0, severity=Severity(code)
-                )
+                exported = registry(outcome, duration_s=0.0, outbox_points=0, exit_code=code)
                 write_prom(prom_file, exported)
         except FleetscanError as exc:
-            fail(str(exc), code=UNKNOWN)
+            fail(str(exc), code=ExitCode.UNKNOWN)
         _show(outcome, output, verbose=True, one_off=True)
         _refuse_blind(outcome, metric, options)
         raise typer.Exit(code)
@@ -252,7 +246,7 @@ def _refuse_blind(outcome: StepOutcome, metrics: Sequence[str], options: StepOpt
         group_by=options.sweep.group_by,
     )
     if why is not None:
-        fail(why, code=UNKNOWN)
+        fail(why, code=ExitCode.UNKNOWN)
 
 
 def _live(
@@ -323,19 +317,19 @@ def _live(
                 except InputError as exc:
                     late.append(f"{exc}: {len(report.undelivered)} undelivered points lost")
         if prom_file is not None and not dry_run:
-            severity = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
+            code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
             exported = registry(
                 report.outcome,
                 duration_s=report.duration_s,
                 outbox_points=len(report.undelivered),
-                severity=Severity(severity),
+                exit_code=code,
             )
             try:
                 write_prom(prom_file, exported)
             except FleetscanError as exc:
                 late.append(str(exc))
     except FleetscanError as exc:
-        fail(str(exc), code=code_for(exc, UNKNOWN))
+        fail(str(exc), code=code_for(exc, ExitCode.UNKNOWN))
     return report, late
 
 
@@ -535,4 +529,4 @@ def _save_outbox(path: Path, points: Sequence[Point]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("fleet", cls=SweepCommand)(fleet)
+    app.command("fleet")(fleet)

@@ -14,16 +14,14 @@ from typing import Annotated
 
 import typer
 
-from fleetscan.commands.common import fail, note
+from fleetscan.commands.common import ExitCode, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
 from fleetscan.commands.replay import history_from_file, history_from_plexus
 from fleetscan.commands.sweep_cli import (
     DEFAULT_SWEEP,
-    EXIT_USAGE,
     MetricsOption,
     SweepArgs,
-    SweepCommand,
     replay_grid,
     sweep_options,
 )
@@ -33,10 +31,9 @@ from fleetscan.overrides import Adjustments
 from fleetscan.pictures import Window, baseline_span, board_chart, chart_name, replay_window
 from fleetscan.report import render as render_report
 from fleetscan.sweeps.replay import History, Summary
-from fleetscan.sweeps.step import Severity, StepOptions
+from fleetscan.sweeps.step import StepOptions
 from fleetscan.timeutil import now_ms
 
-UNKNOWN = int(Severity.UNKNOWN)
 DEFAULT_SPAN_MS = 24 * 3_600_000
 # The sweep options `plot` and `report` take (the others stay at their defaults).
 REPLAYED = (
@@ -79,7 +76,7 @@ def load_window(
         options = sweep.step_options()
         every_ms, from_ms, to_ms = replay_grid(every, start, end)
     except (FleetscanError, ValueError) as exc:
-        fail(str(exc), code=EXIT_USAGE)
+        fail(str(exc), code=ExitCode.USAGE)
     try:
         if input_file is not None:
             history = history_from_file(input_file, metrics, options)
@@ -105,7 +102,7 @@ def load_window(
             adjustments=adjusted,
         )
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -116,7 +113,7 @@ def write_bytes(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
         tmp.replace(path)
     except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror or exc}", code=UNKNOWN)
+        fail(f"cannot write {path}: {exc.strerror or exc}", code=ExitCode.UNKNOWN)
 
 
 def write_episode_charts(
@@ -136,7 +133,7 @@ def write_episode_charts(
             )
             write_bytes(directory / chart_name(episode), png)
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
     count = len(summary.episodes)
     note(f"wrote {count} chart{'s' if count != 1 else ''} into {directory}")
 
@@ -174,7 +171,7 @@ def plot(
     try:
         png = board_chart(found, source, metric, threshold=sweep.threshold)
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
     write_bytes(output, png)
     alerts = len(found.episodes(source, metric))
     note(f"wrote {output}: {source} {metric}, {alerts} alert{'s' if alerts != 1 else ''}")
@@ -220,12 +217,12 @@ def report(
             found, metrics=list(metric), threshold=sweep.threshold, title=title, options=described
         )
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
     write_bytes(output, page.encode("utf-8"))
     count = len(found.summary.episodes)
     note(f"wrote {output}: {count} finding{'s' if count != 1 else ''}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plot", cls=SweepCommand)(plot)
-    app.command("report", cls=SweepCommand)(report)
+    app.command("plot")(plot)
+    app.command("report")(report)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fleetscan.commands.common import EXIT_USAGE, fail, note, stop_on_signals
+from fleetscan.commands.common import ExitCode, fail, note, stop_on_signals
 from fleetscan.errors import FleetscanError
 from fleetscan.sandbox import Sandbox
 from fleetscan.sandbox.keys import DEV_KEYS, KeySet, random_keys
@@ -161,7 +161,7 @@ def sandbox(
                 faults=tuple(parse_fault(text) for text in fault or []),
             )
         except FleetscanError as exc:
-            fail(str(exc), code=EXIT_USAGE)
+            fail(str(exc), code=ExitCode.USAGE)
         hook = _simulation(spec, start_ms + backfill_ms, truth)
     keys = DEV_KEYS if dev_keys else random_keys()
     run_sandbox(host=host, port=port, db=db, quiet=quiet, on_started=hook, keys=keys)

@@ -19,8 +19,8 @@ live sweeps gave. It:
    `<metric>.fleet_dev` the raw deviation from the peers, `<metric>.fleet_status` the kind of
    alert open (`fleetscan.events`).
 
-Severity (for exit codes): an open alert is CRITICAL when its fleet_z reaches `critical`, else
-WARNING; a storm or a cohort event is a WARNING.
+Severity: an open alert is CRITICAL when its fleet_z reaches `critical`, else WARNING; a storm or
+a cohort event is a WARNING (the commands map it onto exit codes: `commands.sweep_cli.exit_code`).
 """
 
 from __future__ import annotations
@@ -63,12 +63,11 @@ HELD_STATUSES = frozenset({Status.OUTAGE, Status.NO_DATA, Status.INSUFFICIENT_PE
 
 
 class Severity(IntEnum):
-    """The monitoring-plugin exit codes."""
+    """How bad a series' open alert (or a whole sweep) is, in rising order: OK, no alert open."""
 
     OK = 0
     WARNING = 1
     CRITICAL = 2
-    UNKNOWN = 3
 
 
 @dataclass(frozen=True, kw_only=True)
