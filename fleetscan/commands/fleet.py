@@ -15,7 +15,6 @@ began or ended) or went wrong; `-v` prints the whole table. One-off sweeps alway
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -29,7 +28,6 @@ import platformdirs
 import typer
 
 from fleetscan.boards import board_findings
-from fleetscan.columns import batches
 from fleetscan.commands.common import ExitCode, OutputFormat, code_for, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.sweep_cli import (
@@ -44,17 +42,17 @@ from fleetscan.commands.sweep_cli import (
 )
 from fleetscan.commands.tables import echo_table
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
-from fleetscan.decode import read_columns
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.fleet import Status
 from fleetscan.jsonl import write_record
+from fleetscan.outbox import load_outbox, save_outbox
 from fleetscan.overrides import Adjustments
-from fleetscan.points import Point
 from fleetscan.silences import silenced_lines
 from fleetscan.sweeps import render
-from fleetscan.sweeps.coverage import blind_spot
+from fleetscan.sweeps.coverage import sweep_blind_spot
+from fleetscan.sweeps.offline import offline_sweep
 from fleetscan.sweeps.prom import registry, write_prom
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, sweep_step
+from fleetscan.sweeps.step import StepOptions, StepOutcome
 from fleetscan.timeutil import now_ms, parse_timestamp_ms
 
 if TYPE_CHECKING:  # the live path's modules load only when it runs (not for --input)
@@ -198,7 +196,12 @@ def fleet(
             if clickhouse is not None:
                 outcome = _pushed_down(clickhouse, database, org, metric, at_ms, options)
             else:
-                outcome = _offline(input_file or Path(), metric, at_ms, options)
+                offline = offline_sweep(
+                    input_file or Path(), metric, at_ms=at_ms, wall_ms=now_ms(), options=options
+                )
+                if offline.skipped:
+                    note(offline.skipped)
+                outcome = offline.outcome
             code = exit_code(outcome.severity())
             if prom_file is not None:
                 exported = registry(outcome, duration_s=0.0, outbox_points=0, exit_code=code)
@@ -230,7 +233,10 @@ def fleet(
         _charts(report, options)
     code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered or late))
     kept = outbox if not any(outbox is not None and str(outbox) in m for m in late) else None
-    _delivery_notes(report, verbose=verbose or no_state, outbox=kept, no_state=no_state)
+    for line in render.delivery_lines(
+        report, verbose=verbose or no_state, outbox=kept, no_state=no_state
+    ):
+        note(line)
     for message in late:  # after the sweep's own lines: the transitions are never lost
         note(f"error: {message}")
     _refuse_blind(report.outcome, metric, options)
@@ -239,12 +245,7 @@ def fleet(
 
 def _refuse_blind(outcome: StepOutcome, metrics: Sequence[str], options: StepOptions) -> None:
     """Exit 3 with one line on stderr when the sweep could not watch the fleet (see coverage)."""
-    why = blind_spot(
-        [v.result for v in outcome.verdicts],
-        metrics,
-        min_peers=options.sweep.min_peers,
-        group_by=options.sweep.group_by,
-    )
+    why = sweep_blind_spot(outcome, metrics, options)
     if why is not None:
         fail(why, code=ExitCode.UNKNOWN)
 
@@ -292,7 +293,7 @@ def _live(
         ):
             # With state, the store holds the outbox; a one-off sweep may keep one in a file.
             one_off_outbox = outbox if state_path is None and not dry_run else None
-            pending = _load_outbox(one_off_outbox) if one_off_outbox is not None else []
+            pending = load_outbox(one_off_outbox) if one_off_outbox is not None else []
             locked_state = (
                 open_state(state_path, lock_wait_s=lock_wait_s)
                 if state_path is not None
@@ -313,7 +314,7 @@ def _live(
                 )
             if one_off_outbox is not None:
                 try:
-                    _save_outbox(one_off_outbox, report.undelivered)
+                    save_outbox(one_off_outbox, report.undelivered)
                 except InputError as exc:
                     late.append(f"{exc}: {len(report.undelivered)} undelivered points lost")
         if prom_file is not None and not dry_run:
@@ -370,32 +371,6 @@ def _pushed_down(
         )  # fmt: skip
 
 
-def _offline(
-    path: Path, metrics: Sequence[str], at_ms: int | None, options: StepOptions
-) -> StepOutcome:
-    """A one-off sweep over a file, as of `--at` with only the rows up to it.
-
-    Without `--at` the sweep runs as of the newest reading not stamped in the future, and every
-    row counts: rows stamped after it (a device clock fault) and rows `parse_rows` skipped (NaN or
-    null values, whose times are lost) are reported as invalid.
-    """
-    rows = read_columns(path, group_by=options.sweep.group_by)
-    if not len(rows.ts_ms):
-        raise InputError(f"no row of {path} could be read ({rows.skipped_summary() or 'no rows'})")
-    if at_ms is not None:
-        sweep_at = at_ms
-        rows = rows.select(rows.ts_ms <= sweep_at)
-    else:
-        wall = now_ms()
-        past = rows.ts_ms[rows.ts_ms <= wall]
-        sweep_at = int(past.max()) if len(past) else wall
-    found = batches(rows, metrics, dropped=rows.skipped_by_series if at_ms is None else None)
-    if rows.skipped:
-        unknown = " (their times are unknown, so --at does not count them)" if at_ms else ""
-        note(rows.skipped_summary() + unknown)
-    return sweep_step(SweepState(), found, sweep_at, options)
-
-
 def _charts(report: LiveReport, options: StepOptions) -> None:
     """`-v`: a one-line chart of each alerting board's gap over the window (`fleetscan.sparkline`)."""
     from fleetscan.sparkline import gap_lines
@@ -449,83 +424,6 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
             note(board.line)
     if lines:
         note(render.status_line(outcome))
-
-
-def _delivery_notes(
-    report: LiveReport, *, verbose: bool, outbox: Path | None, no_state: bool
-) -> None:
-    if report.dry_run:
-        points = len(report.outcome.emissions())
-        note(f"dry run: {points} points not posted" + ("" if no_state else ", state not written"))
-        return
-    if report.events_error:
-        kept = (
-            f"{report.events_kept} kept in the state, sent first next sweep"
-            if report.events_kept
-            else ""
-        )
-        lost = f"{report.events_lost} lost" if report.events_lost else ""
-        which = "; ".join(x for x in (kept, lost) if x)
-        note(f"alert events (the reasons) not posted ({which}): {report.events_error}")
-    if report.refusal:
-        note(report.refusal)
-    elif report.rejected:
-        note(f"{report.rejected} points not posted: their values are not finite numbers")
-    if report.dropped:
-        note(f"the outbox is full: dropped the {report.dropped} oldest undelivered points")
-    if report.undelivered:
-        if no_state:
-            kept = f"kept in {outbox}" if outbox is not None else "lost: pass --outbox FILE"
-        else:
-            kept = "kept in the state, sent first next sweep"
-        note(f"{len(report.undelivered)} points not delivered ({kept}): {report.error}")
-    elif verbose:
-        earlier = f" ({report.from_outbox} from earlier sweeps)" if report.from_outbox else ""
-        events = f" and {report.events} alert events" if report.events else ""
-        note(f"posted {report.posted} points{earlier}{events}")
-
-
-def _load_outbox(path: Path) -> list[Point]:
-    if not path.exists():
-        return []
-    points = []
-    try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                d = json.loads(line)
-                points.append(
-                    Point(
-                        d["source_id"],
-                        d["metric"],
-                        float(d["value"]),
-                        int(d["ts_ms"]),
-                        d.get("tags") or {},
-                    )
-                )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"cannot read outbox {path}: {exc}") from None
-    return points
-
-
-def _save_outbox(path: Path, points: Sequence[Point]) -> None:
-    lines = [
-        json.dumps(
-            {
-                "source_id": p.source_id,
-                "metric": p.metric,
-                "value": p.value,
-                "ts_ms": p.ts_ms,
-                "tags": dict(p.tags),
-            }
-        )
-        for p in points
-    ]
-    try:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise InputError(f"cannot write outbox {path}: {exc}") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -37,7 +37,7 @@ from fleetscan.errors import FleetscanError, InputError
 from fleetscan.health import SENSOR_OK
 from fleetscan.jsonl import write_record
 from fleetscan.sweeps import render as sweep_render
-from fleetscan.sweeps.coverage import ReplayCoverage, blind_spot
+from fleetscan.sweeps.coverage import ReplayCoverage, sweep_blind_spot
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep
@@ -218,7 +218,7 @@ def _count(
 ) -> None:
     """Add one replayed sweep to the summary and the coverage; with jsonl, print its series."""
     summary.add(outcome)
-    coverage.add(_blind_spot(outcome, metrics, options))
+    coverage.add(sweep_blind_spot(outcome, metrics, options))
     if output is OutputFormat.jsonl:
         for v in sweep_render.ordered(outcome.verdicts):
             write_record(v.to_record())
@@ -245,15 +245,6 @@ def _conclude(
             ExitCode.UNKNOWN,
         )
     _refuse_blind(coverage)
-
-
-def _blind_spot(outcome: StepOutcome, metrics: Sequence[str], options: StepOptions) -> str | None:
-    return blind_spot(
-        [v.result for v in outcome.verdicts],
-        metrics,
-        min_peers=options.sweep.min_peers,
-        group_by=options.sweep.group_by,
-    )
 
 
 def _refuse_blind(coverage: ReplayCoverage) -> None:

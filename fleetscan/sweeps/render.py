@@ -8,11 +8,16 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleetscan.fleet.status import Status
 from fleetscan.sweeps.replay import Summary
 from fleetscan.sweeps.step import SeriesVerdict, Severity, StepOutcome
 from fleetscan.timeutil import human_duration, iso_z
+
+if TYPE_CHECKING:  # only its type: a live sweep's modules load only when one runs
+    from fleetscan.sweeps.live import LiveReport
 
 COLUMNS = (
     "SOURCE",
@@ -235,4 +240,43 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
                 ]
             )
         lines.extend(align(rows))
+    return lines
+
+
+def delivery_lines(
+    report: LiveReport, *, verbose: bool, outbox: Path | None, no_state: bool
+) -> list[str]:
+    """What a live sweep's delivery did, for stderr: a dry run, events or points not posted (and
+    where they are kept), the outbox cut; with `verbose`, what was posted."""
+    if report.dry_run:
+        points = len(report.outcome.emissions())
+        return [
+            f"dry run: {points} points not posted" + ("" if no_state else ", state not written")
+        ]
+    lines = []
+    if report.events_error:
+        kept = (
+            f"{report.events_kept} kept in the state, sent first next sweep"
+            if report.events_kept
+            else ""
+        )
+        lost = f"{report.events_lost} lost" if report.events_lost else ""
+        which = "; ".join(x for x in (kept, lost) if x)
+        lines.append(f"alert events (the reasons) not posted ({which}): {report.events_error}")
+    if report.refusal:
+        lines.append(report.refusal)
+    elif report.rejected:
+        lines.append(f"{report.rejected} points not posted: their values are not finite numbers")
+    if report.dropped:
+        lines.append(f"the outbox is full: dropped the {report.dropped} oldest undelivered points")
+    if report.undelivered:
+        if no_state:
+            kept = f"kept in {outbox}" if outbox is not None else "lost: pass --outbox FILE"
+        else:
+            kept = "kept in the state, sent first next sweep"
+        lines.append(f"{len(report.undelivered)} points not delivered ({kept}): {report.error}")
+    elif verbose:
+        earlier = f" ({report.from_outbox} from earlier sweeps)" if report.from_outbox else ""
+        events = f" and {report.events} alert events" if report.events else ""
+        lines.append(f"posted {report.posted} points{earlier}{events}")
     return lines
