@@ -23,6 +23,7 @@ from fleetscan.commands.common import (
 )
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.detectors import METHODS, DetectorOptions, make_detector
+from fleetscan.detectors.options import parse_span, parse_window
 from fleetscan.device import DeviceRunner, Sample
 from fleetscan.device_metrics import DeviceMetrics
 from fleetscan.emitter import Emitter, Point
@@ -60,11 +61,15 @@ def device(
     window: Annotated[
         str | None,
         typer.Option(
-            help="Window: samples (15) or a duration (30s, 10m). Default: the method's own."
+            help="Window: a sample count (15samples; a bare 15 also counts samples) or a "
+            "duration with its unit (30s, 10m). Default: the method's own."
         ),
     ] = None,
     baseline: Annotated[
-        str | None, typer.Option(help="Long baseline for level/drift checks, e.g. 6h or 7d.")
+        str | None,
+        typer.Option(
+            help="Long baseline for level/drift checks: a duration with its unit (6h, 7d)."
+        ),
     ] = None,
     threshold: Annotated[
         float,
@@ -79,8 +84,8 @@ def device(
     relearn: Annotated[
         str | None,
         typer.Option(
-            help="auto: accept a changed level as the new normal once it has lasted this long "
-            "(default 1h, at least 12 readings)."
+            help="auto: accept a changed level as the new normal once it has lasted this long, "
+            "a duration with its unit (default 1h, at least 12 readings)."
         ),
     ] = None,
     min_scale: Annotated[
@@ -118,11 +123,11 @@ def device(
     try:
         options = DetectorOptions(
             threshold=threshold,
-            window=window,
-            baseline=baseline,
+            window=parse_window(window) if window is not None else None,
+            baseline=parse_span(baseline, "baseline") if baseline is not None else None,
             min_scale=min_scale,
             consecutive=consecutive,
-            relearn=relearn,
+            relearn=parse_span(relearn, "relearn") if relearn is not None else None,
         )
         make_detector(method, options)  # fail fast on a bad method or window
         runner = DeviceRunner(
