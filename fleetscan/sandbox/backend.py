@@ -14,6 +14,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from itertools import repeat
 
@@ -157,34 +158,15 @@ class Backend:
         """POST /api/monitors after validation: thresholds and events upsert, offline appends."""
         now = self.clock()
         metric = request.metric or ""
-        config: dict[str, object]
-        with self._monitor_lock:
+        with self._monitor_lock:  # each spec's fields, in order, are its stored config
             if request.threshold is not None:
-                t = request.threshold
-                config = {
-                    "min": t.min,
-                    "max": t.max,
-                    "severity": t.severity,
-                    "message": t.message,
-                    "targets": request.notification_targets,
-                }
+                config = {**asdict(request.threshold), "targets": request.notification_targets}
                 self.store.upsert_monitor("threshold", source, metric, json.dumps(config), now=now)
             if request.event is not None:
-                e = request.event
-                config = {
-                    "severity": e.severity,
-                    "message": e.message,
-                    "enabled": e.enabled,
-                    "visualization": e.visualization,
-                }
+                config = asdict(request.event)
                 self.store.upsert_monitor("event", source, metric, json.dumps(config), now=now)
             if request.offline is not None:
-                o = request.offline
-                config = {
-                    "timeout_seconds": o.timeout_seconds,
-                    "severity": o.severity,
-                    "message": o.message,
-                }
+                config = asdict(request.offline)
                 self.store.add_monitor("offline", source, "", json.dumps(config), now=now)
             self._sync_rules()
 

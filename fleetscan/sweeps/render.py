@@ -211,14 +211,13 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
         lines.append("would have alerted:")
         rows = []
         for e in sorted(summary.episodes, key=lambda e: (e.opened_ms, e.metric, e.source_id)):
-            end = summary.last_ms if e.resolved_ms is None else e.resolved_ms
-            until = "still open" if e.resolved_ms is None else iso_z(e.resolved_ms)
+            span, lasted = _span(e.opened_ms, e.resolved_ms, summary.last_ms, "still open")
             rows.append(
                 [
                     f"  {e.source_id}",
                     e.metric,
-                    f"{iso_z(e.opened_ms)} → {until}",
-                    f"({human_duration(end - e.opened_ms)})",
+                    span,
+                    f"({lasted})",
                     f"peak fleet_z {e.peak:.1f}",
                     f"{e.status}: {e.reason}",
                 ]
@@ -228,19 +227,25 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
         lines.append("storms and cohort events (one finding each, not per-source alerts):")
         rows = []
         for s in summary.storms:
-            end = summary.last_ms if s.ended_ms is None else s.ended_ms
-            until = "still going" if s.ended_ms is None else iso_z(s.ended_ms)
+            span, lasted = _span(s.since_ms, s.ended_ms, summary.last_ms, "still going")
             rows.append(
                 [
                     f"  {s.metric}",
                     s.where,
-                    f"{iso_z(s.since_ms)} → {until}",
-                    f"({human_duration(end - s.since_ms)}, {s.sweeps} sweeps)",
+                    span,
+                    f"({lasted}, {s.sweeps} sweeps)",
                     s.reason,
                 ]
             )
         lines.extend(align(rows))
     return lines
+
+
+def _span(start_ms: int, end_ms: int | None, last_ms: int, ongoing: str) -> tuple[str, str]:
+    """`start → end` (or `ongoing` when it had not ended by the last sweep) and how long."""
+    until = ongoing if end_ms is None else iso_z(end_ms)
+    lasted = human_duration((last_ms if end_ms is None else end_ms) - start_ms)
+    return f"{iso_z(start_ms)} → {until}", lasted
 
 
 def delivery_lines(
