@@ -40,7 +40,7 @@ from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.coverage import ReplayCoverage, sweep_blind_spot
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep
+from fleetscan.sweeps.step import StepOptions, StepOutcome
 from fleetscan.timeutil import iso_z, now_ms
 
 MAX_SWEEPS = 200_000  # ~2 years at 5 minutes; a longer grid is a mistake (or a bad timestamp)
@@ -273,17 +273,13 @@ def history_from_plexus(
     endpoint: str,
     api_key: str,
 ) -> History:
-    """Pull what the replayed sweeps need: the first sweep's history, then every row."""
+    """Pull what the replayed sweeps need from Plexus (`sweeps.live.fetch_history`)."""
     from fleetscan.client import PlexusClient
     from fleetscan.sweeps.live import fetch_history
 
     settings = resolve(endpoint, "", api_key)
-    key = settings.require_key()
-    first = plan_sweep(SweepState(), metrics, from_ms, options)
-    with PlexusClient(endpoint=settings.endpoint, api_key=key) as client:
-        readings = fetch_history(client, [*metrics, SENSOR_OK], first=first, to_ms=to_ms)
-    wanted = [*metrics, SENSOR_OK]
-    return History.from_readings(readings, wanted, group_by=options.sweep.group_by)
+    with PlexusClient(endpoint=settings.endpoint, api_key=settings.require_key()) as client:
+        return fetch_history(client, metrics, options=options, from_ms=from_ms, to_ms=to_ms)
 
 
 def register(app: typer.Typer) -> None:

@@ -39,9 +39,10 @@ from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
 from fleetscan.pages import fetch_columns
 from fleetscan.state import Store, cap_outbox, outbox_merge
 from fleetscan.sweeps.plan import FetchPlan, HistoryKind
+from fleetscan.sweeps.replay import History
 from fleetscan.sweeps.rollups import rollup_baseline
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
-from fleetscan.telemetry import ParsedRows, Reading
+from fleetscan.telemetry import ParsedRows
 from fleetscan.timeutil import iso_z
 
 MIN_VANISHED = 2  # known sources that must all vanish at once to doubt an empty answer
@@ -218,12 +219,21 @@ def _since(started: float) -> float:
 
 
 def fetch_history(
-    client: PlexusClient, metrics: Sequence[str], *, first: FetchPlan, to_ms: int
-) -> list[Reading]:
-    """Rows for replaying sweeps from `first.now_ms` to `to_ms`: the history the first sweep
-    learns from, then every row from its window on (later sweeps select from these)."""
-    history, window = _fetch_planned(client, first, metrics, upper_ms=to_ms)
-    return [r for parsed in [*history, window] for r in parsed.readings]
+    client: PlexusClient,
+    metrics: Sequence[str],
+    *,
+    options: StepOptions,
+    from_ms: int,
+    to_ms: int,
+) -> History:
+    """What replaying sweeps from `from_ms` to `to_ms` needs (`replay`, `plot`, `report`): the
+    history the first sweep learns from, then every row from its window on (later sweeps select
+    from these), with the firmware's `sensor.ok` rows."""
+    wanted = [*metrics, SENSOR_OK]
+    first = plan_sweep(SweepState(), metrics, from_ms, options)
+    history, window = _fetch_planned(client, first, wanted, upper_ms=to_ms)
+    readings = [r for parsed in [*history, window] for r in parsed.readings]
+    return History.from_readings(readings, wanted, group_by=options.sweep.group_by)
 
 
 def _fetch_planned(
