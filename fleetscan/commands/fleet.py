@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -45,7 +44,6 @@ from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolv
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.fleet import Status
 from fleetscan.jsonl import write_record
-from fleetscan.outbox import load_outbox, save_outbox
 from fleetscan.overrides import Adjustments
 from fleetscan.silences import silenced_lines
 from fleetscan.sweeps import render
@@ -269,10 +267,7 @@ def _live(
     """Fetch, step, post and commit (see `fleetscan.sweeps.live`), and what failed after the
     commit. Trouble before it exits 3 and leaves the state untouched: `--prom-file` and
     `--outbox` are checked writable first, so a sweep never commits transitions it cannot report."""
-    from fleetscan.client import PlexusClient
-    from fleetscan.emitter import Emitter
-    from fleetscan.state import open_state
-    from fleetscan.sweeps.live import live_sweep
+    from fleetscan.sweeps.live import run_live_sweep
     from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
 
     late: list[str] = []
@@ -281,42 +276,22 @@ def _live(
             _check_writable(prom_file, "--prom-file")
         if outbox is not None and state_path is None and not dry_run:
             _check_writable(outbox, "--outbox")
-        settings = resolve(endpoint, gateway_url, api_key)
-        key = settings.require_key()
         now = at_ms if at_ms is not None else now_ms()
-        upper = at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS
-        rollups = options.baseline_rollups
-        with (
-            PlexusClient(endpoint=settings.endpoint, api_key=key) as client,
-            PlexusClient(endpoint=api_url if rollups else settings.endpoint, api_key=key) as api,
-            Emitter(api_key=key, gateway_url=settings.gateway_url, dry_run=dry_run) as emitter,
-        ):
-            # With state, the store holds the outbox; a one-off sweep may keep one in a file.
-            one_off_outbox = outbox if state_path is None and not dry_run else None
-            pending = load_outbox(one_off_outbox) if one_off_outbox is not None else []
-            locked_state = (
-                open_state(state_path, lock_wait_s=lock_wait_s)
-                if state_path is not None
-                else nullcontext(None)
-            )
-            with locked_state as store:
-                report = live_sweep(
-                    client=client,
-                    emitter=emitter,
-                    store=store,
-                    metrics=metrics,
-                    now_ms=now,
-                    upper_ms=upper,
-                    options=options,
-                    pending=pending,
-                    adjustments=adjusted,
-                    api_client=api if rollups else None,
-                )
-            if one_off_outbox is not None:
-                try:
-                    save_outbox(one_off_outbox, report.undelivered)
-                except InputError as exc:
-                    late.append(f"{exc}: {len(report.undelivered)} undelivered points lost")
+        report, lost = run_live_sweep(
+            metrics,
+            settings=resolve(endpoint, gateway_url, api_key),
+            api_url=api_url,
+            options=options,
+            adjustments=adjusted,
+            now_ms=now,
+            upper_ms=at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS,
+            state_path=state_path,
+            lock_wait_s=lock_wait_s,
+            outbox_file=outbox,
+            dry_run=dry_run,
+        )
+        if lost:
+            late.append(lost)
         if prom_file is not None and not dry_run:
             code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
             exported = registry(
