@@ -72,7 +72,7 @@ def _rejudge(
     if limit is None or v.held or r.status not in Z_STATUSES or not math.isfinite(r.z):
         return None
     flagged = abs(r.z) > limit
-    if flagged == r.status.alerting:
+    if flagged == r.flagged:
         return None
     if flagged:
         status = Status.DRIFTING if math.isfinite(r.baseline_offset) else Status.ANOMALOUS

@@ -189,10 +189,6 @@ class StepOutcome:
     storms: tuple[StormFinding, ...]
     state: SweepState
 
-    @property
-    def results(self) -> tuple[SeriesVerdict, ...]:
-        return self.verdicts
-
     def emissions(self) -> list[Point]:
         """`<metric>.fleet_z` (following the lifecycle), `<metric>.fleet_dev` and
         `<metric>.fleet_status` (`fleetscan.events`) per series."""
@@ -292,7 +288,7 @@ def _scored(
 ) -> StepOutcome:
     opts = options.sweep
     results, folded = run_sweep(window, baselines, now_ms=now_ms, options=opts)
-    found = storms(((r.cohort, r.metric, r.status.alerting) for r in results), options.lifecycle)
+    found = storms(((r.cohort, r.metric, r.flagged) for r in results), options.lifecycle)
     found += cohort_events(results, found)
     verdicts, series, last_seen = _lifecycle(state, results, found, window, now_ms, options)
     kept_baselines = dict(state.baselines)
@@ -332,7 +328,7 @@ def _lifecycle(
         key = (r.source_id, r.metric)
         seen_keys.add(key)
         prev = old_series.get(key, IDLE)
-        flagged = r.status.alerting
+        flagged = r.flagged
         storm = (
             (fleet_storm.get(r.metric) or cohort_storm.get((r.metric, r.cohort)))
             if flagged
@@ -388,7 +384,7 @@ def cohort_events(results: Sequence[FleetResult], found: Sequence[Storm]) -> lis
     taken = {(s.metric, s.cohort) for s in found}
     groups: dict[tuple[str, str], list[FleetResult]] = {}
     for r in results:
-        explained = math.isfinite(r.shared_change) and not r.status.alerting
+        explained = math.isfinite(r.shared_change) and not r.flagged
         if r.cohort.startswith(DISCOVERED) and explained and r.metric not in fleet_wide:
             groups.setdefault((r.metric, r.cohort), []).append(r)
     out = []
