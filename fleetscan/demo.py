@@ -25,7 +25,7 @@ from fleetscan.events import slack_text
 from fleetscan.fleet import SweepOptions
 from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.monitors import Threshold, create_all
-from fleetscan.sandbox import Sandbox
+from fleetscan.sandbox import Sandbox, backfill_fleet
 from fleetscan.simulate import METRICS, FleetSpec, SimulatedFleet, parse_fault
 from fleetscan.sweeps import render
 from fleetscan.sweeps.live import live_sweep
@@ -87,11 +87,7 @@ def run_demo(
     with Sandbox(port=0, quiet=True) as sb:
         say("fleetscan demo: a local Plexus with a simulated fleet; no account, no network")
         say(f"  sandbox   {sb.endpoint} (in memory, gone when the demo ends)")
-        rows = 0
-        for board in fleet.boards:
-            for metric in METRICS:
-                ts, values = fleet.series(board, metric)
-                rows += sb.insert_arrays(board, metric, ts, values, fleet.tags(board))
+        rows = backfill_fleet(sb, fleet)
         rooms = len({fleet.tags(b)["room"] for b in fleet.boards})
         say(
             f"  fleet     {boards} ESP32 + BME280 boards in {rooms} rooms, {hours:g} h of "

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy.typing as npt
 
@@ -26,6 +27,9 @@ from fleetscan.sandbox.handler import SandboxServer
 from fleetscan.sandbox.keys import DEV_KEYS, KeySet
 from fleetscan.sandbox.store import Store, StoreError
 from fleetscan.telemetry import Reading
+
+if TYPE_CHECKING:  # only its type: the sandbox runs without the simulator
+    from fleetscan.simulate import SimulatedFleet
 
 
 class Sandbox:
@@ -192,3 +196,17 @@ class Sandbox:
     def row_count(self) -> int:
         """Telemetry rows stored."""
         return self.backend.store.row_count()
+
+
+def backfill_fleet(sb: Sandbox, fleet: SimulatedFleet, *, end_ms: int | None = None) -> int:
+    """Insert every board's simulated history (before `end_ms`, else all of it) straight into the
+    sandbox's store, tags included (`fleetscan sandbox --simulate`, the demo). Returns rows stored."""
+    from fleetscan.simulate import METRICS
+
+    total = 0
+    for board in fleet.boards:
+        tags = fleet.tags(board)
+        for metric in METRICS:
+            ts, values = fleet.series(board, metric, end_ms=end_ms)
+            total += sb.insert_arrays(board, metric, ts, values, tags)
+    return total
