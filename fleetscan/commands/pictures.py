@@ -9,6 +9,7 @@ output could not be read or written, 64 usage.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -58,23 +59,27 @@ EveryOption = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where `plot` and `report` read their window from, as their options give it."""
+
+    start: str | None
+    end: str | None
+    input_file: Path | None
+    every: str
+    endpoint: str
+    api_key: str
+
+
 def load_window(
-    metrics: list[str],
-    *,
-    every: str,
-    sweep: SweepArgs,
-    adjusted: Adjustments,
-    start: str | None,
-    end: str | None,
-    input_file: Path | None,
-    endpoint: str,
-    api_key: str,
+    metrics: list[str], where: Where, *, sweep: SweepArgs, adjusted: Adjustments
 ) -> Window:
-    """Rows for the window (file or Plexus), replayed every `every` with `sweep`'s options; a bad
-    option exits 64 with one line, any other trouble 3."""
+    """Rows for the window (file or Plexus), replayed every `--every` with `sweep`'s options; a
+    bad option exits 64 with one line, any other trouble 3."""
+    input_file = where.input_file
     try:
         options = sweep.step_options()
-        every_ms, from_ms, to_ms = replay_grid(every, start, end)
+        every_ms, from_ms, to_ms = replay_grid(where.every, where.start, where.end)
     except (FleetscanError, ValueError) as exc:
         fail(str(exc), code=ExitCode.USAGE)
     try:
@@ -89,7 +94,9 @@ def load_window(
         else:
             to_ms = to_ms if to_ms is not None else now_ms()
             from_ms = from_ms if from_ms is not None else to_ms - DEFAULT_SPAN_MS
-            history = history_from_plexus(metrics, options, from_ms, to_ms, endpoint, api_key)
+            history = history_from_plexus(
+                metrics, options, from_ms, to_ms, where.endpoint, where.api_key
+            )
         if from_ms >= to_ms:
             raise InputError("--from must be before --to")
         return replay_window(
@@ -157,17 +164,8 @@ def plot(
     The alert spans are those the cron sweep (replayed every --every with these options) would
     have raised; the reason is the caption. Needs the plot extra: pip install 'fleetscan[plot]'.
     """
-    found = load_window(
-        [metric],
-        every=every,
-        sweep=sweep,
-        start=start,
-        end=end,
-        input_file=input_file,
-        endpoint=endpoint,
-        api_key=api_key,
-        adjusted=adjustments(ctx),
-    )
+    where = Where(start, end, input_file, every, endpoint, api_key)
+    found = load_window([metric], where, sweep=sweep, adjusted=adjustments(ctx))
     try:
         png = board_chart(found, source, metric, threshold=sweep.threshold)
     except FleetscanError as exc:
@@ -196,17 +194,8 @@ def report(
     Findings are the alerts the cron sweep (replayed every --every) would have raised in the
     window. The page loads nothing from the network. Needs the plot extra.
     """
-    found = load_window(
-        list(metric),
-        every=every,
-        sweep=sweep,
-        start=start,
-        end=end,
-        input_file=input_file,
-        endpoint=endpoint,
-        api_key=api_key,
-        adjusted=adjustments(ctx),
-    )
+    where = Where(start, end, input_file, every, endpoint, api_key)
+    found = load_window(list(metric), where, sweep=sweep, adjusted=adjustments(ctx))
     described = (
         f"--every {every} --window {sweep.window} --baseline {sweep.baseline} "
         f"--threshold {sweep.threshold:g} --consecutive {sweep.consecutive} "
