@@ -15,7 +15,6 @@ began or ended) or went wrong; `-v` prints the whole table. One-off sweeps alway
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -36,7 +35,9 @@ from fleetscan.commands.sweep_cli import (
     MetricsOption,
     OrgOption,
     SweepArgs,
+    clickhouse_password,
     exit_code,
+    sweep_clock,
     sweep_options,
 )
 from fleetscan.commands.tables import echo_table
@@ -268,7 +269,6 @@ def _live(
     commit. Trouble before it exits 3 and leaves the state untouched: `--prom-file` and
     `--outbox` are checked writable first, so a sweep never commits transitions it cannot report."""
     from fleetscan.sweeps.live import run_live_sweep
-    from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
 
     late: list[str] = []
     try:
@@ -276,7 +276,7 @@ def _live(
             _check_writable(prom_file, "--prom-file")
         if outbox is not None and state_path is None and not dry_run:
             _check_writable(outbox, "--outbox")
-        now = at_ms if at_ms is not None else now_ms()
+        now, upper = sweep_clock(at_ms)
         report, lost = run_live_sweep(
             metrics,
             settings=resolve(endpoint, gateway_url, api_key),
@@ -284,7 +284,7 @@ def _live(
             options=options,
             adjustments=adjusted,
             now_ms=now,
-            upper_ms=at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS,
+            upper_ms=upper,
             state_path=state_path,
             lock_wait_s=lock_wait_s,
             outbox_file=outbox,
@@ -334,12 +334,9 @@ def _pushed_down(
 ) -> StepOutcome:
     """A one-off sweep reduced inside ClickHouse (see `fleetscan.clickhouse`)."""
     from fleetscan.clickhouse import Connection, Target, clickhouse_sweep
-    from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
 
-    now = at_ms if at_ms is not None else now_ms()
-    upper = at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS
-    password = os.environ.get("FLEETSCAN_CLICKHOUSE_PASSWORD", "")
-    with Connection(url, password=password) as conn:
+    now, upper = sweep_clock(at_ms)
+    with Connection(url, password=clickhouse_password()) as conn:
         return clickhouse_sweep(
             conn, Target(database=database, org=org), metrics, now_ms=now, upper_ms=upper,
             options=options,

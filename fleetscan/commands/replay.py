@@ -9,7 +9,6 @@ Exit codes: 0 it ran, 3 Plexus or the input could not be read, 64 usage.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from fleetscan.commands.sweep_cli import (
     MetricsOption,
     OrgOption,
     SweepArgs,
+    clickhouse_password,
     replay_grid,
     sweep_options,
 )
@@ -198,8 +198,7 @@ def _pushed_down(
     summary = Summary()
     coverage = ReplayCoverage()
     try:
-        password = os.environ.get("FLEETSCAN_CLICKHOUSE_PASSWORD", "")
-        with Connection(url, password=password) as conn:
+        with Connection(url, password=clickhouse_password()) as conn:
             target = Target(database=database, org=org)
             for outcome in clickhouse_replay(conn, target, metrics, times, options):
                 _count(outcome, summary, coverage, metrics, options, output)

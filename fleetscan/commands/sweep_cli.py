@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -25,7 +26,7 @@ from fleetscan.errors import InputError
 from fleetscan.fleet import SweepOptions
 from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.sweeps.step import Severity, StepOptions
-from fleetscan.timeutil import parse_duration_ms, parse_timestamp_ms
+from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
 
 NO_BASELINE = ("0", "off", "none", "no")
 DEFAULT_SPAN_MS = SweepOptions().baseline_span_ms
@@ -292,3 +293,19 @@ def exit_code(severity: Severity, *, undelivered: bool = False) -> ExitCode:
     if undelivered and severity is not Severity.CRITICAL:
         return ExitCode.UNKNOWN
     return SEVERITY_EXIT[severity]
+
+
+def sweep_clock(at_ms: int | None) -> tuple[int, int]:
+    """When a sweep runs and the newest row it asks for: `--at` for both, else now and a little
+    ahead of it (rows a device stamped in the future are fetched, and reported as invalid)."""
+    from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
+
+    if at_ms is not None:
+        return at_ms, at_ms
+    now = now_ms()
+    return now, now + FUTURE_LOOKAHEAD_MS
+
+
+def clickhouse_password() -> str:
+    """The password for `--clickhouse http(s)://user@host:port`: never on the command line."""
+    return os.environ.get("FLEETSCAN_CLICKHOUSE_PASSWORD", "")
