@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Annotated
 import platformdirs
 import typer
 
-from fleetscan.boards import board_findings
 from fleetscan.commands.common import ExitCode, OutputFormat, code_for, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.sweep_cli import (
@@ -43,10 +42,8 @@ from fleetscan.commands.sweep_cli import (
 from fleetscan.commands.tables import echo_table
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.errors import FleetscanError, InputError
-from fleetscan.fleet import Status
 from fleetscan.jsonl import write_record
 from fleetscan.overrides import Adjustments
-from fleetscan.silences import silenced_lines
 from fleetscan.sweeps import render
 from fleetscan.sweeps.coverage import sweep_blind_spot
 from fleetscan.sweeps.offline import offline_sweep
@@ -371,31 +368,14 @@ def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off:
         if not one_off:
             for line in render.open_lines(outcome):
                 typer.echo(line)
-        for line in silenced_lines(outcome):
+        for line in render.table_notes(outcome, one_off=one_off):
             note(line)
-        for board in board_findings(outcome):
-            note(board.line)
-        summary = render.summary(ordered)
-        note(summary if one_off else f"{summary}; {render.status_line(outcome)}")
-        silent = sum(v.result.status is Status.OUTAGE for v in ordered)
-        if silent:
-            note(
-                f"{silent} series silent together: a gateway or network outage, or Plexus "
-                "answered an empty page (it does when ClickHouse times out); not board alerts"
-            )
-        if one_off:
-            for f in outcome.storms:
-                if f.storm is not None:
-                    note(f"{f.kind}: {f.storm.reason}")
         return
     lines = render.event_lines(outcome)
     for line in lines:
         typer.echo(line)
-    for board in board_findings(outcome):
-        if board.opened_now:
-            note(board.line)
-    if lines:
-        note(render.status_line(outcome))
+    for line in render.quiet_notes(outcome, changed=bool(lines)):
+        note(line)
 
 
 def register(app: typer.Typer) -> None:

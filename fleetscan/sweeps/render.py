@@ -11,7 +11,9 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetscan.boards import board_findings
 from fleetscan.fleet.status import Status
+from fleetscan.silences import SILENCED
 from fleetscan.sweeps.replay import Summary
 from fleetscan.sweeps.step import SeriesVerdict, Severity, StepOutcome
 from fleetscan.timeutil import human_duration, iso_z
@@ -191,6 +193,42 @@ def status_line(outcome: StepOutcome) -> str:
     if events:
         parts.append(f"{events} cohort event{'s' if events != 1 else ''}")
     return ", ".join(parts)
+
+
+def table_notes(outcome: StepOutcome, *, one_off: bool) -> list[str]:
+    """The stderr lines under a sweep's table: silenced series, whole-board findings, the summary
+    (with the open alerts and storms, for cron sweeps), a shared silence, and for one-off sweeps
+    the storms."""
+    ordered = outcome.verdicts
+    lines = silenced_lines(outcome) + [board.line for board in board_findings(outcome)]
+    head = summary(ordered)
+    lines.append(head if one_off else f"{head}; {status_line(outcome)}")
+    silent = sum(v.result.status is Status.OUTAGE for v in ordered)
+    if silent:
+        lines.append(
+            f"{silent} series silent together: a gateway or network outage, or Plexus "
+            "answered an empty page (it does when ClickHouse times out); not board alerts"
+        )
+    if one_off:
+        lines += [f"{f.kind}: {f.storm.reason}" for f in outcome.storms if f.storm is not None]
+    return lines
+
+
+def quiet_notes(outcome: StepOutcome, *, changed: bool) -> list[str]:
+    """The stderr lines of a quiet cron sweep: boards whose alerts opened now as one finding, and
+    (when something `changed`) the open alerts and storms."""
+    lines = [board.line for board in board_findings(outcome) if board.opened_now]
+    return lines + [status_line(outcome)] if changed else lines
+
+
+def silenced_lines(outcome: StepOutcome) -> list[str]:
+    """One line per silenced series of this sweep (they are scored and shown, not paged)."""
+    return [
+        f"silenced {v.result.source_id} {v.result.metric} ({v.result.status}): "
+        + v.result.reason.split(";")[0].removeprefix("silenced ")
+        for v in outcome.verdicts
+        if v.held == SILENCED
+    ]
 
 
 def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list[str]:
