@@ -25,7 +25,7 @@ from fleetscan.sandbox.alerts import AlertEngine, ThresholdRule, Transition
 from fleetscan.sandbox.ingest import IngestPoint, stored_timestamp_ms
 from fleetscan.sandbox.keys import KEY_SCOPES
 from fleetscan.sandbox.monitor_schema import CreateMonitor
-from fleetscan.sandbox.store import MonitorRow, Source, Store
+from fleetscan.sandbox.store import MonitorRow, SandboxStore, Source
 from fleetscan.telemetry import Reading
 from fleetscan.timeutil import iso_z
 
@@ -56,7 +56,7 @@ class Backend:
 
     def __init__(
         self,
-        store: Store,
+        store: SandboxStore,
         *,
         clock: Callable[[], float],
         log: Callable[[str], None] | None = None,

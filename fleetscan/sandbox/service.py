@@ -25,7 +25,7 @@ from fleetscan.errors import ConfigError
 from fleetscan.sandbox.backend import Backend, default_log
 from fleetscan.sandbox.handler import SandboxServer
 from fleetscan.sandbox.keys import DEV_KEYS, KeySet
-from fleetscan.sandbox.store import Store, StoreError
+from fleetscan.sandbox.store import SandboxStore, StoreError
 from fleetscan.telemetry import Reading
 
 if TYPE_CHECKING:  # only its type: the sandbox runs without the simulator
@@ -71,7 +71,7 @@ class Sandbox:
         if self._server is not None:
             return self
         try:
-            store = Store(self.db_path)
+            store = SandboxStore(self.db_path)
         except StoreError as exc:
             raise ConfigError(f"{exc}; pass another --db path") from exc
         backend = Backend(
