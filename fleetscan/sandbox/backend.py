@@ -21,7 +21,7 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
-from fleetscan.sandbox.alerts import AlertEngine, ThresholdRule, Transition
+from fleetscan.sandbox.alerts import AlertEngine, HoustonTransition, ThresholdRule
 from fleetscan.sandbox.ingest import IngestPoint, stored_timestamp_ms
 from fleetscan.sandbox.keys import KEY_SCOPES
 from fleetscan.sandbox.monitor_schema import CreateMonitor
@@ -98,7 +98,7 @@ class Backend:
         self.store.insert_telemetry(rows)
         if events:
             self.store.insert_events(events)
-        transitions: list[Transition] = []
+        transitions: list[HoustonTransition] = []
         for point in points:
             if point.point_class == "metric":
                 value = _as_float(point.value)
@@ -116,7 +116,7 @@ class Backend:
             (r.source_id, r.metric, int(r.ts_ms), float(r.value), tags_json(r.tags)) for r in batch
         )
         if evaluate_alerts:
-            transitions: list[Transition] = []
+            transitions: list[HoustonTransition] = []
             for r in batch:
                 transitions += self.engine.evaluate(r.source_id, r.metric, r.value, now=now)
             self._record(transitions)
@@ -280,7 +280,7 @@ class Backend:
                 return {"name": event["name"], "timestamp": event["timestamp"], **value}
         return None
 
-    def _record(self, transitions: Iterable[Transition]) -> None:
+    def _record(self, transitions: Iterable[HoustonTransition]) -> None:
         for t in transitions:
             rule = t.rule
             source = self.store.resolve_source(rule.source_slug)
@@ -331,7 +331,7 @@ def _event_value(body: str) -> object:
         return body
 
 
-def _alert_line(event: str, data: Mapping[str, object], t: Transition) -> str:
+def _alert_line(event: str, data: Mapping[str, object], t: HoustonTransition) -> str:
     series = f"{data['sourceSlug']}/{data['metric']}"
     context = data.get("contextSnapshot")
     why = ""
