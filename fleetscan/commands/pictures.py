@@ -29,7 +29,7 @@ from fleetscan.commands.sweep_cli import (
 from fleetscan.config import ApiKeyOption, EndpointOption
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.overrides import Adjustments
-from fleetscan.pictures import Window, baseline_span, board_chart, chart_name, replay_window
+from fleetscan.pictures import ReplayedWindow, baseline_span, board_chart, chart_name, replay_window
 from fleetscan.report import render as render_report
 from fleetscan.sweeps.replay import History, Summary
 from fleetscan.sweeps.step import StepOptions
@@ -73,7 +73,7 @@ class Where:
 
 def load_window(
     metrics: list[str], where: Where, *, sweep: SweepArgs, adjusted: Adjustments
-) -> Window:
+) -> ReplayedWindow:
     """Rows for the window (file or Plexus), replayed every `--every` with `sweep`'s options; a
     bad option exits 64 with one line, any other trouble 3."""
     input_file = where.input_file
@@ -130,7 +130,7 @@ def write_episode_charts(
     if summary.first_ms is None or summary.last_ms is None:
         return
     threshold = options.sweep.threshold
-    found = Window(
+    found = ReplayedWindow(
         history, summary.first_ms, summary.last_ms, summary, baseline_ms=baseline_span(options)
     )
     try:
