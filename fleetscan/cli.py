@@ -4,8 +4,8 @@ Commands are imported only when they run: `fleetscan fleet --input FILE` loads n
 nor the sandbox, the simulator or the device detectors, and `fleetscan --help` lists the
 commands from the summaries below without importing any of them.
 
-Exit codes every command shares (the monitoring-plugin convention; see commands/sweep_cli.py for
-what 0-2 mean in a sweep):
+Exit codes every command shares (`commands.common.ExitCode`, the monitoring-plugin convention;
+`commands.sweep_cli.exit_code` says what 0-2 mean in a sweep):
 
 - 3 (UNKNOWN): anything unexpected, with one line on stderr. `--debug` (or FLEETSCAN_DEBUG=1)
   prints the traceback too (redacted). Python's own exit code for a crash is 1, which monitoring
@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from fleetscan.commands.common import EXIT_UNKNOWN, EXIT_USAGE
+from fleetscan.commands.common import ExitCode
 from fleetscan.errors import redact
 
 # name: (module, the one-line summary `fleetscan --help` shows)
@@ -124,14 +124,14 @@ class FleetscanGroup(TyperGroup):
         try:
             return super().parse_args(ctx, args)
         except _USAGE_ERROR as exc:
-            exc.exit_code = EXIT_USAGE  # type: ignore[attr-defined]
+            exc.exit_code = ExitCode.USAGE  # type: ignore[attr-defined]
             raise
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except _USAGE_ERROR as exc:
-            exc.exit_code = EXIT_USAGE  # type: ignore[attr-defined]
+            exc.exit_code = ExitCode.USAGE  # type: ignore[attr-defined]
             raise
         except (_CLICK_EXCEPTION, typer.Exit, typer.Abort):
             raise
@@ -146,7 +146,7 @@ class FleetscanGroup(TyperGroup):
                 f"{': ' + what if what else ''}{hint}",
                 err=True,
             )
-            raise typer.Exit(code=EXIT_UNKNOWN) from None
+            raise typer.Exit(code=ExitCode.UNKNOWN) from None
 
 
 def _hide_flag_types(command: Any) -> None:

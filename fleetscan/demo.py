@@ -22,15 +22,15 @@ from fleetscan.detectors import Detector, DetectorOptions, make_detector
 from fleetscan.device import DeviceRunner
 from fleetscan.emitter import Emitter
 from fleetscan.events import slack_text
-from fleetscan.fleet import FleetResult, SweepOptions, render
+from fleetscan.fleet import SweepOptions
 from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.monitors import Threshold, create_all
-from fleetscan.sandbox import Sandbox
+from fleetscan.sandbox import Sandbox, backfill_fleet
 from fleetscan.simulate import METRICS, FleetSpec, SimulatedFleet, parse_fault
-from fleetscan.sweeps import render as sweep_render
+from fleetscan.sweeps import render
 from fleetscan.sweeps.live import live_sweep
 from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
-from fleetscan.sweeps.step import StepOptions
+from fleetscan.sweeps.step import SeriesVerdict, StepOptions
 from fleetscan.telemetry import Reading
 from fleetscan.timeutil import HOUR_MS, MINUTE_MS, iso_z
 
@@ -52,7 +52,7 @@ class DemoReport:
 
     faulty: frozenset[str]
     alerted: frozenset[str]
-    results: tuple[FleetResult, ...]
+    results: tuple[SeriesVerdict, ...]  # the sweep's verdicts, in `render.ordered` order
     device_anomalies: dict[str, int]
     seconds: float
 
@@ -87,11 +87,7 @@ def run_demo(
     with Sandbox(port=0, quiet=True) as sb:
         say("fleetscan demo: a local Plexus with a simulated fleet; no account, no network")
         say(f"  sandbox   {sb.endpoint} (in memory, gone when the demo ends)")
-        rows = 0
-        for board in fleet.boards:
-            for metric in METRICS:
-                ts, values = fleet.series(board, metric)
-                rows += sb.insert_arrays(board, metric, ts, values, fleet.tags(board))
+        rows = backfill_fleet(sb, fleet)
         rooms = len({fleet.tags(b)["room"] for b in fleet.boards})
         say(
             f"  fleet     {boards} ESP32 + BME280 boards in {rooms} rooms, {hours:g} h of "
@@ -139,17 +135,17 @@ def run_demo(
                 f"  fetched   {client.requests - asked} requests to /api/v1/telemetry "
                 "(window + baseline + sensor health)"
             )
-        results = [v.shown() for v in sweep_render.ordered(live.outcome)]
+        results = render.ordered(live.outcome.verdicts)
         say(
             f"  posted    {live.events} fleetscan.alert events (the reason) and "
             f"{live.posted} points (fleet_z, fleet_dev, fleet_status) through plexus-python"
         )
-        alerted = _wait_for_alerts(sb, expect=len([r for r in results if r.alerting]))
+        alerted = _wait_for_alerts(sb, expect=len([v for v in results if v.alerting]))
         messages = _slack_messages(sb)
 
     say("")
     say(f"sweep as of {iso_z(now_ms)}: the series that are not ok")
-    shown = [r for r in results if r.status.value != "ok"]
+    shown = [v for v in results if v.result.status.value != "ok"]
     say(render.table(shown) if shown else "  (none)")
     say(render.summary(results))
     say("")

@@ -196,22 +196,6 @@ def alert_events(verdicts: Iterable[SeriesVerdict]) -> list[AlertEvent]:
     return out
 
 
-def opened_events(results: Iterable[FleetResult], *, critical: float = 6.0) -> list[AlertEvent]:
-    """The events of a one-off sweep (no lifecycle): every alerting result opens an alert."""
-    return [
-        _event(
-            r,
-            kind="opened",
-            fleet_z=r.score,
-            severity="critical" if r.score >= critical else "warning",
-            opened_ms=r.at_ms,
-            at_ms=r.at_ms,
-        )
-        for r in results
-        if r.alerting
-    ]
-
-
 def _event(
     r: FleetResult, *, kind: str, fleet_z: float, severity: str, opened_ms: int, at_ms: int
 ) -> AlertEvent:

@@ -72,7 +72,7 @@ def _rejudge(
     if limit is None or v.held or r.status not in Z_STATUSES or not math.isfinite(r.z):
         return None
     flagged = abs(r.z) > limit
-    if flagged == r.status.alerting:
+    if flagged == r.flagged:
         return None
     if flagged:
         status = Status.DRIFTING if math.isfinite(r.baseline_offset) else Status.ANOMALOUS
@@ -81,7 +81,7 @@ def _rejudge(
         status = Status.OK
         reason = f"|z| {abs(r.z):.1f} is within this board's threshold {limit:g} (config)"
     score = abs(r.z) if flagged else 0.0
-    result = replace(r, status=status, alerting=flagged, score=score, reason=reason)
+    result = replace(r, status=status, score=score, reason=reason)
     before = previous.series.get((r.source_id, r.metric), SeriesState())
     state, event = step(before, flagged, now_ms, options.lifecycle, score=score)
     return replace(v, result=result, state=state, event=event)

@@ -22,7 +22,7 @@ from fleetscan.timeutil import human_duration, iso_z
 
 
 @dataclass
-class Window:
+class ReplayedWindow:
     """What a replay over `[from_ms, to_ms]` found."""
 
     history: History
@@ -45,10 +45,10 @@ def replay_window(
     options: StepOptions,
     progress: Callable[[list[int]], Iterable[int]] = iter,
     adjustments: Adjustments = NO_ADJUSTMENTS,
-) -> Window:
+) -> ReplayedWindow:
     """Replay sweeps every `every_ms` over `[from_ms, to_ms]`; `progress` wraps the sweep times
     (the CLI's progress bar); `adjustments` are the config file's thresholds and silences."""
-    window = Window(history, from_ms, to_ms, Summary(), baseline_ms=baseline_span(options))
+    window = ReplayedWindow(history, from_ms, to_ms, Summary(), baseline_ms=baseline_span(options))
     times = progress(sweep_times(from_ms, to_ms, every_ms))
     adjust = partial(adjustments.apply, options=options)
     for outcome in replay(history, times, options, adjust=adjust):
@@ -63,7 +63,7 @@ def baseline_span(options: StepOptions) -> int:
     return options.sweep.baseline_span_ms if options.use_baseline else 0
 
 
-def caption(window: Window, source_id: str, metric: str) -> str:
+def caption(window: ReplayedWindow, source_id: str, metric: str) -> str:
     """The reason under the chart: the alerts' reasons, or the last verdict's."""
     episodes = window.episodes(source_id, metric)
     if episodes:
@@ -85,7 +85,7 @@ def episode_line(e: Episode, end_ms: int) -> str:
 
 
 def board_chart(
-    window: Window,
+    window: ReplayedWindow,
     source_id: str,
     metric: str,
     *,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from html import escape
 
 from fleetscan.chartdata import gap_map
-from fleetscan.pictures import Window, board_chart
+from fleetscan.pictures import ReplayedWindow, board_chart
 from fleetscan.plot import gap_png
 from fleetscan.sweeps.replay import Episode
 from fleetscan.timeutil import human_duration, iso_z
@@ -54,7 +54,7 @@ class Finding:
         return f"finding-{self.number}"
 
 
-def findings(window: Window) -> list[Finding]:
+def findings(window: ReplayedWindow) -> list[Finding]:
     """The window's alerts, oldest first, numbered from 1."""
     ordered = sorted(window.summary.episodes, key=lambda e: (e.opened_ms, e.metric, e.source_id))
     return [Finding(i + 1, e) for i, e in enumerate(ordered)]
@@ -87,7 +87,7 @@ def _row(f: Finding, end_ms: int) -> str:
 
 
 def render(
-    window: Window, *, metrics: Sequence[str], threshold: float, title: str, options: str
+    window: ReplayedWindow, *, metrics: Sequence[str], threshold: float, title: str, options: str
 ) -> str:
     """The whole page as text."""
     found = findings(window)

@@ -100,7 +100,7 @@ def apply_silences(outcome: StepOutcome, silences: Sequence[Silence]) -> StepOut
         verdicts.append(
             replace(
                 v,
-                result=replace(r, alerting=False, score=0.0, reason=f"{why}; {r.reason}"),
+                result=replace(r, reason=f"{why}; {r.reason}"),
                 state=SeriesState(),
                 event=event,
                 held=SILENCED,
@@ -119,13 +119,3 @@ def _quiet_resolution(v: SeriesVerdict, now_ms: int) -> Transition | None:
     if was_open and v.state.opened_ms is not None:
         return Transition("resolved", now_ms, v.state.opened_ms)
     return None
-
-
-def silenced_lines(outcome: StepOutcome) -> list[str]:
-    """One line per silenced series of this sweep (they are scored and shown, not paged)."""
-    return [
-        f"silenced {v.result.source_id} {v.result.metric} ({v.result.status}): "
-        + v.result.reason.split(";")[0].removeprefix("silenced ")
-        for v in outcome.verdicts
-        if v.held == SILENCED
-    ]

@@ -12,8 +12,8 @@ from test_cli_help import COMMANDS
 from typer.testing import CliRunner
 
 from fleetscan.cli import app
-from fleetscan.commands import fleet as fleet_command
 from fleetscan.sandbox import Sandbox
+from fleetscan.sweeps import offline as offline_sweep
 from fleetscan.timeutil import iso_z
 
 KEY = "plx_" + "d" * 32
@@ -31,7 +31,7 @@ def a_bug(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     def broken(path: Path, **_options: object) -> None:
         raise KeyError(f"internal {KEY} slot")
 
-    monkeypatch.setattr(fleet_command, "read_columns", broken)
+    monkeypatch.setattr(offline_sweep, "read_columns", broken)  # where `fleet --input` reads
     rows = tmp_path / "rows.jsonl"
     rows.write_text("{}\n")
     return ["fleet", "--metric", "temperature", "--input", str(rows)]

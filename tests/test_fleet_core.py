@@ -22,7 +22,6 @@ from fleetscan.fleet import (
     fleet_points,
     learn_baseline,
     reduce_window,
-    render,
     run_sweep,
 )
 from fleetscan.fleet.reduce import CELL_BUDGET, _chunks
@@ -34,6 +33,9 @@ from fleetscan.fleet.robust import (
     nan_median,
 )
 from fleetscan.fleet.sweep import FleetResult
+from fleetscan.lifecycle import LifecycleOptions
+from fleetscan.sweeps import render
+from fleetscan.sweeps.step import StepOptions, SweepState, sweep_step
 from fleetscan.telemetry import Reading
 
 NOW = 1_781_258_400_000  # 2026-06-12 10:00:00 UTC
@@ -174,7 +176,7 @@ def test_a_sweep_over_100k_sources_in_uneven_cohorts_finds_the_one_stray_board()
     cohorts = ["big" if i < 90_000 else f"room-{i // 4}" for i in range(n)]
     batch = SeriesBatch.from_arrays("temperature", ids, src, ts, value, cohorts=cohorts)
     results = sweep(batch)
-    flagged = {sid for sid, r in results.items() if r.alerting}
+    flagged = {sid for sid, r in results.items() if r.flagged}
     assert flagged == {"b012345"}
     assert results["b012345"].status == "anomalous"
     assert results["b099999"].peers == 3
@@ -266,7 +268,7 @@ def test_outlier_is_anomalous_and_the_rest_ok() -> None:
     series = healthy(8)
     series["b03"] = series["b03"] + 3.0
     r = sweep(make_batch(series))
-    assert r["b03"].status is Status.ANOMALOUS and r["b03"].alerting
+    assert r["b03"].status is Status.ANOMALOUS and r["b03"].flagged
     assert r["b03"].z > 3 and r["b03"].score == pytest.approx(abs(r["b03"].z))
     assert "above the peer median" in r["b03"].reason
     assert all(x.status is Status.OK for k, x in r.items() if k != "b03")
@@ -284,7 +286,7 @@ def test_small_fleets_are_insufficient_peers_not_alerts(n_sources: int) -> None:
     series["b00"] = series["b00"] + 5.0
     r = sweep(make_batch(series))
     assert {x.status for x in r.values()} == {Status.INSUFFICIENT_PEERS}
-    assert not any(x.alerting for x in r.values())
+    assert not any(x.flagged for x in r.values())
     assert all(x.peers == n_sources - 1 for x in r.values())
 
 
@@ -341,7 +343,7 @@ def test_stale_source_alerts_with_its_own_cadence() -> None:
     batch = make_batch(series)
     stale_rows = (batch.source == 7) & (batch.ts_ms > NOW - 3 * MIN)
     r = sweep(batch.select(~stale_rows))
-    assert r["b07"].status is Status.STALE and r["b07"].alerting
+    assert r["b07"].status is Status.STALE and r["b07"].flagged
     assert "no reading for 3m" in r["b07"].reason
 
 
@@ -349,7 +351,7 @@ def test_all_sources_silent_is_an_outage_not_a_thousand_alerts() -> None:
     batch = make_batch(healthy(10), end_ms=NOW - 4 * MIN)
     r = sweep(batch)
     assert {x.status for x in r.values()} == {Status.OUTAGE}
-    assert not any(x.alerting for x in r.values())
+    assert not any(x.flagged for x in r.values())
 
 
 def test_stragglers_after_a_shared_gap_are_not_stale() -> None:
@@ -359,7 +361,7 @@ def test_stragglers_after_a_shared_gap_are_not_stale() -> None:
     late = (batch.source >= 7) & (batch.ts_ms >= NOW - 10_000)  # 3 boards not back yet
     r = sweep(batch.select(~gap & ~late))
     assert {r[f"b0{i}"].status for i in (7, 8, 9)} == {Status.OUTAGE}
-    assert not any(x.alerting for x in r.values())
+    assert not any(x.flagged for x in r.values())
 
 
 def test_mixed_cadences() -> None:
@@ -533,7 +535,8 @@ def test_fleet_points_follow_the_tutorial_convention() -> None:
 def test_table_and_records_explain_every_result() -> None:
     series = healthy(6)
     series["b05"] = series["b05"] + 3.0
-    results = list(sweep(make_batch(series)).values())
+    one_off = StepOptions(lifecycle=LifecycleOptions.immediate(), use_baseline=False)
+    results = sweep_step(SweepState(), {"temperature": make_batch(series)}, NOW, one_off).verdicts
     text = render.table(results)
     lines = text.splitlines()
     assert lines[0].startswith("SOURCE") and len(lines) == 7

@@ -16,8 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fleetscan.cli import app
-from fleetscan.commands.sandbox import backfill_fleet
-from fleetscan.sandbox import Sandbox
+from fleetscan.sandbox import Sandbox, backfill_fleet
 from fleetscan.simulate import FleetSpec, SimulatedFleet, parse_fault
 from fleetscan.timeutil import iso_z, now_ms
 

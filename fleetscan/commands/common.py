@@ -1,4 +1,4 @@
-"""Helpers every command shares: one-line errors, output formats, signal handling."""
+"""Helpers every command shares: exit codes, one-line errors, output formats, signal handling."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from types import FrameType
 from typing import NoReturn
 
@@ -16,8 +16,28 @@ import typer
 
 from fleetscan.errors import FleetscanError, UsageError, redact
 
-EXIT_UNKNOWN = 3  # UNKNOWN in the monitoring-plugin convention: fleetscan could not judge
-EXIT_USAGE = 64  # EX_USAGE: a bad command line (click's own 2 would read as CRITICAL)
+
+class ExitCode(IntEnum):
+    """Every command's exit codes: the monitoring-plugin convention (Nagios, Icinga, Sensu), and
+    EX_USAGE for a bad command line. A sweep's alert severity maps onto 0-2 in
+    `sweep_cli.exit_code`; the other commands use 1 for "a check found something".
+
+    | code | meaning                                                                              |
+    |------|--------------------------------------------------------------------------------------|
+    | 0    | OK: no alert open; the command did what it was asked                                 |
+    | 1    | WARNING: alerts open, none critical, or a storm or cohort event; for other commands, |
+    |      | what was checked was not right (`config check` problems, nothing matched, ...)       |
+    | 2    | CRITICAL: an open alert's fleet_z reached `--critical`                               |
+    | 3    | UNKNOWN: fleetscan could not judge: Plexus unreachable, key missing or refused,      |
+    |      | state locked or unreadable, a sweep that watched nothing, or an unexpected error     |
+    | 64   | USAGE (EX_USAGE): a bad command line; click's own 2 would read as CRITICAL           |
+    """
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+    USAGE = 64
 
 
 class OutputFormat(StrEnum):
@@ -25,15 +45,15 @@ class OutputFormat(StrEnum):
     jsonl = "jsonl"
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
+def fail(message: str, code: ExitCode = ExitCode.WARNING) -> NoReturn:
     """Print one redacted line on stderr and exit with `code`; no traceback."""
     typer.echo(f"fleetscan: error: {redact(message)}", err=True)
     raise typer.Exit(code=code)
 
 
-def code_for(exc: FleetscanError, default: int) -> int:
-    """The exit code for `exc`: 64 for a malformed command-line value, else `default`."""
-    return EXIT_USAGE if isinstance(exc, UsageError) else default
+def code_for(exc: FleetscanError, default: ExitCode) -> ExitCode:
+    """The exit code for `exc`: USAGE for a malformed command-line value, else `default`."""
+    return ExitCode.USAGE if isinstance(exc, UsageError) else default
 
 
 def note(message: str) -> None:

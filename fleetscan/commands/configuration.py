@@ -15,8 +15,7 @@ from typing import Annotated
 import typer
 
 from fleetscan import configfile
-from fleetscan.commands.common import fail, note
-from fleetscan.commands.sweep_cli import EXIT_USAGE
+from fleetscan.commands.common import ExitCode, fail, note
 from fleetscan.errors import ConfigError
 from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
 
@@ -31,7 +30,7 @@ def load_config(ctx: typer.Context, config: Path | None) -> None:
     try:
         loaded = configfile.load(config)
     except ConfigError as exc:
-        fail(f"{exc}", code=EXIT_USAGE)
+        fail(f"{exc}", code=ExitCode.USAGE)
     ctx.obj = loaded
     # The root group builds a command only when asked (cli.FleetscanGroup): the one about to run.
     name = ctx.invoked_subcommand
@@ -61,16 +60,16 @@ def check(
     given = ctx.find_root().obj
     target = path or (given if isinstance(given, Path) else None)
     if target is None:
-        fail("give a file to check (or --config / FLEETSCAN_CONFIG)", code=EXIT_USAGE)
+        fail("give a file to check (or --config / FLEETSCAN_CONFIG)", code=ExitCode.USAGE)
     try:
         text = target.read_text(encoding="utf-8")
     except OSError as exc:
-        fail(f"cannot read config file {target}: {exc.strerror or exc}", code=1)
+        fail(f"cannot read config file {target}: {exc.strerror or exc}", code=ExitCode.WARNING)
     loaded, problems = configfile.check(text, path=target)
     if loaded is None:
         for line in problems:
             typer.echo(f"fleetscan: {line}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.WARNING)
     for (section, key), value in sorted(loaded.values.items()):
         typer.echo(f"[{section}] {key} = {value!r}")
     for s in loaded.silences:

@@ -13,8 +13,7 @@ import typer
 
 from fleetscan.client import PlexusClient
 from fleetscan.commands.common import (
-    EXIT_UNKNOWN,
-    EXIT_USAGE,
+    ExitCode,
     OutputFormat,
     code_for,
     emit_json,
@@ -24,6 +23,7 @@ from fleetscan.commands.common import (
 )
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.detectors import METHODS, DetectorOptions, make_detector
+from fleetscan.detectors.options import parse_span, parse_window
 from fleetscan.device import DeviceRunner, Sample
 from fleetscan.device_metrics import DeviceMetrics
 from fleetscan.emitter import Emitter, Point
@@ -61,11 +61,15 @@ def device(
     window: Annotated[
         str | None,
         typer.Option(
-            help="Window: samples (15) or a duration (30s, 10m). Default: the method's own."
+            help="Window: a sample count (15samples; a bare 15 also counts samples) or a "
+            "duration with its unit (30s, 10m). Default: the method's own."
         ),
     ] = None,
     baseline: Annotated[
-        str | None, typer.Option(help="Long baseline for level/drift checks, e.g. 6h or 7d.")
+        str | None,
+        typer.Option(
+            help="Long baseline for level/drift checks: a duration with its unit (6h, 7d)."
+        ),
     ] = None,
     threshold: Annotated[
         float,
@@ -80,8 +84,8 @@ def device(
     relearn: Annotated[
         str | None,
         typer.Option(
-            help="auto: accept a changed level as the new normal once it has lasted this long "
-            "(default 1h, at least 12 readings)."
+            help="auto: accept a changed level as the new normal once it has lasted this long, "
+            "a duration with its unit (default 1h, at least 12 readings)."
         ),
     ] = None,
     min_scale: Annotated[
@@ -119,11 +123,11 @@ def device(
     try:
         options = DetectorOptions(
             threshold=threshold,
-            window=window,
-            baseline=baseline,
+            window=parse_window(window) if window is not None else None,
+            baseline=parse_span(baseline, "baseline") if baseline is not None else None,
             min_scale=min_scale,
             consecutive=consecutive,
-            relearn=relearn,
+            relearn=parse_span(relearn, "relearn") if relearn is not None else None,
         )
         make_detector(method, options)  # fail fast on a bad method or window
         runner = DeviceRunner(
@@ -134,7 +138,9 @@ def device(
             _run_offline(runner, input_file, source or [], metric or [], output)
             return
         if not source or not metric:
-            fail("give at least one --source and one --metric (or --input FILE)", code=EXIT_USAGE)
+            fail(
+                "give at least one --source and one --metric (or --input FILE)", code=ExitCode.USAGE
+            )
         settings = resolve(endpoint, gateway_url, api_key)
         key = settings.require_key()
         client = PlexusClient(endpoint=settings.endpoint, api_key=key)
@@ -143,9 +149,9 @@ def device(
         if metrics_port is not None:
             exported.serve(metrics_port, metrics_host)
     except (InputError, UsageError, ValueError) as exc:
-        fail(str(exc), code=EXIT_USAGE)
+        fail(str(exc), code=ExitCode.USAGE)
     except FleetscanError as exc:
-        fail(str(exc), code=code_for(exc, EXIT_UNKNOWN))
+        fail(str(exc), code=code_for(exc, ExitCode.UNKNOWN))
     with client, emitter, exported, stop_on_signals() as stop:
         _poll_loop(
             runner,
@@ -183,7 +189,7 @@ def _run_offline(
     if not parsed.readings:
         fail(
             f"no row of {path} could be read ({parsed.skipped_summary() or 'no rows'})",
-            code=EXIT_UNKNOWN,
+            code=ExitCode.UNKNOWN,
         )
     wanted = [
         r
@@ -240,7 +246,7 @@ def _poll_loop(
         except FleetscanError as exc:
             exported.poll_errors.inc()
             if once:
-                fail(f"poll failed: {exc}", code=3)
+                fail(f"poll failed: {exc}", code=ExitCode.UNKNOWN)
             note(f"poll failed: {exc}; retrying in {backoff_s:.0f}s")
             stop.wait(backoff_s)
             backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
@@ -284,7 +290,7 @@ def _poll_loop(
         fail(
             f"{len(pending)} points not delivered (device keeps no outbox, so they are lost): "
             f"{post_error}",
-            code=EXIT_UNKNOWN,
+            code=ExitCode.UNKNOWN,
         )
 
 

@@ -9,17 +9,14 @@ sweep: the first flagged sweep alerts.
 
 Output: text mode is quiet unless something changed (an alert opened or resolved, a storm
 began or ended) or went wrong; `-v` prints the whole table. One-off sweeps always print the table.
-`--format jsonl` prints every series, every run. Exit codes: see `sweep_cli` (0 OK, 1 WARNING,
+`--format jsonl` prints every series, every run. Exit codes: `common.ExitCode` (0 OK, 1 WARNING,
 2 CRITICAL, 3 UNKNOWN, 64 usage).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -28,41 +25,34 @@ from typing import TYPE_CHECKING, Annotated
 import platformdirs
 import typer
 
-from fleetscan.boards import board_findings
-from fleetscan.columns import batches
-from fleetscan.commands.common import OutputFormat, code_for, fail, note
+from fleetscan.commands.common import ExitCode, OutputFormat, code_for, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.sweep_cli import (
     DEFAULT_SWEEP,
-    EXIT_USAGE,
     ClickHouseOption,
     DatabaseOption,
     MetricsOption,
     OrgOption,
     SweepArgs,
-    SweepCommand,
+    clickhouse_password,
     exit_code,
+    sweep_clock,
     sweep_options,
 )
 from fleetscan.commands.tables import echo_table
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
-from fleetscan.decode import read_columns
 from fleetscan.errors import FleetscanError, InputError
-from fleetscan.fleet import Status, render
 from fleetscan.jsonl import write_record
 from fleetscan.overrides import Adjustments
-from fleetscan.points import Point
-from fleetscan.silences import silenced_lines
-from fleetscan.sweeps import render as sweep_render
-from fleetscan.sweeps.coverage import blind_spot
+from fleetscan.sweeps import render
+from fleetscan.sweeps.coverage import sweep_blind_spot
+from fleetscan.sweeps.offline import offline_sweep
 from fleetscan.sweeps.prom import registry, write_prom
-from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, sweep_step
+from fleetscan.sweeps.step import StepOptions, StepOutcome
 from fleetscan.timeutil import now_ms, parse_timestamp_ms
 
 if TYPE_CHECKING:  # the live path's modules load only when it runs (not for --input)
     from fleetscan.sweeps.live import LiveReport
-
-UNKNOWN = int(Severity.UNKNOWN)
 
 
 class BaselineSource(StrEnum):
@@ -196,21 +186,24 @@ def fleet(
         if outbox is not None and not no_state:
             raise InputError("--outbox is for --no-state sweeps: with state, the state keeps them")
     except (FleetscanError, ValueError) as exc:
-        fail(str(exc), code=EXIT_USAGE)
+        fail(str(exc), code=ExitCode.USAGE)
     if input_file is not None or clickhouse is not None:
         try:
             if clickhouse is not None:
                 outcome = _pushed_down(clickhouse, database, org, metric, at_ms, options)
             else:
-                outcome = _offline(input_file or Path(), metric, at_ms, options)
+                offline = offline_sweep(
+                    input_file or Path(), metric, at_ms=at_ms, wall_ms=now_ms(), options=options
+                )
+                if offline.skipped:
+                    note(offline.skipped)
+                outcome = offline.outcome
             code = exit_code(outcome.severity())
             if prom_file is not None:
-                exported = registry(
-                    outcome, duration_s=0.0, outbox_points=0, severity=Severity(code)
-                )
+                exported = registry(outcome, duration_s=0.0, outbox_points=0, exit_code=code)
                 write_prom(prom_file, exported)
         except FleetscanError as exc:
-            fail(str(exc), code=UNKNOWN)
+            fail(str(exc), code=ExitCode.UNKNOWN)
         _show(outcome, output, verbose=True, one_off=True)
         _refuse_blind(outcome, metric, options)
         raise typer.Exit(code)
@@ -236,7 +229,10 @@ def fleet(
         _charts(report, options)
     code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered or late))
     kept = outbox if not any(outbox is not None and str(outbox) in m for m in late) else None
-    _delivery_notes(report, verbose=verbose or no_state, outbox=kept, no_state=no_state)
+    for line in render.delivery_lines(
+        report, verbose=verbose or no_state, outbox=kept, no_state=no_state
+    ):
+        note(line)
     for message in late:  # after the sweep's own lines: the transitions are never lost
         note(f"error: {message}")
     _refuse_blind(report.outcome, metric, options)
@@ -245,14 +241,9 @@ def fleet(
 
 def _refuse_blind(outcome: StepOutcome, metrics: Sequence[str], options: StepOptions) -> None:
     """Exit 3 with one line on stderr when the sweep could not watch the fleet (see coverage)."""
-    why = blind_spot(
-        [v.result for v in outcome.verdicts],
-        metrics,
-        min_peers=options.sweep.min_peers,
-        group_by=options.sweep.group_by,
-    )
+    why = sweep_blind_spot(outcome, metrics, options)
     if why is not None:
-        fail(why, code=UNKNOWN)
+        fail(why, code=ExitCode.UNKNOWN)
 
 
 def _live(
@@ -274,11 +265,7 @@ def _live(
     """Fetch, step, post and commit (see `fleetscan.sweeps.live`), and what failed after the
     commit. Trouble before it exits 3 and leaves the state untouched: `--prom-file` and
     `--outbox` are checked writable first, so a sweep never commits transitions it cannot report."""
-    from fleetscan.client import PlexusClient
-    from fleetscan.emitter import Emitter
-    from fleetscan.state import open_state
-    from fleetscan.sweeps.live import live_sweep
-    from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
+    from fleetscan.sweeps.live import run_live_sweep
 
     late: list[str] = []
     try:
@@ -286,56 +273,36 @@ def _live(
             _check_writable(prom_file, "--prom-file")
         if outbox is not None and state_path is None and not dry_run:
             _check_writable(outbox, "--outbox")
-        settings = resolve(endpoint, gateway_url, api_key)
-        key = settings.require_key()
-        now = at_ms if at_ms is not None else now_ms()
-        upper = at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS
-        rollups = options.baseline_rollups
-        with (
-            PlexusClient(endpoint=settings.endpoint, api_key=key) as client,
-            PlexusClient(endpoint=api_url if rollups else settings.endpoint, api_key=key) as api,
-            Emitter(api_key=key, gateway_url=settings.gateway_url, dry_run=dry_run) as emitter,
-        ):
-            # With state, the store holds the outbox; a one-off sweep may keep one in a file.
-            one_off_outbox = outbox if state_path is None and not dry_run else None
-            pending = _load_outbox(one_off_outbox) if one_off_outbox is not None else []
-            locked_state = (
-                open_state(state_path, lock_wait_s=lock_wait_s)
-                if state_path is not None
-                else nullcontext(None)
-            )
-            with locked_state as store:
-                report = live_sweep(
-                    client=client,
-                    emitter=emitter,
-                    store=store,
-                    metrics=metrics,
-                    now_ms=now,
-                    upper_ms=upper,
-                    options=options,
-                    pending=pending,
-                    adjustments=adjusted,
-                    api_client=api if rollups else None,
-                )
-            if one_off_outbox is not None:
-                try:
-                    _save_outbox(one_off_outbox, report.undelivered)
-                except InputError as exc:
-                    late.append(f"{exc}: {len(report.undelivered)} undelivered points lost")
+        now, upper = sweep_clock(at_ms)
+        report, lost = run_live_sweep(
+            metrics,
+            settings=resolve(endpoint, gateway_url, api_key),
+            api_url=api_url,
+            options=options,
+            adjustments=adjusted,
+            now_ms=now,
+            upper_ms=upper,
+            state_path=state_path,
+            lock_wait_s=lock_wait_s,
+            outbox_file=outbox,
+            dry_run=dry_run,
+        )
+        if lost:
+            late.append(lost)
         if prom_file is not None and not dry_run:
-            severity = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
+            code = exit_code(report.outcome.severity(), undelivered=bool(report.undelivered))
             exported = registry(
                 report.outcome,
                 duration_s=report.duration_s,
                 outbox_points=len(report.undelivered),
-                severity=Severity(severity),
+                exit_code=code,
             )
             try:
                 write_prom(prom_file, exported)
             except FleetscanError as exc:
                 late.append(str(exc))
     except FleetscanError as exc:
-        fail(str(exc), code=code_for(exc, UNKNOWN))
+        fail(str(exc), code=code_for(exc, ExitCode.UNKNOWN))
     return report, late
 
 
@@ -364,42 +331,13 @@ def _pushed_down(
 ) -> StepOutcome:
     """A one-off sweep reduced inside ClickHouse (see `fleetscan.clickhouse`)."""
     from fleetscan.clickhouse import Connection, Target, clickhouse_sweep
-    from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
 
-    now = at_ms if at_ms is not None else now_ms()
-    upper = at_ms if at_ms is not None else now + FUTURE_LOOKAHEAD_MS
-    password = os.environ.get("FLEETSCAN_CLICKHOUSE_PASSWORD", "")
-    with Connection(url, password=password) as conn:
+    now, upper = sweep_clock(at_ms)
+    with Connection(url, password=clickhouse_password()) as conn:
         return clickhouse_sweep(
             conn, Target(database=database, org=org), metrics, now_ms=now, upper_ms=upper,
             options=options,
         )  # fmt: skip
-
-
-def _offline(
-    path: Path, metrics: Sequence[str], at_ms: int | None, options: StepOptions
-) -> StepOutcome:
-    """A one-off sweep over a file, as of `--at` with only the rows up to it.
-
-    Without `--at` the sweep runs as of the newest reading not stamped in the future, and every
-    row counts: rows stamped after it (a device clock fault) and rows `parse_rows` skipped (NaN or
-    null values, whose times are lost) are reported as invalid.
-    """
-    rows = read_columns(path, group_by=options.sweep.group_by)
-    if not len(rows.ts_ms):
-        raise InputError(f"no row of {path} could be read ({rows.skipped_summary() or 'no rows'})")
-    if at_ms is not None:
-        sweep_at = at_ms
-        rows = rows.select(rows.ts_ms <= sweep_at)
-    else:
-        wall = now_ms()
-        past = rows.ts_ms[rows.ts_ms <= wall]
-        sweep_at = int(past.max()) if len(past) else wall
-    found = batches(rows, metrics, dropped=rows.skipped_by_series if at_ms is None else None)
-    if rows.skipped:
-        unknown = " (their times are unknown, so --at does not count them)" if at_ms else ""
-        note(rows.skipped_summary() + unknown)
-    return sweep_step(SweepState(), found, sweep_at, options)
 
 
 def _charts(report: LiveReport, options: StepOptions) -> None:
@@ -417,123 +355,28 @@ def _charts(report: LiveReport, options: StepOptions) -> None:
 
 
 def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off: bool) -> None:
-    ordered = sweep_render.ordered(outcome)
+    ordered = render.ordered(outcome.verdicts)
     if output is OutputFormat.jsonl:
         for v in ordered:
             write_record(v.to_record())
         if verbose or one_off:
-            note(render.summary([v.shown() for v in ordered]))
+            note(render.summary(ordered))
         return
     if one_off or verbose:
-        shown = [v.shown() for v in ordered]
-        if shown:
-            echo_table(shown)
+        if ordered:
+            echo_table(ordered)
         if not one_off:
-            for line in sweep_render.open_lines(outcome):
+            for line in render.open_lines(outcome):
                 typer.echo(line)
-        for line in silenced_lines(outcome):
+        for line in render.table_notes(outcome, one_off=one_off):
             note(line)
-        for board in board_findings(outcome):
-            note(board.line)
-        summary = render.summary(shown)
-        note(summary if one_off else f"{summary}; {sweep_render.status_line(outcome)}")
-        silent = sum(v.result.status is Status.OUTAGE for v in ordered)
-        if silent:
-            note(
-                f"{silent} series silent together: a gateway or network outage, or Plexus "
-                "answered an empty page (it does when ClickHouse times out); not board alerts"
-            )
-        if one_off:
-            for f in outcome.storms:
-                if f.storm is not None:
-                    note(f"{f.kind}: {f.storm.reason}")
         return
-    lines = sweep_render.event_lines(outcome)
+    lines = render.event_lines(outcome)
     for line in lines:
         typer.echo(line)
-    for board in board_findings(outcome):
-        if board.opened_now:
-            note(board.line)
-    if lines:
-        note(sweep_render.status_line(outcome))
-
-
-def _delivery_notes(
-    report: LiveReport, *, verbose: bool, outbox: Path | None, no_state: bool
-) -> None:
-    if report.dry_run:
-        points = len(report.outcome.emissions())
-        note(f"dry run: {points} points not posted" + ("" if no_state else ", state not written"))
-        return
-    if report.events_error:
-        kept = (
-            f"{report.events_kept} kept in the state, sent first next sweep"
-            if report.events_kept
-            else ""
-        )
-        lost = f"{report.events_lost} lost" if report.events_lost else ""
-        which = "; ".join(x for x in (kept, lost) if x)
-        note(f"alert events (the reasons) not posted ({which}): {report.events_error}")
-    if report.refusal:
-        note(report.refusal)
-    elif report.rejected:
-        note(f"{report.rejected} points not posted: their values are not finite numbers")
-    if report.dropped:
-        note(f"the outbox is full: dropped the {report.dropped} oldest undelivered points")
-    if report.undelivered:
-        if no_state:
-            kept = f"kept in {outbox}" if outbox is not None else "lost: pass --outbox FILE"
-        else:
-            kept = "kept in the state, sent first next sweep"
-        note(f"{len(report.undelivered)} points not delivered ({kept}): {report.error}")
-    elif verbose:
-        earlier = f" ({report.from_outbox} from earlier sweeps)" if report.from_outbox else ""
-        events = f" and {report.events} alert events" if report.events else ""
-        note(f"posted {report.posted} points{earlier}{events}")
-
-
-def _load_outbox(path: Path) -> list[Point]:
-    if not path.exists():
-        return []
-    points = []
-    try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                d = json.loads(line)
-                points.append(
-                    Point(
-                        d["source_id"],
-                        d["metric"],
-                        float(d["value"]),
-                        int(d["ts_ms"]),
-                        d.get("tags") or {},
-                    )
-                )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"cannot read outbox {path}: {exc}") from None
-    return points
-
-
-def _save_outbox(path: Path, points: Sequence[Point]) -> None:
-    lines = [
-        json.dumps(
-            {
-                "source_id": p.source_id,
-                "metric": p.metric,
-                "value": p.value,
-                "ts_ms": p.ts_ms,
-                "tags": dict(p.tags),
-            }
-        )
-        for p in points
-    ]
-    try:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise InputError(f"cannot write outbox {path}: {exc}") from None
+    for line in render.quiet_notes(outcome, changed=bool(lines)):
+        note(line)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("fleet", cls=SweepCommand)(fleet)
+    app.command("fleet")(fleet)

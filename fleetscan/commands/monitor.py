@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from fleetscan.client import PlexusClient
-from fleetscan.commands.common import EXIT_USAGE, OutputFormat, code_for, emit_json, fail, note
+from fleetscan.commands.common import ExitCode, OutputFormat, code_for, emit_json, fail, note
 from fleetscan.config import ApiKeyOption, EndpointOption, resolve
 from fleetscan.errors import FleetscanError
 from fleetscan.monitors import (
@@ -65,10 +65,13 @@ def _sources(
         now = now_ms()
         sources = fleet_sources(client, metric, from_ms=now - parse_duration_ms(window), to_ms=now)
         if not sources:
-            fail(f"no source sent {metric!r} in the last {window}: nothing to monitor", code=1)
+            fail(
+                f"no source sent {metric!r} in the last {window}: nothing to monitor",
+                code=ExitCode.WARNING,
+            )
         return sources
     if not source:
-        fail("give --source (repeatable) or --all-sources", code=EXIT_USAGE)
+        fail("give --source (repeatable) or --all-sources", code=ExitCode.USAGE)
     return source
 
 
@@ -78,7 +81,7 @@ def _report(outcomes: list[Outcome], verb: str) -> None:
         note(f"{o.source_id} {o.metric}: {o.detail}")
     typer.echo(f"{verb} {len(outcomes) - len(failed)} monitor(s), {len(failed)} failed")
     if failed:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=ExitCode.WARNING)
 
 
 @monitor_app.command("create")
@@ -138,7 +141,7 @@ def create(
             )
             outcomes = create_all(client, sources, series, threshold)
     except FleetscanError as exc:
-        fail(str(exc), code=code_for(exc, 1))
+        fail(str(exc), code=code_for(exc, ExitCode.WARNING))
     _report(outcomes, "created")
 
 
@@ -155,7 +158,7 @@ def list_(
         with _client(endpoint, api_key) as client:
             monitors = client.list_monitors()
     except FleetscanError as exc:
-        fail(str(exc), code=code_for(exc, 1))
+        fail(str(exc), code=code_for(exc, ExitCode.WARNING))
     for m in monitors:
         if output is OutputFormat.jsonl:
             emit_json(m)
@@ -189,7 +192,7 @@ def delete(
             sources = _sources(client, source, all_sources, sensor_metric, window)
             outcomes = delete_all(client, sources, series)
     except FleetscanError as exc:
-        fail(str(exc), code=code_for(exc, 1))
+        fail(str(exc), code=code_for(exc, ExitCode.WARNING))
     _report(outcomes, f"deleted ({series})")
 
 

@@ -9,34 +9,32 @@ output could not be read or written, 64 usage.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fleetscan.commands.common import fail, note
+from fleetscan.commands.common import ExitCode, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
 from fleetscan.commands.replay import history_from_file, history_from_plexus
 from fleetscan.commands.sweep_cli import (
     DEFAULT_SWEEP,
-    EXIT_USAGE,
     MetricsOption,
     SweepArgs,
-    SweepCommand,
     replay_grid,
     sweep_options,
 )
 from fleetscan.config import ApiKeyOption, EndpointOption
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.overrides import Adjustments
-from fleetscan.pictures import Window, baseline_span, board_chart, chart_name, replay_window
+from fleetscan.pictures import ReplayedWindow, baseline_span, board_chart, chart_name, replay_window
 from fleetscan.report import render as render_report
 from fleetscan.sweeps.replay import History, Summary
-from fleetscan.sweeps.step import Severity, StepOptions
+from fleetscan.sweeps.step import StepOptions
 from fleetscan.timeutil import now_ms
 
-UNKNOWN = int(Severity.UNKNOWN)
 DEFAULT_SPAN_MS = 24 * 3_600_000
 # The sweep options `plot` and `report` take (the others stay at their defaults).
 REPLAYED = (
@@ -61,25 +59,29 @@ EveryOption = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where `plot` and `report` read their window from, as their options give it."""
+
+    start: str | None
+    end: str | None
+    input_file: Path | None
+    every: str
+    endpoint: str
+    api_key: str
+
+
 def load_window(
-    metrics: list[str],
-    *,
-    every: str,
-    sweep: SweepArgs,
-    adjusted: Adjustments,
-    start: str | None,
-    end: str | None,
-    input_file: Path | None,
-    endpoint: str,
-    api_key: str,
-) -> Window:
-    """Rows for the window (file or Plexus), replayed every `every` with `sweep`'s options; a bad
-    option exits 64 with one line, any other trouble 3."""
+    metrics: list[str], where: Where, *, sweep: SweepArgs, adjusted: Adjustments
+) -> ReplayedWindow:
+    """Rows for the window (file or Plexus), replayed every `--every` with `sweep`'s options; a
+    bad option exits 64 with one line, any other trouble 3."""
+    input_file = where.input_file
     try:
         options = sweep.step_options()
-        every_ms, from_ms, to_ms = replay_grid(every, start, end)
+        every_ms, from_ms, to_ms = replay_grid(where.every, where.start, where.end)
     except (FleetscanError, ValueError) as exc:
-        fail(str(exc), code=EXIT_USAGE)
+        fail(str(exc), code=ExitCode.USAGE)
     try:
         if input_file is not None:
             history = history_from_file(input_file, metrics, options)
@@ -92,7 +94,9 @@ def load_window(
         else:
             to_ms = to_ms if to_ms is not None else now_ms()
             from_ms = from_ms if from_ms is not None else to_ms - DEFAULT_SPAN_MS
-            history = history_from_plexus(metrics, options, from_ms, to_ms, endpoint, api_key)
+            history = history_from_plexus(
+                metrics, options, from_ms, to_ms, where.endpoint, where.api_key
+            )
         if from_ms >= to_ms:
             raise InputError("--from must be before --to")
         return replay_window(
@@ -105,7 +109,7 @@ def load_window(
             adjustments=adjusted,
         )
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -116,7 +120,7 @@ def write_bytes(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
         tmp.replace(path)
     except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror or exc}", code=UNKNOWN)
+        fail(f"cannot write {path}: {exc.strerror or exc}", code=ExitCode.UNKNOWN)
 
 
 def write_episode_charts(
@@ -126,7 +130,7 @@ def write_episode_charts(
     if summary.first_ms is None or summary.last_ms is None:
         return
     threshold = options.sweep.threshold
-    found = Window(
+    found = ReplayedWindow(
         history, summary.first_ms, summary.last_ms, summary, baseline_ms=baseline_span(options)
     )
     try:
@@ -136,7 +140,7 @@ def write_episode_charts(
             )
             write_bytes(directory / chart_name(episode), png)
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
     count = len(summary.episodes)
     note(f"wrote {count} chart{'s' if count != 1 else ''} into {directory}")
 
@@ -160,21 +164,12 @@ def plot(
     The alert spans are those the cron sweep (replayed every --every with these options) would
     have raised; the reason is the caption. Needs the plot extra: pip install 'fleetscan[plot]'.
     """
-    found = load_window(
-        [metric],
-        every=every,
-        sweep=sweep,
-        start=start,
-        end=end,
-        input_file=input_file,
-        endpoint=endpoint,
-        api_key=api_key,
-        adjusted=adjustments(ctx),
-    )
+    where = Where(start, end, input_file, every, endpoint, api_key)
+    found = load_window([metric], where, sweep=sweep, adjusted=adjustments(ctx))
     try:
         png = board_chart(found, source, metric, threshold=sweep.threshold)
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
     write_bytes(output, png)
     alerts = len(found.episodes(source, metric))
     note(f"wrote {output}: {source} {metric}, {alerts} alert{'s' if alerts != 1 else ''}")
@@ -199,17 +194,8 @@ def report(
     Findings are the alerts the cron sweep (replayed every --every) would have raised in the
     window. The page loads nothing from the network. Needs the plot extra.
     """
-    found = load_window(
-        list(metric),
-        every=every,
-        sweep=sweep,
-        start=start,
-        end=end,
-        input_file=input_file,
-        endpoint=endpoint,
-        api_key=api_key,
-        adjusted=adjustments(ctx),
-    )
+    where = Where(start, end, input_file, every, endpoint, api_key)
+    found = load_window(list(metric), where, sweep=sweep, adjusted=adjustments(ctx))
     described = (
         f"--every {every} --window {sweep.window} --baseline {sweep.baseline} "
         f"--threshold {sweep.threshold:g} --consecutive {sweep.consecutive} "
@@ -220,12 +206,12 @@ def report(
             found, metrics=list(metric), threshold=sweep.threshold, title=title, options=described
         )
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
     write_bytes(output, page.encode("utf-8"))
     count = len(found.summary.episodes)
     note(f"wrote {output}: {count} finding{'s' if count != 1 else ''}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plot", cls=SweepCommand)(plot)
-    app.command("report", cls=SweepCommand)(report)
+    app.command("plot")(plot)
+    app.command("report")(report)

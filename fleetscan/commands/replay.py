@@ -9,7 +9,6 @@ Exit codes: 0 it ran, 3 Plexus or the input could not be read, 64 usage.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -19,18 +18,17 @@ from typing import Annotated
 
 import typer
 
-from fleetscan.commands.common import OutputFormat, code_for, fail, note
+from fleetscan.commands.common import ExitCode, OutputFormat, code_for, fail, note
 from fleetscan.commands.configuration import adjustments
 from fleetscan.commands.progress import track
 from fleetscan.commands.sweep_cli import (
     DEFAULT_SWEEP,
-    EXIT_USAGE,
     ClickHouseOption,
     DatabaseOption,
     MetricsOption,
     OrgOption,
     SweepArgs,
-    SweepCommand,
+    clickhouse_password,
     replay_grid,
     sweep_options,
 )
@@ -39,13 +37,12 @@ from fleetscan.errors import FleetscanError, InputError
 from fleetscan.health import SENSOR_OK
 from fleetscan.jsonl import write_record
 from fleetscan.sweeps import render as sweep_render
-from fleetscan.sweeps.coverage import ReplayCoverage, blind_spot
+from fleetscan.sweeps.coverage import ReplayCoverage, sweep_blind_spot
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
-from fleetscan.sweeps.step import Severity, StepOptions, StepOutcome, SweepState, plan_sweep
+from fleetscan.sweeps.step import StepOptions, StepOutcome
 from fleetscan.timeutil import iso_z, now_ms
 
-UNKNOWN = int(Severity.UNKNOWN)
 MAX_SWEEPS = 200_000  # ~2 years at 5 minutes; a longer grid is a mistake (or a bad timestamp)
 WARN_SWEEPS = 20_000  # beyond this, say how many and show progress on stderr
 LATEST_AHEAD_MS = 86_400_000  # file rows stamped more than a day ahead of now are skipped
@@ -126,7 +123,7 @@ def replay_command(
 
             check_url(clickhouse)
     except (FleetscanError, ValueError) as exc:
-        fail(str(exc), code=EXIT_USAGE)
+        fail(str(exc), code=ExitCode.USAGE)
     if clickhouse is not None:
         assert from_ms is not None
         last = to_ms if to_ms is not None else now_ms()
@@ -150,7 +147,7 @@ def replay_command(
             to_ms = to_ms if to_ms is not None else now_ms()
             history = history_from_plexus(metric, options, from_ms, to_ms, endpoint, api_key)
     except FleetscanError as exc:
-        fail(str(exc), code=code_for(exc, UNKNOWN))
+        fail(str(exc), code=code_for(exc, ExitCode.UNKNOWN))
     health = None
     if SENSOR_OK not in metric:  # the firmware's health rows: applied, not replayed as a metric
         history, health = history.split(SENSOR_OK)
@@ -159,7 +156,7 @@ def replay_command(
         fail(
             f"{count:,} sweeps from {iso_z(from_ms)} to {iso_z(to_ms)} every {every}: more than "
             f"{MAX_SWEEPS:,}; narrow it with --from/--to or a longer --every",
-            code=EXIT_USAGE,
+            code=ExitCode.USAGE,
         )
     if count > WARN_SWEEPS:
         note(f"replaying {count:,} sweeps ({iso_z(from_ms)} to {iso_z(to_ms)}): this takes a while")
@@ -201,13 +198,12 @@ def _pushed_down(
     summary = Summary()
     coverage = ReplayCoverage()
     try:
-        password = os.environ.get("FLEETSCAN_CLICKHOUSE_PASSWORD", "")
-        with Connection(url, password=password) as conn:
+        with Connection(url, password=clickhouse_password()) as conn:
             target = Target(database=database, org=org)
             for outcome in clickhouse_replay(conn, target, metrics, times, options):
                 _count(outcome, summary, coverage, metrics, options, output)
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
     _conclude(summary, coverage, metrics, every_ms=every_ms, started=started, output=output)
 
 
@@ -221,9 +217,9 @@ def _count(
 ) -> None:
     """Add one replayed sweep to the summary and the coverage; with jsonl, print its series."""
     summary.add(outcome)
-    coverage.add(_blind_spot(outcome, metrics, options))
+    coverage.add(sweep_blind_spot(outcome, metrics, options))
     if output is OutputFormat.jsonl:
-        for v in sweep_render.ordered(outcome):
+        for v in sweep_render.ordered(outcome.verdicts):
             write_record(v.to_record())
 
 
@@ -243,24 +239,18 @@ def _conclude(
     for line in lines:
         typer.echo(line, err=output is OutputFormat.jsonl)
     if not summary.series:  # exit 0 must mean something was watched
-        fail(f"nothing was replayed: no {', '.join(metrics)} rows in the sweeps' windows", UNKNOWN)
+        fail(
+            f"nothing was replayed: no {', '.join(metrics)} rows in the sweeps' windows",
+            ExitCode.UNKNOWN,
+        )
     _refuse_blind(coverage)
-
-
-def _blind_spot(outcome: StepOutcome, metrics: Sequence[str], options: StepOptions) -> str | None:
-    return blind_spot(
-        [v.result for v in outcome.verdicts],
-        metrics,
-        min_peers=options.sweep.min_peers,
-        group_by=options.sweep.group_by,
-    )
 
 
 def _refuse_blind(coverage: ReplayCoverage) -> None:
     """Exit 3 with one line when most replayed sweeps watched nothing, as `fleet` does for one."""
     why = coverage.blind_spot()
     if why is not None:
-        fail(why, code=UNKNOWN)
+        fail(why, code=ExitCode.UNKNOWN)
 
 
 def history_from_file(path: Path, metrics: list[str], options: StepOptions) -> History:
@@ -282,18 +272,14 @@ def history_from_plexus(
     endpoint: str,
     api_key: str,
 ) -> History:
-    """Pull what the replayed sweeps need: the first sweep's history, then every row."""
+    """Pull what the replayed sweeps need from Plexus (`sweeps.live.fetch_history`)."""
     from fleetscan.client import PlexusClient
     from fleetscan.sweeps.live import fetch_history
 
     settings = resolve(endpoint, "", api_key)
-    key = settings.require_key()
-    first = plan_sweep(SweepState(), metrics, from_ms, options)
-    with PlexusClient(endpoint=settings.endpoint, api_key=key) as client:
-        readings = fetch_history(client, [*metrics, SENSOR_OK], first=first, to_ms=to_ms)
-    wanted = [*metrics, SENSOR_OK]
-    return History.from_readings(readings, wanted, group_by=options.sweep.group_by)
+    with PlexusClient(endpoint=settings.endpoint, api_key=settings.require_key()) as client:
+        return fetch_history(client, metrics, options=options, from_ms=from_ms, to_ms=to_ms)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("replay", cls=SweepCommand)(replay_command)
+    app.command("replay")(replay_command)

@@ -11,13 +11,12 @@ from typing import Annotated
 
 import typer
 
-from fleetscan.commands.common import EXIT_USAGE, fail, note, stop_on_signals
+from fleetscan.commands.common import ExitCode, fail, note, stop_on_signals
 from fleetscan.errors import FleetscanError
-from fleetscan.sandbox import Sandbox
+from fleetscan.sandbox import Sandbox, backfill_fleet
 from fleetscan.sandbox.keys import DEV_KEYS, KeySet, random_keys
 from fleetscan.simulate import (
     FAULT_KINDS,
-    METRICS,
     FleetSpec,
     LiveFleet,
     SimulatedFleet,
@@ -161,7 +160,7 @@ def sandbox(
                 faults=tuple(parse_fault(text) for text in fault or []),
             )
         except FleetscanError as exc:
-            fail(str(exc), code=EXIT_USAGE)
+            fail(str(exc), code=ExitCode.USAGE)
         hook = _simulation(spec, start_ms + backfill_ms, truth)
     keys = DEV_KEYS if dev_keys else random_keys()
     run_sandbox(host=host, port=port, db=db, quiet=quiet, on_started=hook, keys=keys)
@@ -201,17 +200,6 @@ def _simulation(spec: FleetSpec, live_from_ms: int, truth: Path | None) -> OnSta
         return live.stop
 
     return start
-
-
-def backfill_fleet(sb: Sandbox, fleet: SimulatedFleet, *, end_ms: int) -> int:
-    """Insert every board's history before `end_ms` straight into the sandbox's store."""
-    total = 0
-    for board in fleet.boards:
-        tags = fleet.tags(board)
-        for metric in METRICS:
-            ts, values = fleet.series(board, metric, end_ms=end_ms)
-            total += sb.insert_arrays(board, metric, ts, values, tags)
-    return total
 
 
 def register(app: typer.Typer) -> None:

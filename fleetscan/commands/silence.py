@@ -15,16 +15,12 @@ from typing import Annotated
 import typer
 
 from fleetscan import silence_store
-from fleetscan.commands.common import fail, note
+from fleetscan.commands.common import ExitCode, fail, note
 from fleetscan.commands.fleet import default_state_path
-from fleetscan.commands.sweep_cli import EXIT_USAGE, SweepCommand
 from fleetscan.errors import FleetscanError, InputError
 from fleetscan.silences import Silence
 from fleetscan.state import open_state
-from fleetscan.sweeps.step import Severity
 from fleetscan.timeutil import iso_z, now_ms, parse_duration_ms, parse_timestamp_ms
-
-UNKNOWN = int(Severity.UNKNOWN)
 
 silence_app = typer.Typer(
     help="Silence boards under maintenance: scored and shown, never paged.", no_args_is_help=True
@@ -51,10 +47,10 @@ def _time(text: str | None, option: str) -> int:
     try:
         return parse_timestamp_ms(text)
     except (FleetscanError, ValueError) as exc:
-        fail(f"{option}: {exc}", code=EXIT_USAGE)
+        fail(f"{option}: {exc}", code=ExitCode.USAGE)
 
 
-@silence_app.command("add", cls=SweepCommand)
+@silence_app.command("add")
 def add(
     source: Annotated[str, typer.Option("--source", help="The board to silence.")],
     duration: Annotated[str, typer.Option("--for", help="How long, e.g. 4h or 2d.")],
@@ -81,7 +77,7 @@ def add(
         if not silence.reason:
             raise InputError("--reason must say why")
     except (FleetscanError, ValueError) as exc:
-        fail(str(exc), code=EXIT_USAGE)
+        fail(str(exc), code=ExitCode.USAGE)
     path = state or default_state_path()
     try:
         with open_state(path) as store:
@@ -89,11 +85,11 @@ def add(
                 store.connection, silence, now_ms=now_ms(), last_sweep_ms=store.last_sweep_ms()
             )
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
     typer.echo(f"silence {ident}: {silence.what} {silence.describe(began)}")
 
 
-@silence_app.command("list", cls=SweepCommand)
+@silence_app.command("list")
 def list_(
     state: StateOption = None,
     at: AtOption = None,
@@ -106,7 +102,7 @@ def list_(
         with open_state(path) as store:
             found = silence_store.stored(store.connection)
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
     shown = [s for s in found if every or s.until_ms is None or s.until_ms > when]
     for s in shown:
         status = "active" if s.active(when) else ("scheduled" if when < s.start_ms else "expired")
@@ -118,7 +114,7 @@ def list_(
     note(f"{len(shown)} silence{'s' if len(shown) != 1 else ''}")
 
 
-@silence_app.command("remove", cls=SweepCommand)
+@silence_app.command("remove")
 def remove(
     ids: Annotated[list[int], typer.Argument(help="Silence ids (from `silence list`).")],
     state: StateOption = None,
@@ -129,10 +125,10 @@ def remove(
         with open_state(path) as store:
             removed = silence_store.remove(store.connection, ids)
     except FleetscanError as exc:
-        fail(str(exc), code=UNKNOWN)
+        fail(str(exc), code=ExitCode.UNKNOWN)
     typer.echo(f"removed {removed} silence{'s' if removed != 1 else ''}")
     if removed < len(set(ids)):
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.WARNING)
 
 
 def register(app: typer.Typer) -> None:

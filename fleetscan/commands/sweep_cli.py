@@ -1,61 +1,35 @@
-"""What `fleetscan fleet` and `fleetscan replay` share: option definitions, exit codes, options.
+"""What `fleetscan fleet`, `replay`, `plot` and `report` share: option definitions, options,
+and the exit code of a sweep.
 
-Both commands take the same scoring, baseline and lifecycle options, defined once here as
+These commands take the same scoring, baseline and lifecycle options, defined once here as
 `Annotated` types with their defaults in `SweepArgs`; `@sweep_options()` puts them into a
 command's signature and hands the command one `SweepArgs`, which `SweepArgs.step_options` turns
-into the `StepOptions` of a sweep.
-
-Exit codes follow the monitoring-plugin convention (Nagios, Icinga, Sensu):
-
-| code | meaning                                                                                |
-|------|----------------------------------------------------------------------------------------|
-| 0    | OK: no alert open                                                                      |
-| 1    | WARNING: alerts open, none critical; or a storm or cohort event                        |
-| 2    | CRITICAL: an open alert's fleet_z reached `--critical`                                 |
-| 3    | UNKNOWN: Plexus unreachable, key missing or refused, state locked or unreadable; also  |
-|      | a sweep whose points could not be posted (kept for the next one), unless CRITICAL      |
-| 64   | bad command-line usage (EX_USAGE): typer's own usage errors would exit 2, which reads  |
-|      | as CRITICAL, so these commands move them to 64 (monitoring treats it as UNKNOWN)       |
+into the `StepOptions` of a sweep. `exit_code` maps a sweep's alert severity onto the exit codes
+every command shares (`common.ExitCode`): OK, WARNING (alerts open, none critical; or a storm or
+cohort event), CRITICAL (an open alert's fleet_z reached `--critical`), and UNKNOWN for a sweep
+whose points could not be posted (kept for the next one), unless CRITICAL.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand
 
+from fleetscan.commands.common import ExitCode
 from fleetscan.errors import InputError
 from fleetscan.fleet import SweepOptions
 from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.sweeps.step import Severity, StepOptions
-from fleetscan.timeutil import parse_duration_ms, parse_timestamp_ms
+from fleetscan.timeutil import now_ms, parse_duration_ms, parse_timestamp_ms
 
-EXIT_USAGE = 64
 NO_BASELINE = ("0", "off", "none", "no")
 DEFAULT_SPAN_MS = SweepOptions().baseline_span_ms
-
-# Click's UsageError, found through typer's public BadParameter (typer vendors click in newer
-# releases and depends on it in older ones).
-_UsageError: type[Exception] = next(
-    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
-)
-
-
-class SweepCommand(TyperCommand):
-    """A command whose command-line usage errors exit 64, not 2 (2 is CRITICAL for monitoring)."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except _UsageError as exc:
-            exc.exit_code = EXIT_USAGE  # type: ignore[attr-defined]
-            raise
-
 
 ClickHouseOption = Annotated[
     str | None,
@@ -300,15 +274,38 @@ def min_scales(items: Sequence[str]) -> dict[str, float]:
     return scales
 
 
-def exit_code(severity: Severity, *, undelivered: bool = False) -> int:
+SEVERITY_EXIT = {
+    Severity.OK: ExitCode.OK,
+    Severity.WARNING: ExitCode.WARNING,
+    Severity.CRITICAL: ExitCode.CRITICAL,
+}
+
+
+def exit_code(severity: Severity, *, undelivered: bool = False) -> ExitCode:
     """The exit code of a sweep that ran: its severity, or UNKNOWN when points stayed undelivered
     (unless CRITICAL, which wins).
 
-    >>> exit_code(Severity.WARNING), exit_code(Severity.OK, undelivered=True)
+    >>> int(exit_code(Severity.WARNING)), int(exit_code(Severity.OK, undelivered=True))
     (1, 3)
-    >>> exit_code(Severity.CRITICAL, undelivered=True)
+    >>> int(exit_code(Severity.CRITICAL, undelivered=True))
     2
     """
     if undelivered and severity is not Severity.CRITICAL:
-        return int(Severity.UNKNOWN)
-    return int(severity)
+        return ExitCode.UNKNOWN
+    return SEVERITY_EXIT[severity]
+
+
+def sweep_clock(at_ms: int | None) -> tuple[int, int]:
+    """When a sweep runs and the newest row it asks for: `--at` for both, else now and a little
+    ahead of it (rows a device stamped in the future are fetched, and reported as invalid)."""
+    from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
+
+    if at_ms is not None:
+        return at_ms, at_ms
+    now = now_ms()
+    return now, now + FUTURE_LOOKAHEAD_MS
+
+
+def clickhouse_password() -> str:
+    """The password for `--clickhouse http(s)://user@host:port`: never on the command line."""
+    return os.environ.get("FLEETSCAN_CLICKHOUSE_PASSWORD", "")

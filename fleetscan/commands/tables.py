@@ -1,5 +1,5 @@
 """The fleet table for people: on a terminal, rich's table that fits its width with statuses in
-colour; anywhere else (cron, pipes, files) the plain aligned text of `fleet.render.table`."""
+colour; anywhere else (cron, pipes, files) the plain aligned text of `sweeps.render.table`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import typer
 
-from fleetscan.fleet import render
 from fleetscan.fleet.status import Status
-from fleetscan.fleet.sweep import FleetResult
+from fleetscan.sweeps import render
+from fleetscan.sweeps.step import SeriesVerdict
 
 WIDE_COLUMNS = 140  # below this many terminal columns, NARROW_DROPS are left out
 NARROW_DROPS = frozenset({"SCALE", "OFFSET", "USUAL"})
@@ -30,10 +30,10 @@ COLOURS = {
 }
 
 
-def echo_table(results: Sequence[FleetResult]) -> None:
+def echo_table(verdicts: Sequence[SeriesVerdict]) -> None:
     """Print the table: rich on a terminal (fits its width, colour), plain text otherwise."""
     if not sys.stdout.isatty():
-        typer.echo(render.table(results))
+        typer.echo(render.table(verdicts))
         return
     from rich.console import Console
     from rich.table import Table
@@ -53,8 +53,8 @@ def echo_table(results: Sequence[FleetResult]) -> None:
             overflow="fold" if name == "REASON" else "ellipsis",
             min_width=REASON_MIN if name == "REASON" else None,
         )
-    plain = render.table(results).splitlines()[1:]
-    for r, line in zip(render.order(results), plain, strict=True):
+    plain = render.table(verdicts).splitlines()[1:]
+    for r, line in zip((v.result for v in render.ordered(verdicts)), plain, strict=True):
         cells = line.split(None, len(render.COLUMNS) - 1)
         status = r.status.value
         styled = [f"[{COLOURS[r.status]}]{status}[/]" if c == status else c for c in cells]

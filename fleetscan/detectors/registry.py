@@ -30,8 +30,8 @@ def tutorial_window(options: DetectorOptions) -> int:
     assert window.span_ms is not None
     if options.cadence_s is None:
         raise ValueError(
-            f"the tutorial method counts samples: give --window as a number (e.g. 15), "
-            f"or give the cadence so {options.window!r} can be converted"
+            f"the tutorial method counts samples: give --window as a count (e.g. 15samples), "
+            f"or give the cadence so {window.describe()} can be converted"
         )
     return max(1, round(window.span_ms / (options.cadence_s * 1000)))
 

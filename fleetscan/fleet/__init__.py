@@ -11,16 +11,14 @@ Data flow (one module per arrow):
 - `score`: leave-one-out medians and scales per cohort, z, and the stuck/noisy/stale/invalid checks.
 - `status`: the status vocabulary and the `fleet_z` mapping.
 - `sweep`: `run_sweep(window, baseline, now_ms=, options=) -> (results, baseline)`.
-- `emit`, `render`, `fetch`: points to post, text output, and the Plexus read edge.
+- `emit`: the points a series posts (`<metric>.fleet_z`, `<metric>.fleet_dev`), as values.
 
-Everything except `emit` (points for the emitter) and `fetch` (the Plexus read edge, imported on
-its own so the core never pulls in httpx) is NumPy and the standard library only: no clock,
-network, disk or environment.
+All of it is NumPy and the standard library only: no clock, network, disk or environment (the
+Plexus reads are `sweeps.live`, the text output `sweeps.render`).
 """
 
 from __future__ import annotations
 
-from fleetscan.fleet import render
 from fleetscan.fleet.baseline import Baseline, MetricBaseline, fold_window, learn_baseline
 from fleetscan.fleet.batch import BatchBuilder, SeriesBatch, cohort_label
 from fleetscan.fleet.emit import fleet_points
@@ -45,6 +43,5 @@ __all__ = [
     "fold_window",
     "learn_baseline",
     "reduce_window",
-    "render",
     "run_sweep",
 ]

@@ -33,14 +33,18 @@ def fleet_points(
     *,
     guard_met: Callable[[FleetResult], bool] | None = None,
 ) -> list[Point]:
-    """The points for `results`; `guard_met` defaults to "this sweep's status alerts"."""
-    met = guard_met if guard_met is not None else (lambda r: r.alerting)
-    points: list[Point] = []
-    for r in results:
-        tags = {"status": r.status.value}
-        fleet_z = r.score if met(r) else 0.0
-        points.append(Point(r.source_id, r.metric + Z_SUFFIX, fleet_z, r.at_ms, tags))
-        deviation = r.value - r.fleet_median
-        if math.isfinite(deviation):
-            points.append(Point(r.source_id, r.metric + DEV_SUFFIX, deviation, r.at_ms, tags))
+    """The points for `results`; `guard_met` defaults to "this sweep flagged it"."""
+    met = guard_met if guard_met is not None else (lambda r: r.flagged)
+    return [p for r in results for p in series_points(r, fleet_z=r.score if met(r) else 0.0)]
+
+
+def series_points(result: FleetResult, *, fleet_z: float) -> list[Point]:
+    """`<metric>.fleet_z` carrying `fleet_z` (the caller's guard decided it) and, when known,
+    `<metric>.fleet_dev`, both tagged with the result's status."""
+    r = result
+    tags = {"status": r.status.value}
+    points = [Point(r.source_id, r.metric + Z_SUFFIX, fleet_z, r.at_ms, tags)]
+    deviation = r.value - r.fleet_median
+    if math.isfinite(deviation):
+        points.append(Point(r.source_id, r.metric + DEV_SUFFIX, deviation, r.at_ms, tags))
     return points

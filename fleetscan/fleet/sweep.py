@@ -36,9 +36,11 @@ class FleetResult:
     its cohort); `z` is in robust σ and `fleet_scale` the scale it was divided by (metric units).
     `offset` is the value minus the level its peers imply: `fleet_median` for a snapshot, or with
     a baseline the median of the peers' values less their own usual offsets; with a baseline `z`
-    scores the change of `offset` from `baseline_offset`. `score` is what `<metric>.fleet_z`
-    carries once the alert guard is met (0.0 when not alerting). Missing numbers are NaN (`None`
-    in `to_record`); `age_ms` is the time since the source's newest reading.
+    scores the change of `offset` from `baseline_offset`. Everything here is this sweep's alone:
+    `flagged` says its status flags the series, and `score` is what `<metric>.fleet_z` would carry
+    if that opened an alert (0.0 when not flagged); whether an alert is open is the lifecycle's
+    (`sweeps.step.SeriesVerdict.alerting`). Missing numbers are NaN (`None` in `to_record`);
+    `age_ms` is the time since the source's newest reading.
     """
 
     source_id: str
@@ -46,7 +48,6 @@ class FleetResult:
     at_ms: int
     cohort: str
     status: Status
-    alerting: bool
     score: float
     value: float
     count: int
@@ -60,8 +61,14 @@ class FleetResult:
     reason: str
     shared_change: float = math.nan  # the change it shared with its usual neighbours, if any
 
+    @property
+    def flagged(self) -> bool:
+        """This sweep's status flags the series (before any lifecycle guard)."""
+        return self.status.alerting
+
     def to_record(self) -> dict[str, Any]:
-        """A JSON-able dict: one line of `--format jsonl`."""
+        """The scorer's fields of one `--format jsonl` line, as JSON-able values (the lifecycle's
+        are added by `sweeps.step.SeriesVerdict.to_record`)."""
         return {
             "source_id": self.source_id,
             "metric": self.metric,
@@ -71,9 +78,8 @@ class FleetResult:
             "fleet_scale": _num(self.fleet_scale),
             "z": _num(self.z),
             "status": self.status.value,
-            "alerting": self.alerting,
+            "flagged": self.flagged,
             "reason": self.reason,
-            "score": _num(self.score),
             "offset": _num(self.offset),
             "baseline_offset": _num(self.baseline_offset),
             "peers": self.peers,
@@ -228,7 +234,6 @@ def _results(
                 at_ms=now_ms,
                 cohort=agg.cohorts[i],
                 status=status,
-                alerting=status.alerting,
                 score=score,
                 value=c.median[i],
                 count=c.count[i],

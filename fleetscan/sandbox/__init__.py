@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from fleetscan.sandbox.ingest import IngestPoint, validate_ingest_body
 from fleetscan.sandbox.keys import READ_KEY, READ_ONLY_KEY, WRITE_KEY
-from fleetscan.sandbox.service import Sandbox
+from fleetscan.sandbox.service import Sandbox, backfill_fleet
 
 __all__ = [
     "READ_KEY",
@@ -28,5 +28,6 @@ __all__ = [
     "WRITE_KEY",
     "IngestPoint",
     "Sandbox",
+    "backfill_fleet",
     "validate_ingest_body",
 ]

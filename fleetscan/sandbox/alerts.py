@@ -44,7 +44,7 @@ class ThresholdRule:
 
 
 @dataclass(frozen=True, slots=True)
-class Transition:
+class HoustonTransition:
     """An `open` or `closed` transition. `value` is the breaching value (the last one seen while
     the alert was breaching, for a close); `bound` says which side was crossed."""
 
@@ -115,12 +115,12 @@ class AlertEngine:
         self._instances: dict[str, _Instance] = {}  # by rule id
         self._lock = threading.Lock()
 
-    def set_rules(self, rules: Iterable[ThresholdRule], *, now: float) -> list[Transition]:
+    def set_rules(self, rules: Iterable[ThresholdRule], *, now: float) -> list[HoustonTransition]:
         """Swap in the full rule set (houston's per-org push). Alerts of removed rules close."""
         with self._lock:
             self._rules = {(r.source_slug, r.metric): r for r in rules}
             live = {r.rule_id: r for r in self._rules.values()}
-            closes: list[Transition] = []
+            closes: list[HoustonTransition] = []
             for rule_id, inst in list(self._instances.items()):
                 if rule_id in live:
                     inst.rule = live[rule_id]
@@ -132,7 +132,7 @@ class AlertEngine:
 
     def evaluate(
         self, source_slug: str, metric: str, value: float, *, now: float
-    ) -> list[Transition]:
+    ) -> list[HoustonTransition]:
         """Feed one metric point; returns the transitions it caused (zero or one)."""
         with self._lock:
             rule = self._rules.get((source_slug, metric))
@@ -172,8 +172,8 @@ class AlertEngine:
     @staticmethod
     def _transition(
         state: str, inst: _Instance, now: float, reason: str | None = None
-    ) -> Transition:
-        return Transition(
+    ) -> HoustonTransition:
+        return HoustonTransition(
             state=state,
             rule=inst.rule,
             value=inst.value,

@@ -14,17 +14,18 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
-from fleetscan.sandbox.alerts import AlertEngine, ThresholdRule, Transition
+from fleetscan.sandbox.alerts import AlertEngine, HoustonTransition, ThresholdRule
 from fleetscan.sandbox.ingest import IngestPoint, stored_timestamp_ms
 from fleetscan.sandbox.keys import KEY_SCOPES
 from fleetscan.sandbox.monitor_schema import CreateMonitor
-from fleetscan.sandbox.store import MonitorRow, Source, Store
+from fleetscan.sandbox.store import MonitorRow, SandboxStore, Source
 from fleetscan.telemetry import Reading
 from fleetscan.timeutil import iso_z
 
@@ -55,7 +56,7 @@ class Backend:
 
     def __init__(
         self,
-        store: Store,
+        store: SandboxStore,
         *,
         clock: Callable[[], float],
         log: Callable[[str], None] | None = None,
@@ -97,7 +98,7 @@ class Backend:
         self.store.insert_telemetry(rows)
         if events:
             self.store.insert_events(events)
-        transitions: list[Transition] = []
+        transitions: list[HoustonTransition] = []
         for point in points:
             if point.point_class == "metric":
                 value = _as_float(point.value)
@@ -115,7 +116,7 @@ class Backend:
             (r.source_id, r.metric, int(r.ts_ms), float(r.value), tags_json(r.tags)) for r in batch
         )
         if evaluate_alerts:
-            transitions: list[Transition] = []
+            transitions: list[HoustonTransition] = []
             for r in batch:
                 transitions += self.engine.evaluate(r.source_id, r.metric, r.value, now=now)
             self._record(transitions)
@@ -157,34 +158,15 @@ class Backend:
         """POST /api/monitors after validation: thresholds and events upsert, offline appends."""
         now = self.clock()
         metric = request.metric or ""
-        config: dict[str, object]
-        with self._monitor_lock:
+        with self._monitor_lock:  # each spec's fields, in order, are its stored config
             if request.threshold is not None:
-                t = request.threshold
-                config = {
-                    "min": t.min,
-                    "max": t.max,
-                    "severity": t.severity,
-                    "message": t.message,
-                    "targets": request.notification_targets,
-                }
+                config = {**asdict(request.threshold), "targets": request.notification_targets}
                 self.store.upsert_monitor("threshold", source, metric, json.dumps(config), now=now)
             if request.event is not None:
-                e = request.event
-                config = {
-                    "severity": e.severity,
-                    "message": e.message,
-                    "enabled": e.enabled,
-                    "visualization": e.visualization,
-                }
+                config = asdict(request.event)
                 self.store.upsert_monitor("event", source, metric, json.dumps(config), now=now)
             if request.offline is not None:
-                o = request.offline
-                config = {
-                    "timeout_seconds": o.timeout_seconds,
-                    "severity": o.severity,
-                    "message": o.message,
-                }
+                config = asdict(request.offline)
                 self.store.add_monitor("offline", source, "", json.dumps(config), now=now)
             self._sync_rules()
 
@@ -298,7 +280,7 @@ class Backend:
                 return {"name": event["name"], "timestamp": event["timestamp"], **value}
         return None
 
-    def _record(self, transitions: Iterable[Transition]) -> None:
+    def _record(self, transitions: Iterable[HoustonTransition]) -> None:
         for t in transitions:
             rule = t.rule
             source = self.store.resolve_source(rule.source_slug)
@@ -349,7 +331,7 @@ def _event_value(body: str) -> object:
         return body
 
 
-def _alert_line(event: str, data: Mapping[str, object], t: Transition) -> str:
+def _alert_line(event: str, data: Mapping[str, object], t: HoustonTransition) -> str:
     series = f"{data['sourceSlug']}/{data['metric']}"
     context = data.get("contextSnapshot")
     why = ""

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy.typing as npt
 
@@ -24,8 +25,11 @@ from fleetscan.errors import ConfigError
 from fleetscan.sandbox.backend import Backend, default_log
 from fleetscan.sandbox.handler import SandboxServer
 from fleetscan.sandbox.keys import DEV_KEYS, KeySet
-from fleetscan.sandbox.store import Store, StoreError
+from fleetscan.sandbox.store import SandboxStore, StoreError
 from fleetscan.telemetry import Reading
+
+if TYPE_CHECKING:  # only its type: the sandbox runs without the simulator
+    from fleetscan.simulate import SimulatedFleet
 
 
 class Sandbox:
@@ -67,7 +71,7 @@ class Sandbox:
         if self._server is not None:
             return self
         try:
-            store = Store(self.db_path)
+            store = SandboxStore(self.db_path)
         except StoreError as exc:
             raise ConfigError(f"{exc}; pass another --db path") from exc
         backend = Backend(
@@ -192,3 +196,17 @@ class Sandbox:
     def row_count(self) -> int:
         """Telemetry rows stored."""
         return self.backend.store.row_count()
+
+
+def backfill_fleet(sb: Sandbox, fleet: SimulatedFleet, *, end_ms: int | None = None) -> int:
+    """Insert every board's simulated history (before `end_ms`, else all of it) straight into the
+    sandbox's store, tags included (`fleetscan sandbox --simulate`, the demo). Returns rows stored."""
+    from fleetscan.simulate import METRICS
+
+    total = 0
+    for board in fleet.boards:
+        tags = fleet.tags(board)
+        for metric in METRICS:
+            ts, values = fleet.series(board, metric, end_ms=end_ms)
+            total += sb.insert_arrays(board, metric, ts, values, tags)
+    return total

@@ -92,7 +92,7 @@ class StoreError(Exception):
     """The database file cannot be opened or is from a newer sandbox."""
 
 
-class Store:
+class SandboxStore:
     """The sandbox database. `path=None` keeps everything in memory."""
 
     def __init__(self, path: str | Path | None = None) -> None:

@@ -28,8 +28,8 @@ from fleetscan.simulate.fleet import SimulatedFleet
 from fleetscan.simulate.generate import Block
 from fleetscan.simulate.model import CHUNK, METRICS, FleetSpec
 
-Point = tuple[str, float, int]  # (metric, value, ts_ms), the shape `Plexus.send_batch` takes
-Send = Callable[[str, dict[str, str], list[Point]], None]
+SdkPoint = tuple[str, float, int]  # (metric, value, ts_ms), the shape `Plexus.send_batch` takes
+Send = Callable[[str, dict[str, str], list[SdkPoint]], None]
 
 
 @dataclass
@@ -79,7 +79,7 @@ def drive(
         done = True
         for board in boards:
             k_hi = sampler.index_at(board, sim_now + 1)  # nominal time <= sim_now
-            points: list[Point] = []
+            points: list[SdkPoint] = []
             while next_k[board.name] < k_hi:
                 k = next_k[board.name]
                 block = blocks.get(board.name)
@@ -106,9 +106,9 @@ def drive(
     return stats
 
 
-def _points(block: Block, i0: int, i1: int, metrics: tuple[str, ...]) -> list[Point]:
+def _points(block: Block, i0: int, i1: int, metrics: tuple[str, ...]) -> list[SdkPoint]:
     """Present, finite readings of block rows `i0..i1-1`, sample by sample, metrics in order."""
-    points: list[Point] = []
+    points: list[SdkPoint] = []
     ts = block.ts[i0:i1].tolist()
     columns = []
     for metric in metrics:
@@ -146,7 +146,7 @@ def run_live(
     base = gateway_url.rstrip("/")
     clients: dict[str, Any] = {}
 
-    def send(board: str, tags: dict[str, str], points: list[Point]) -> None:
+    def send(board: str, tags: dict[str, str], points: list[SdkPoint]) -> None:
         px = clients.get(board)
         if px is None:
             px = Plexus(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from fleetscan.fleet.status import Status
 from fleetscan.fleet.sweep import FleetResult
+from fleetscan.sweeps.step import StepOptions, StepOutcome
 
 BLIND_SHARE = 0.5  # more than this share of series not compared: the sweep watched nothing
 NOT_COMPARED = (Status.INSUFFICIENT_PEERS, Status.NO_DATA)
@@ -58,6 +59,18 @@ def blind_spot(
             "group more coarsely"
         )
     return f"{head}: widen --window or check that the boards are reporting"
+
+
+def sweep_blind_spot(
+    outcome: StepOutcome, metrics: Sequence[str], options: StepOptions
+) -> str | None:
+    """`blind_spot` of one swept outcome, with the options it was swept with."""
+    return blind_spot(
+        [v.result for v in outcome.verdicts],
+        metrics,
+        min_peers=options.sweep.min_peers,
+        group_by=options.sweep.group_by,
+    )
 
 
 @dataclass

@@ -23,25 +23,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from fleetscan import silence_store
 from fleetscan.client import PlexusClient
 from fleetscan.columns import RowColumns, batches
+from fleetscan.config import Settings
 from fleetscan.emitter import Emitter, Point
-from fleetscan.errors import EmitError, StateError, UnavailableError
+from fleetscan.errors import EmitError, InputError, StateError, UnavailableError
 from fleetscan.events import alert_events
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.health import SENSOR_OK, apply_health, latest_reports
+from fleetscan.outbox import load_outbox, save_outbox
 from fleetscan.overrides import NO_ADJUSTMENTS, Adjustments
 from fleetscan.pages import fetch_columns
-from fleetscan.state import Store, cap_outbox, outbox_merge
+from fleetscan.state import Store, cap_outbox, open_state, outbox_merge
 from fleetscan.sweeps.plan import FetchPlan, HistoryKind
+from fleetscan.sweeps.replay import History
 from fleetscan.sweeps.rollups import rollup_baseline
 from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
-from fleetscan.telemetry import ParsedRows, Reading
+from fleetscan.telemetry import ParsedRows
 from fleetscan.timeutil import iso_z
 
 MIN_VANISHED = 2  # known sources that must all vanish at once to doubt an empty answer
@@ -94,6 +99,61 @@ def fetch_rows(
     rows = RowColumns.concat([*history, window])
     found = batches(rows, metrics, dropped=window.skipped_by_series)
     return found, window.skipped_summary()
+
+
+def run_live_sweep(
+    metrics: Sequence[str],
+    *,
+    settings: Settings,
+    api_url: str,
+    options: StepOptions,
+    adjustments: Adjustments,
+    now_ms: int,
+    upper_ms: int,
+    state_path: Path | None,
+    lock_wait_s: float,
+    outbox_file: Path | None,
+    dry_run: bool,
+) -> tuple[LiveReport, str]:
+    """`fleetscan fleet`'s live sweep with its edges opened and closed: the read clients (the
+    rollups' on `api_url`), the emitter, and the state under its lock (`state_path`) or, for a
+    one-off sweep, the `outbox_file`. Returns the report and, when the outbox file could not be
+    written after the sweep, what was lost ("" otherwise)."""
+    key = settings.require_key()
+    rollups = options.baseline_rollups
+    lost = ""
+    with (
+        PlexusClient(endpoint=settings.endpoint, api_key=key) as client,
+        PlexusClient(endpoint=api_url if rollups else settings.endpoint, api_key=key) as api,
+        Emitter(api_key=key, gateway_url=settings.gateway_url, dry_run=dry_run) as emitter,
+    ):
+        # With state, the store holds the outbox; a one-off sweep may keep one in a file.
+        one_off_outbox = outbox_file if state_path is None and not dry_run else None
+        pending = load_outbox(one_off_outbox) if one_off_outbox is not None else []
+        locked_state = (
+            open_state(state_path, lock_wait_s=lock_wait_s)
+            if state_path is not None
+            else nullcontext(None)
+        )
+        with locked_state as store:
+            report = live_sweep(
+                client=client,
+                emitter=emitter,
+                store=store,
+                metrics=metrics,
+                now_ms=now_ms,
+                upper_ms=upper_ms,
+                options=options,
+                pending=pending,
+                adjustments=adjustments,
+                api_client=api if rollups else None,
+            )
+        if one_off_outbox is not None:
+            try:
+                save_outbox(one_off_outbox, report.undelivered)
+            except InputError as exc:
+                lost = f"{exc}: {len(report.undelivered)} undelivered points lost"
+    return report, lost
 
 
 def live_sweep(
@@ -218,12 +278,21 @@ def _since(started: float) -> float:
 
 
 def fetch_history(
-    client: PlexusClient, metrics: Sequence[str], *, first: FetchPlan, to_ms: int
-) -> list[Reading]:
-    """Rows for replaying sweeps from `first.now_ms` to `to_ms`: the history the first sweep
-    learns from, then every row from its window on (later sweeps select from these)."""
-    history, window = _fetch_planned(client, first, metrics, upper_ms=to_ms)
-    return [r for parsed in [*history, window] for r in parsed.readings]
+    client: PlexusClient,
+    metrics: Sequence[str],
+    *,
+    options: StepOptions,
+    from_ms: int,
+    to_ms: int,
+) -> History:
+    """What replaying sweeps from `from_ms` to `to_ms` needs (`replay`, `plot`, `report`): the
+    history the first sweep learns from, then every row from its window on (later sweeps select
+    from these), with the firmware's `sensor.ok` rows."""
+    wanted = [*metrics, SENSOR_OK]
+    first = plan_sweep(SweepState(), metrics, from_ms, options)
+    history, window = _fetch_planned(client, first, wanted, upper_ms=to_ms)
+    readings = [r for parsed in [*history, window] for r in parsed.readings]
+    return History.from_readings(readings, wanted, group_by=options.sweep.group_by)
 
 
 def _fetch_planned(

@@ -41,7 +41,7 @@ _SERIES = ("source_id", "metric")
 
 
 def registry(
-    outcome: StepOutcome, *, duration_s: float, outbox_points: int, severity: Severity
+    outcome: StepOutcome, *, duration_s: float, outbox_points: int, exit_code: int
 ) -> CollectorRegistry:
     """The metrics of one sweep, in a registry of their own (never the process's global one)."""
     reg = CollectorRegistry(auto_describe=False)
@@ -103,7 +103,7 @@ def registry(
     )
     gauge(
         "fleetscan_sweep_severity", "The sweep's exit code: 0 ok, 1 warning, 2 critical, 3 unknown."
-    ).set(int(severity))
+    ).set(int(exit_code))
     return reg
 
 

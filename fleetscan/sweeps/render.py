@@ -1,17 +1,44 @@
-"""Human output of cron sweeps and replays: what changed, what is open, what a replay found."""
+"""Human output of sweeps and replays, with one aligner: the per-series table and its one-line
+summary, what changed, what is open, what a replay found (`--format jsonl` uses
+`SeriesVerdict.to_record`). Every line shows the lifecycle's verdict: a series is "alerting" when
+its alert is open, ordered by the fleet_z it posts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections import Counter
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from fleetscan.boards import board_findings
+from fleetscan.fleet.status import Status
+from fleetscan.silences import SILENCED
 from fleetscan.sweeps.replay import Summary
 from fleetscan.sweeps.step import SeriesVerdict, Severity, StepOutcome
 from fleetscan.timeutil import human_duration, iso_z
 
+if TYPE_CHECKING:  # only its type: a live sweep's modules load only when one runs
+    from fleetscan.sweeps.live import LiveReport
 
-def ordered(outcome: StepOutcome) -> list[SeriesVerdict]:
+COLUMNS = (
+    "SOURCE",
+    "METRIC",
+    "VALUE",
+    "MEDIAN",
+    "SCALE",
+    "Z",
+    "OFFSET",
+    "USUAL",
+    "PEERS",
+    "STATUS",
+    "REASON",
+)
+NUMERIC = frozenset(range(2, 9))  # VALUE..PEERS: right-aligned
+
+
+def ordered(verdicts: Sequence[SeriesVerdict]) -> list[SeriesVerdict]:
     """Metric by metric (first-seen order), alerting first, then by fleet_z and source id."""
-    verdicts = outcome.verdicts
     rank = {m: i for i, m in enumerate(dict.fromkeys(v.result.metric for v in verdicts))}
     return sorted(
         verdicts,
@@ -19,15 +46,63 @@ def ordered(outcome: StepOutcome) -> list[SeriesVerdict]:
     )
 
 
-def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
-    """Rows of cells, every column but the last padded to its widest cell."""
+def align(rows: Sequence[Sequence[str]], *, right: Collection[int] = ()) -> list[str]:
+    """Rows of cells, every column but the last padded to its widest cell (on the left for the
+    columns in `right`, so numbers line up)."""
     if not rows:
         return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return [
-        "  ".join([c.ljust(w) for c, w in zip(r, widths, strict=False)] + [r[-1]]).rstrip()
+        "  ".join(
+            [
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=False))
+            ]
+            + [r[-1]]
+        ).rstrip()
         for r in rows
     ]
+
+
+def table(verdicts: Sequence[SeriesVerdict]) -> str:
+    """An aligned text table, one row per (source, metric), in `ordered` order."""
+    rows = [COLUMNS] + [
+        (
+            r.source_id,
+            r.metric,
+            _num(r.value),
+            _num(r.fleet_median),
+            _num(r.fleet_scale),
+            _num(r.z, signed=True, digits=1),
+            _num(r.offset, signed=True),
+            _num(r.baseline_offset, signed=True),
+            str(r.peers),
+            r.status.value,
+            r.reason,
+        )
+        for r in (v.result for v in ordered(verdicts))
+    ]
+    return "\n".join(align(rows, right=NUMERIC))
+
+
+def summary(verdicts: Sequence[SeriesVerdict]) -> str:
+    """`150 series (50 sources × 3 metrics): 140 ok, 3 drifting ...; 9 alerting`."""
+    results = [v.result for v in verdicts]
+    sources = len({r.source_id for r in results})
+    metrics = len({r.metric for r in results})
+    counts = Counter(r.status for r in results)
+    parts = ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
+    alerting = sum(v.alerting for v in verdicts)
+    return (
+        f"{len(results)} series ({sources} sources × {metrics} metric"
+        f"{'s' if metrics != 1 else ''}): {parts or 'nothing to score'}; {alerting} alerting"
+    )
+
+
+def _num(x: float, *, signed: bool = False, digits: int = 2) -> str:
+    if not math.isfinite(x):
+        return "-"
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
 def _alert(v: SeriesVerdict) -> str:
@@ -67,7 +142,7 @@ def event_lines(outcome: StepOutcome) -> list[str]:
                     "",
                 ]
             )
-    return _columns(rows)
+    return align(rows)
 
 
 def open_lines(outcome: StepOutcome) -> list[str]:
@@ -98,7 +173,7 @@ def open_lines(outcome: StepOutcome) -> list[str]:
                     f.storm.reason,
                 ]
             )
-    return _columns(rows)
+    return align(rows)
 
 
 def status_line(outcome: StepOutcome) -> str:
@@ -120,6 +195,42 @@ def status_line(outcome: StepOutcome) -> str:
     return ", ".join(parts)
 
 
+def table_notes(outcome: StepOutcome, *, one_off: bool) -> list[str]:
+    """The stderr lines under a sweep's table: silenced series, whole-board findings, the summary
+    (with the open alerts and storms, for cron sweeps), a shared silence, and for one-off sweeps
+    the storms."""
+    ordered = outcome.verdicts
+    lines = silenced_lines(outcome) + [board.line for board in board_findings(outcome)]
+    head = summary(ordered)
+    lines.append(head if one_off else f"{head}; {status_line(outcome)}")
+    silent = sum(v.result.status is Status.OUTAGE for v in ordered)
+    if silent:
+        lines.append(
+            f"{silent} series silent together: a gateway or network outage, or Plexus "
+            "answered an empty page (it does when ClickHouse times out); not board alerts"
+        )
+    if one_off:
+        lines += [f"{f.kind}: {f.storm.reason}" for f in outcome.storms if f.storm is not None]
+    return lines
+
+
+def quiet_notes(outcome: StepOutcome, *, changed: bool) -> list[str]:
+    """The stderr lines of a quiet cron sweep: boards whose alerts opened now as one finding, and
+    (when something `changed`) the open alerts and storms."""
+    lines = [board.line for board in board_findings(outcome) if board.opened_now]
+    return lines + [status_line(outcome)] if changed else lines
+
+
+def silenced_lines(outcome: StepOutcome) -> list[str]:
+    """One line per silenced series of this sweep (they are scored and shown, not paged)."""
+    return [
+        f"silenced {v.result.source_id} {v.result.metric} ({v.result.status}): "
+        + v.result.reason.split(";")[0].removeprefix("silenced ")
+        for v in outcome.verdicts
+        if v.held == SILENCED
+    ]
+
+
 def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list[str]:
     """Which series would have alerted, when and for how long; and the storms."""
     if summary.first_ms is None or summary.last_ms is None:
@@ -138,33 +249,77 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
         lines.append("would have alerted:")
         rows = []
         for e in sorted(summary.episodes, key=lambda e: (e.opened_ms, e.metric, e.source_id)):
-            end = summary.last_ms if e.resolved_ms is None else e.resolved_ms
-            until = "still open" if e.resolved_ms is None else iso_z(e.resolved_ms)
+            span, lasted = _span(e.opened_ms, e.resolved_ms, summary.last_ms, "still open")
             rows.append(
                 [
                     f"  {e.source_id}",
                     e.metric,
-                    f"{iso_z(e.opened_ms)} → {until}",
-                    f"({human_duration(end - e.opened_ms)})",
+                    span,
+                    f"({lasted})",
                     f"peak fleet_z {e.peak:.1f}",
                     f"{e.status}: {e.reason}",
                 ]
             )
-        lines.extend(_columns(rows))
+        lines.extend(align(rows))
     if summary.storms:
         lines.append("storms and cohort events (one finding each, not per-source alerts):")
         rows = []
         for s in summary.storms:
-            end = summary.last_ms if s.ended_ms is None else s.ended_ms
-            until = "still going" if s.ended_ms is None else iso_z(s.ended_ms)
+            span, lasted = _span(s.since_ms, s.ended_ms, summary.last_ms, "still going")
             rows.append(
                 [
                     f"  {s.metric}",
                     s.where,
-                    f"{iso_z(s.since_ms)} → {until}",
-                    f"({human_duration(end - s.since_ms)}, {s.sweeps} sweeps)",
+                    span,
+                    f"({lasted}, {s.sweeps} sweeps)",
                     s.reason,
                 ]
             )
-        lines.extend(_columns(rows))
+        lines.extend(align(rows))
+    return lines
+
+
+def _span(start_ms: int, end_ms: int | None, last_ms: int, ongoing: str) -> tuple[str, str]:
+    """`start → end` (or `ongoing` when it had not ended by the last sweep) and how long."""
+    until = ongoing if end_ms is None else iso_z(end_ms)
+    lasted = human_duration((last_ms if end_ms is None else end_ms) - start_ms)
+    return f"{iso_z(start_ms)} → {until}", lasted
+
+
+def delivery_lines(
+    report: LiveReport, *, verbose: bool, outbox: Path | None, no_state: bool
+) -> list[str]:
+    """What a live sweep's delivery did, for stderr: a dry run, events or points not posted (and
+    where they are kept), the outbox cut; with `verbose`, what was posted."""
+    if report.dry_run:
+        points = len(report.outcome.emissions())
+        return [
+            f"dry run: {points} points not posted" + ("" if no_state else ", state not written")
+        ]
+    lines = []
+    if report.events_error:
+        kept = (
+            f"{report.events_kept} kept in the state, sent first next sweep"
+            if report.events_kept
+            else ""
+        )
+        lost = f"{report.events_lost} lost" if report.events_lost else ""
+        which = "; ".join(x for x in (kept, lost) if x)
+        lines.append(f"alert events (the reasons) not posted ({which}): {report.events_error}")
+    if report.refusal:
+        lines.append(report.refusal)
+    elif report.rejected:
+        lines.append(f"{report.rejected} points not posted: their values are not finite numbers")
+    if report.dropped:
+        lines.append(f"the outbox is full: dropped the {report.dropped} oldest undelivered points")
+    if report.undelivered:
+        if no_state:
+            kept = f"kept in {outbox}" if outbox is not None else "lost: pass --outbox FILE"
+        else:
+            kept = "kept in the state, sent first next sweep"
+        lines.append(f"{len(report.undelivered)} points not delivered ({kept}): {report.error}")
+    elif verbose:
+        earlier = f" ({report.from_outbox} from earlier sweeps)" if report.from_outbox else ""
+        events = f" and {report.events} alert events" if report.events else ""
+        lines.append(f"posted {report.posted} points{earlier}{events}")
     return lines

@@ -19,8 +19,8 @@ live sweeps gave. It:
    `<metric>.fleet_dev` the raw deviation from the peers, `<metric>.fleet_status` the kind of
    alert open (`fleetscan.events`).
 
-Severity (for exit codes): an open alert is CRITICAL when its fleet_z reaches `critical`, else
-WARNING; a storm or a cohort event is a WARNING.
+Severity: an open alert is CRITICAL when its fleet_z reaches `critical`, else WARNING; a storm or
+a cohort event is a WARNING (the commands map it onto exit codes: `commands.sweep_cli.exit_code`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 from fleetscan.events import status_points
 from fleetscan.fleet.baseline import MetricBaseline, learn_baseline
 from fleetscan.fleet.batch import SeriesBatch
-from fleetscan.fleet.emit import fleet_points
+from fleetscan.fleet.emit import series_points
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.reduce import WindowAggregates
 from fleetscan.fleet.status import Status
@@ -63,12 +63,11 @@ HELD_STATUSES = frozenset({Status.OUTAGE, Status.NO_DATA, Status.INSUFFICIENT_PE
 
 
 class Severity(IntEnum):
-    """The monitoring-plugin exit codes."""
+    """How bad a series' open alert (or a whole sweep) is, in rising order: OK, no alert open."""
 
     OK = 0
     WARNING = 1
     CRITICAL = 2
-    UNKNOWN = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,8 +106,9 @@ class SweepState:
 class SeriesVerdict:
     """One series after one sweep: the scorer's result and what the lifecycle made of it.
 
-    `result.alerting` / `result.score` are the scorer's (this sweep alone); `alerting` and
-    `fleet_z` are the lifecycle's. `held` names why the lifecycle did not move ("" if it did).
+    `flagged` (`result.flagged`, `result.score`) is the scorer's, this sweep alone; `alerting`
+    and `fleet_z` are the lifecycle's (an alert is open, and the score it posts). `held` names
+    why the lifecycle did not move ("" if it did).
     """
 
     result: FleetResult
@@ -120,7 +120,7 @@ class SeriesVerdict:
 
     @property
     def flagged(self) -> bool:
-        return self.result.status.alerting
+        return self.result.flagged
 
     @property
     def alerting(self) -> bool:
@@ -136,16 +136,12 @@ class SeriesVerdict:
             return Severity.OK
         return Severity.CRITICAL if self.state.fleet_z >= self.critical else Severity.WARNING
 
-    def shown(self) -> FleetResult:
-        """The result with `alerting` and `score` as the lifecycle decided (for tables)."""
-        return replace(self.result, alerting=self.alerting, score=self.fleet_z)
-
     def to_record(self) -> dict[str, Any]:
-        """One `--format jsonl` line: the scorer's fields plus the lifecycle's."""
+        """One `--format jsonl` line: the scorer's fields (`flagged` this sweep) plus the
+        lifecycle's (`alerting`, and `score`: the fleet_z it posts)."""
         record = self.result.to_record()
         record["alerting"] = self.alerting
         record["score"] = self.fleet_z
-        record["flagged"] = self.flagged
         record["streak"] = self.state.streak
         record["event"] = self.event.kind if self.event else None
         opened = self.event.opened_ms if self.event else self.state.opened_ms
@@ -193,14 +189,10 @@ class StepOutcome:
     storms: tuple[StormFinding, ...]
     state: SweepState
 
-    @property
-    def results(self) -> tuple[SeriesVerdict, ...]:
-        return self.verdicts
-
     def emissions(self) -> list[Point]:
         """`<metric>.fleet_z` (following the lifecycle), `<metric>.fleet_dev` and
         `<metric>.fleet_status` (`fleetscan.events`) per series."""
-        points = fleet_points([v.shown() for v in self.verdicts], guard_met=lambda r: r.alerting)
+        points = [p for v in self.verdicts for p in series_points(v.result, fleet_z=v.fleet_z)]
         return points + status_points(self.verdicts)
 
     def severity(self) -> Severity:
@@ -296,7 +288,7 @@ def _scored(
 ) -> StepOutcome:
     opts = options.sweep
     results, folded = run_sweep(window, baselines, now_ms=now_ms, options=opts)
-    found = storms(((r.cohort, r.metric, r.status.alerting) for r in results), options.lifecycle)
+    found = storms(((r.cohort, r.metric, r.flagged) for r in results), options.lifecycle)
     found += cohort_events(results, found)
     verdicts, series, last_seen = _lifecycle(state, results, found, window, now_ms, options)
     kept_baselines = dict(state.baselines)
@@ -336,7 +328,7 @@ def _lifecycle(
         key = (r.source_id, r.metric)
         seen_keys.add(key)
         prev = old_series.get(key, IDLE)
-        flagged = r.status.alerting
+        flagged = r.flagged
         storm = (
             (fleet_storm.get(r.metric) or cohort_storm.get((r.metric, r.cohort)))
             if flagged
@@ -392,7 +384,7 @@ def cohort_events(results: Sequence[FleetResult], found: Sequence[Storm]) -> lis
     taken = {(s.metric, s.cohort) for s in found}
     groups: dict[tuple[str, str], list[FleetResult]] = {}
     for r in results:
-        explained = math.isfinite(r.shared_change) and not r.status.alerting
+        explained = math.isfinite(r.shared_change) and not r.flagged
         if r.cohort.startswith(DISCOVERED) and explained and r.metric not in fleet_wide:
             groups.setdefault((r.metric, r.cohort), []).append(r)
     out = []
@@ -450,7 +442,6 @@ def _forgotten(key: Key, now_ms: int, last_seen_ms: int | None) -> FleetResult:
         at_ms=now_ms,
         cohort="",
         status=Status.NO_DATA,
-        alerting=False,
         score=0.0,
         value=nan,
         count=0,
