@@ -77,7 +77,6 @@ def _explained(source_id: str, cohort: str, change: float) -> FleetResult:
         at_ms=START,
         cohort=cohort,
         status=Status.OK,
-        alerting=False,
         score=0.0,
         value=nan,
         count=10,
