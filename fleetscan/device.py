@@ -237,7 +237,12 @@ class _MetricStreams:
             streak.tolist(),
             strict=True,
         )
-        reasons = scores.reasons
+        reasons, alert_ids, sources, metric = (
+            scores.reasons,
+            self.alert_ids,
+            self.sources,
+            self.metric,
+        )
         for k, (row, t, value, z, score, anomalous, posted, n) in enumerate(columns):
             anomaly = alert[k]
             verdict = Score(
@@ -245,23 +250,22 @@ class _MetricStreams:
                 score,
                 anomalous,
                 CHECKS[check[k]],
-                reasons.get(k, ""),
+                reasons.get(k, "") if reasons else "",
                 alert=anomaly,
                 event=EVENTS[event[k]],
                 posted=posted,
             )
-            source = self.sources[row]
-            alert_id = self.alert_ids.get(row, "")
-            said = ""
-            if anomaly and not alert_id:
-                said, alert_id = "opened", f"{source}/{self.metric}@{iso_z(t)}"
-                self.alert_ids[row] = alert_id
-            elif not anomaly and alert_id:
-                said = "resolved"
-            if not anomaly and alert_id:
-                del self.alert_ids[row]
+            said, alert_id = "", ""
+            if anomaly or alert_ids:  # `Stream._sample`'s alert id and event
+                alert_id = alert_ids.get(row, "")
+                if anomaly and not alert_id:
+                    said, alert_id = "opened", f"{sources[row]}/{metric}@{iso_z(t)}"
+                    alert_ids[row] = alert_id
+                elif not anomaly and alert_id:
+                    said = "resolved"
+                    del alert_ids[row]
             out.append(
-                Sample(source, self.metric, t, value, verdict, n, anomaly, posted, said, alert_id)
+                Sample(sources[row], metric, t, value, verdict, n, anomaly, posted, said, alert_id)
             )
         return out
 

@@ -61,6 +61,8 @@ class Rows:
 
 def exp_of(values: F) -> F:
     """`math.exp` of each value (few distinct values here: one call per distinct one)."""
+    if len(values) <= 64:
+        return np.array([math.exp(v) for v in values.tolist()], dtype=np.float64)
     unique, inverse = np.unique(values, return_inverse=True)
     return np.array([math.exp(v) for v in unique.tolist()], dtype=np.float64)[inverse]
 

@@ -61,7 +61,6 @@ from fleetscan.timeutil import DAY_MS
 
 CHECKS = ("", "plausibility", "stuck", "level", "outlier", "drift", "dropout", "relearn")
 NONE, PLAUSIBILITY, STUCK, LEVEL, OUTLIER, DRIFT, DROPOUT, RELEARN = range(len(CHECKS))
-RELEARNABLE = (LEVEL, DRIFT, OUTLIER)
 EVENTS = ("", "opened", "resolved")
 QUIET, OPENED, RESOLVED = range(len(EVENTS))
 NO_VERSION = -(10**9)  # `RobustDetector._spread_version` before the first spread
@@ -305,7 +304,10 @@ class AutoBatch(Rows):
             rows, ts, values, residual_z, residual_ok, event, is_open | was_open, implausible,
             plain, dt, sigma, young,
         )  # fmt: skip
-        due = is_open & np.isin(self.story[rows], RELEARNABLE)
+        story = self.story[rows]
+        due = is_open & (
+            (story == LEVEL) | (story == DRIFT) | (story == OUTLIER)
+        )  # auto.RELEARNABLE
         due &= ts - self.e_opened[rows] >= self.relearn_ms
         due &= self.e_readings[rows] >= RELEARN_MIN_READINGS
         # the verdict (AutoDetector._verdict)
