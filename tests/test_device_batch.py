@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -163,6 +164,45 @@ def test_clock_resets_repeats_and_nan_give_the_same_samples() -> None:
     batches.append((START_MS + 2000 * 500, []))  # silence: an idle dropout on both
     events = poll_both(batches, runners(DetectorOptions()))
     assert {"opened dropout", "opened plausibility"} <= set(events), events
+
+
+def synthetic(count: int, length: int, seed: int) -> list[Reading]:
+    """Streams at several cadences with a step, a freeze, spikes, an outage and a drift."""
+    rng = np.random.default_rng(seed)
+    readings = []
+    for i in range(count):
+        cadence = (2000, 5000, 1000)[i % 3]
+        ts = START_MS + np.cumsum(rng.integers(cadence - 50, cadence + 50, length))
+        v = 22 + np.cumsum(rng.normal(0, 0.01, length)) + rng.normal(0, 0.05, length)
+        half = length // 2
+        if i % 5 == 1:
+            v[half:] += 3.0
+        if i % 5 == 2:
+            v[half : half + 120] = v[half]
+        if i % 5 == 3:
+            v[rng.random(length) < 0.02] += 5.0
+            ts[half:] += 900_000
+        if i % 5 == 4:
+            v[length // 3 :] += np.linspace(0.0, 6.0, length - length // 3)
+        values = v.astype(np.float32).astype(np.float64).round(2).tolist()
+        readings += [
+            Reading(f"s{i}", "temperature", int(t), x) for t, x in zip(ts, values, strict=True)
+        ]
+    return sorted(readings, key=lambda r: r.ts_ms)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        DetectorOptions(cadence_s=2.0),
+        DetectorOptions(window="40", baseline="6h", relearn="5m"),
+        DetectorOptions(min_scale=0.05, threshold=4.0, consecutive=1),
+    ],
+    ids=["cadence", "count-window", "min-scale"],
+)
+def test_the_options_give_the_same_samples(options: DetectorOptions) -> None:
+    events = poll_both(pages(synthetic(5, 900, seed=7), 9000), runners(options))
+    assert "opened outlier" in events or "opened level" in events, events
 
 
 @pytest.mark.slow
