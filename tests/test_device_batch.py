@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -32,15 +33,11 @@ from fleetscan.telemetry import Reading
 from fleetscan.timeutil import now_ms, parse_timestamp_ms
 
 ROOT = Path(__file__).resolve().parents[1]
-# NAB's development split sits in ../shared/bench/nab next to the project (or its worktrees' parent)
-NAB_FILES = next(
-    (
-        files
-        for up in (ROOT.parent, ROOT.parent.parent)
-        if (files := sorted((up / "shared" / "bench" / "nab" / "data").glob("*/*.csv")))
-    ),
-    [],
-)
+# NAB's development split: $FLEETSCAN_NAB, or ../shared/bench/nab next to the project (or next to
+# its worktrees' folder)
+NAB_DIRS = [Path(os.environ.get("FLEETSCAN_NAB", "/nonexistent"))]
+NAB_DIRS += [up / "shared" / "bench" / "nab" for up in (ROOT.parent, ROOT.parent.parent)]
+NAB_FILES = next((f for d in NAB_DIRS if (f := sorted(d.glob("data/*/*.csv")))), [])
 START_MS = 1_781_222_400_000
 SIZES = {"drift": 5.0, "step": 2.0, "spikes": 5.0, "noisy": 10.0, "humidity_slide": 12.0}
 SIZES["nan"] = 0.2
