@@ -138,7 +138,7 @@ def test_simulator_faults_at_five_minutes_give_the_same_samples() -> None:
 
 @pytest.mark.slow
 def test_simulator_faults_at_two_seconds_with_gaps_and_options_give_the_same_samples() -> None:
-    fleet = fault_fleet(2.0, 5400.0, 2400.0, seed=4)
+    fleet = fault_fleet(2.0, 3600.0, 1500.0, seed=4)
     readings = list(fleet.iter_readings())
     options = DetectorOptions(consecutive=2, relearn="10m", window="2m", threshold=2.5)
     events = poll_both(pages(readings, 7000), runners(options))
@@ -198,7 +198,7 @@ def synthetic(count: int, length: int, seed: int) -> list[Reading]:
     ids=["cadence", "count-window", "min-scale"],
 )
 def test_the_options_give_the_same_samples(options: DetectorOptions) -> None:
-    events = poll_both(pages(synthetic(5, 900, seed=7), 9000), runners(options))
+    events = poll_both(pages(synthetic(5, 700, seed=7), 9000), runners(options))
     assert "opened outlier" in events or "opened level" in events, events
 
 
