@@ -270,6 +270,9 @@ class _MetricStreams:
         return out
 
 
+_Columns = tuple[list[int], list[int], list[int], list[float]]  # positions, rows, ts, values
+
+
 class BatchRunner:
     """`DeviceRunner` for `--method auto`, every stream of a poll scored as arrays."""
 
@@ -301,47 +304,56 @@ class BatchRunner:
     def process(self, readings: Iterable[Reading]) -> list[Sample]:
         """Score readings (stable-sorted by time), skipping what each stream has already seen."""
         ordered = sorted(readings, key=lambda r: r.ts_ms)
-        picked: dict[str, tuple[list[int], list[int]]] = {}
+        picked: dict[str, _Columns] = {}
         locate, index = self._locate, self.index
+        current: _MetricStreams | None = None
+        lists: _Columns = ([], [], [], [])
         for position, reading in enumerate(ordered):
-            found = index.get((reading.source_id, reading.metric))
-            group, row = found if found is not None else locate(reading.source_id, reading.metric)
-            where = picked.get(group.metric)
-            if where is None:
-                where = picked[group.metric] = ([], [])
-            where[0].append(position)
-            where[1].append(row)
+            key = (reading.source_id, reading.metric)
+            group, row = index.get(key) or locate(*key)
+            if group is not current:
+                current = group
+                lists = picked.setdefault(group.metric, ([], [], [], []))
+            lists[0].append(position)
+            lists[1].append(row)
+            lists[2].append(reading.ts_ms)
+            lists[3].append(reading.value)
         out: list[Sample | None] = [None] * len(ordered)
-        for metric, (positions, rows) in picked.items():
-            self._process(self.metrics[metric], ordered, np.array(positions), np.array(rows), out)
+        for metric, (positions, rows, ts, values) in picked.items():
+            self._process(
+                self.metrics[metric],
+                np.array(positions),
+                np.array(rows),
+                np.array(ts, np.int64),
+                np.array(values, np.float64),
+                out,
+            )
         return [sample for sample in out if sample is not None]
 
     def _process(
         self,
         group: _MetricStreams,
-        ordered: list[Reading],
         positions: np.ndarray,
         rows: np.ndarray,
+        ts: np.ndarray,
+        values: np.ndarray,
         out: list[Sample | None],
     ) -> None:
-        ts = np.array([ordered[p].ts_ms for p in positions.tolist()], np.int64)
         by_row = np.lexsort((positions, rows))  # each stream's readings, in time order
-        positions, rows, ts = positions[by_row], rows[by_row], ts[by_row]
+        positions, rows, ts, values = positions[by_row], rows[by_row], ts[by_row], values[by_row]
         starts = np.r_[True, rows[1:] != rows[:-1]]
         newer = np.r_[True, ts[1:] > ts[:-1]] | starts  # `ts <= last_ts` also skips repeats
         taken = newer & (~group.seen[rows] | (ts > group.last_ts[rows]))
-        positions, rows, ts, starts = positions[taken], rows[taken], ts[taken], starts[taken]
+        positions, rows, ts, values = positions[taken], rows[taken], ts[taken], values[taken]
         if not len(rows):
             return
         starts = np.r_[True, rows[1:] != rows[:-1]]
         first = np.maximum.accumulate(np.where(starts, np.arange(len(rows)), 0))
         rank = np.arange(len(rows)) - first  # the k-th new reading of its stream: round k
-        values = np.array([ordered[p].value for p in positions.tolist()], np.float64)
         for k in range(int(rank.max()) + 1):
-            now = np.flatnonzero(rank == k)
+            now = np.flatnonzero(rank == k) if k else np.flatnonzero(starts)
             scores = group.engine.step(rows[now], ts[now], values[now])
-            shown: list[float | None] = [ordered[p].value for p in positions[now].tolist()]
-            samples = group.samples(rows[now], ts[now], shown, scores)
+            samples = group.samples(rows[now], ts[now], values[now].tolist(), scores)
             for p, sample in zip(positions[now].tolist(), samples, strict=True):
                 out[p] = sample
         last = np.r_[rows[1:] != rows[:-1], True]
