@@ -245,15 +245,9 @@ class _MetricStreams:
         )
         for k, (row, t, value, z, score, anomalous, posted, n) in enumerate(columns):
             anomaly = alert[k]
+            reason = reasons.get(k, "") if reasons else ""
             verdict = Score(
-                z,
-                score,
-                anomalous,
-                CHECKS[check[k]],
-                reasons.get(k, "") if reasons else "",
-                alert=anomaly,
-                event=EVENTS[event[k]],
-                posted=posted,
+                z, score, anomalous, CHECKS[check[k]], reason, anomaly, EVENTS[event[k]], posted
             )
             said, alert_id = "", ""
             if anomaly or alert_ids:  # `Stream._sample`'s alert id and event
