@@ -95,7 +95,15 @@ class Scores:
 
 
 class AutoBatch(Rows):
-    """`AutoDetector` for every stream of one metric: `add()` rows, `step()` readings, `idle()`."""
+    """`AutoDetector` for every stream of one metric: `add()` rows, `step()` readings, `idle()`.
+
+    One array per state field (the name's prefix says whose): `st_` StuckDetector, `b_`/`s_`
+    twoscale's baseline and spread EWMAs (with `readings`, `first_ts`), `q_` their Quantum,
+    `spread` RobustDetector's, `d_` DriftCheck, `e_` AlertEvents, `pend_`/`ons_` the residuals
+    pending in an unusual run and those that opened the alert (check, z, dt; `pending_cap` columns),
+    `rec_` the readings since the alert opened (a ring of RECENT_CAP), `story` the open alert's
+    check. The cadences, windows and calibrations are the `parts`.
+    """
 
     fills = {
         "st_completed": 0, "st_longest": 0, "st_ref": 0.0, "st_has_ref": False, "st_run": 0,
