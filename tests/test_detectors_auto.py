@@ -9,11 +9,13 @@ from test_detectors import START, TEMP, quiet, run
 
 from fleetscan.detectors import AutoDetector, DetectorOptions, StuckDetector, make_detector
 from fleetscan.detectors.calibration import MAX_SURPRISE, TailCalibrator
+from fleetscan.detectors.daily import DailyRange
 from fleetscan.detectors.drift import DriftCheck
 from fleetscan.device import DeviceRunner
 from fleetscan.telemetry import Reading
 
 MINUTE = 60_000
+GENERIC = DetectorOptions(metric="value")
 
 
 def events(scores: list) -> list[tuple[int, str, str]]:
@@ -126,6 +128,16 @@ def test_a_series_that_used_to_move_is_stuck_when_it_freezes() -> None:
     assert not any(s.event == "resolved" and "new level" in s.reason for s in scores)
 
 
+def test_a_freeze_the_stream_recovered_from_sets_the_bar_for_the_next() -> None:
+    ts, values = quiet(3000, cadence_ms=MINUTE, seed=29)
+    for start in (1000, 2000):  # the same 60-reading freeze twice, the stream moving in between
+        values[start : start + 60] = [values[start]] * 60
+    det = StuckDetector(TEMP)
+    stuck = [i for i, s in enumerate(run(det, ts, values)) if s.check == "stuck"]
+    assert stuck and all(1000 < i < 1060 for i in stuck), stuck  # the second is not news
+    assert (det.limit() or 0) >= 180  # three times the freeze it came back from
+
+
 def test_a_slow_drift_is_caught_and_a_held_offset_is_not_a_drift() -> None:
     # Four days at 5 min with a daily swing, then 5 °C/day: the level check learns the growing
     # tail as this stream's, the drift check (how long away, against completed excursions) does not.
@@ -157,3 +169,58 @@ def test_the_drift_limit_is_learnt_from_completed_excursions_only() -> None:
     assert check.limit_ms() == 2 * 6 * hour
     check.observe(7 * hour, -2.5)
     assert not check.observe(12 * hour, -9.0).anomalous  # 5 h away is now ordinary here
+
+
+def square_days(days: int, *, seed: int) -> tuple[list[int], list[float]]:
+    """A day/night square wave at 5 min: 20 at night, 80 from 09:00 to 18:00, a little noise."""
+    rng = random.Random(seed)
+    ts = [START + k * 5 * MINUTE for k in range(days * 288)]
+    values = [
+        (80.0 if 9 * 60 <= (k % 288) * 5 < 18 * 60 else 20.0) + rng.gauss(0.0, 1.0)
+        for k in range(days * 288)
+    ]
+    return ts, values
+
+
+def test_a_daily_step_held_on_every_recent_day_is_not_news() -> None:
+    ts, values = square_days(9, seed=31)
+    opened = [
+        i // 288
+        for i, s in enumerate(run(AutoDetector(GENERIC), ts, values))
+        if s.event == "opened"
+    ]
+    assert opened and min(opened) < 3, opened  # the first days: each step is a change
+    assert not [day for day in opened if day >= 4], opened  # then it is what this stream does
+
+
+def test_a_day_unlike_the_recent_ones_still_alerts() -> None:
+    ts, values = square_days(9, seed=32)
+    day = 7 * 288
+    values[day : day + 288] = [
+        20.0 + 2.0 * (v - 20.0) for v in values[day : day + 288]
+    ]  # 140 by day
+    opened = [
+        i for i, s in enumerate(run(AutoDetector(GENERIC), ts, values)) if s.event == "opened"
+    ]
+    assert [i for i in opened if day + 9 * 12 <= i <= day + 9 * 12 + 3], opened
+
+
+def test_one_odd_day_explains_nothing() -> None:
+    memory = DailyRange(floor=0.1)
+    hour = 3_600_000
+
+    def learn_day(d: int) -> None:
+        for h in range(24):
+            odd = d == 2 and h == 3
+            memory.learn(
+                START + (d * 24 + h) * hour, 35.0 if odd else 80.0 if 9 <= h < 18 else 20.0
+            )
+
+    for d in range(5):
+        learn_day(d)
+    three_am = START + (5 * 24 + 3) * hour
+    assert memory.explains(START + (5 * 24 + 12) * hour, 80.0)
+    assert not memory.explains(three_am, 35.0)  # seen at 03:00 once, on one day of three
+    assert not memory.explains(three_am, 20.0)  # and that day did not hold 20 then
+    learn_day(5)
+    assert memory.explains(three_am + 24 * hour, 20.0)  # three days in a row again

@@ -17,6 +17,12 @@ So `--threshold 3` means "rarer than 1 reading in 1,000 for this stream" on a qu
 and on a bursty counter alike; the rule checks map onto the same scale. The reading's surprise is
 its strongest check's; the reason names that check, in the sensor's own units.
 
+**What the stream does every day is not news** (`daily.py`): a `level` or `outlier` reading
+that this stream has held at this time of day (this half-hour or the next one either side) on each
+of the last 3 days is not unusual, and does not teach that check's calibration either: a square
+day/night wave steps twice a day and, after three days, alerts on neither step, while a day
+unlike the recent ones still alerts.
+
 **Alerts as events** (`events.py`): an alert opens when the surprise summed over a run of unusual
 readings reaches `consecutive × threshold`, holds with hysteresis and resolves once. `score` is that
 evidence: highest at the onset, 0 while the alert holds.
@@ -41,6 +47,7 @@ from dataclasses import replace
 
 from fleetscan.detectors.base import Score
 from fleetscan.detectors.calibration import TailCalibrator
+from fleetscan.detectors.daily import DailyRange
 from fleetscan.detectors.drift import DriftCheck
 from fleetscan.detectors.dropout import DropoutDetector
 from fleetscan.detectors.events import AlertEvents, Step
@@ -78,6 +85,7 @@ class AutoDetector:
         self.outlier = RobustDetector(options)
         self.dropout = DropoutDetector(options)
         self.drift = DriftCheck(threshold=options.threshold)
+        self.daily = DailyRange(floor=options.scale_floor())
         self.calibration = {check: TailCalibrator() for check in ("level", "outlier")}
         self.events = AlertEvents(threshold=options.threshold, consecutive=options.consecutive)
         self.relearn_ms = options.relearn_ms()
@@ -102,7 +110,15 @@ class AutoDetector:
                 residuals.append(("level", level.z))
             if self.outlier.ready:
                 residuals.append(("outlier", outlier.z))
-            checks += [self._calibrated(check, z, value) for check, z in residuals]
+            calibrated = [self._calibrated(check, z, value) for check, z in residuals]
+            if any(s.anomalous for s in calibrated) and self.daily.explains(ts_ms, value):
+                # held at this time of day on every recent day: not news, nor this check's tail
+                residuals = [
+                    r for r, s in zip(residuals, calibrated, strict=True) if not s.anomalous
+                ]
+                calibrated = [Score(s.z, 0.0, False) if s.anomalous else s for s in calibrated]
+            checks += calibrated
+            self.daily.learn(ts_ms, value)
             if self.level.ready and not self.level.young(ts_ms):
                 checks.append(self.drift.observe(ts_ms, level.z))
         chosen = max(checks, key=lambda s: s.score)

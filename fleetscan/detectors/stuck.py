@@ -9,8 +9,9 @@ suspicious for a series that normally moves, so the limit is learnt per stream f
 and there is no limit at all until the stream has completed 20 runs: a constant series, a square
 wave holding each level for hours, or a counter that sits at zero most of the time has shown it is
 flat by nature, and is never stuck (a board frozen from its first reading is the fleet check's
-`stuck`, against its moving peers). Runs that were reported as stuck are not learnt (one freeze does
-not excuse the next).
+`stuck`, against its moving peers). A run reported as stuck is learnt once it is over (the
+stream moved again by itself), like an alert's onset joining the calibration: a stream whose
+flat stretches recur and grow needs each next one three times longer before it alerts again.
 Counting readings rather than seconds keeps the rule the same from 1 s to 5 min cadences and does
 not confuse an outage (see `dropout`) with a freeze.
 
@@ -73,7 +74,7 @@ class StuckDetector:
         return abs(value - ref) <= tolerance
 
     def _close_run(self) -> None:
-        if self._run > 0 and not self._reported:
+        if self._run > 0:
             self._completed += 1
             self._longest = max(self._longest, self._run)
 
