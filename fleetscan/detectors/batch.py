@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from fleetscan.detectors._daily_rows import DailyRows
 from fleetscan.detectors._rows import (
     B,
     CadenceRows,
@@ -201,6 +202,7 @@ class AutoBatch(Rows):
             cap=CAP,
         )
         self.calibration = TailRows(2)  # 0: level, 1: outlier
+        self.daily = DailyRows(floor=self.floor)
         self.size = 0
         self.capacity = 0
         wide = {"pend": self.pending_cap, "ons": self.pending_cap, "rec": RECENT_CAP}
@@ -218,6 +220,7 @@ class AutoBatch(Rows):
             self.level,
             self.window,
             self.calibration,
+            self.daily,
         )
 
     def add(self, count: int) -> int:
@@ -279,6 +282,18 @@ class AutoBatch(Rows):
             scores[plain[got], column] = surprise
             zs[plain[got], column] = z[got]
             fired[plain[got], column] = ~(surprise < self.threshold)
+        # held at this time of day on every recent day: not news, nor the check's tail (daily.py)
+        level_residual, outlier_residual = level_ready.copy(), outlier_ready.copy()
+        unusual = np.flatnonzero(fired[plain, 2] | fired[plain, 3])
+        if len(unusual):
+            news = unusual[~self.daily.explains(s_rows[unusual], s_ts[unusual], s_values[unusual])]
+            known = np.setdiff1d(unusual, news)
+            for column, residual in ((2, level_residual), (3, outlier_residual)):
+                gone = known[fired[plain[known], column]]
+                scores[plain[gone], column] = 0.0
+                fired[plain[gone], column] = False
+                residual[gone] = False  # out of the residuals: nothing pending, nothing learnt
+        self.daily.learn(s_rows, s_ts, s_values)
         judged = np.flatnonzero(level_ready & ~young)
         drift_score, drift_reasons = self._drift(s_rows[judged], s_ts[judged], level_z[judged])
         scores[plain[judged], 4] = drift_score
@@ -306,8 +321,8 @@ class AutoBatch(Rows):
             self.d_longest[done] = np.maximum(self.d_longest[done], span)
         residual_z = np.zeros((m, 2))
         residual_ok = np.zeros((m, 2), np.bool_)
-        residual_z[plain, 0], residual_ok[plain, 0] = level_z, level_ready
-        residual_z[plain, 1], residual_ok[plain, 1] = outlier_z, outlier_ready
+        residual_z[plain, 0], residual_ok[plain, 0] = level_z, level_residual
+        residual_z[plain, 1], residual_ok[plain, 1] = outlier_z, outlier_residual
         self._learn(
             rows, ts, values, residual_z, residual_ok, event, is_open | was_open, implausible,
             plain, dt, sigma, young,
@@ -372,7 +387,7 @@ class AutoBatch(Rows):
         tolerance = np.maximum(self.half_step, RELATIVE_TOLERANCE * np.maximum(1.0, np.abs(ref)))
         same = self.st_has_ref[rows] & (np.abs(values - ref) <= tolerance)
         new = rows[~same]
-        closing = (self.st_run[new] > 0) & ~self.st_reported[new]
+        closing = self.st_run[new] > 0  # a reported run too, once it is over
         closed = new[closing]
         self.st_completed[closed] += 1
         self.st_longest[closed] = np.maximum(self.st_longest[closed], self.st_run[closed])
