@@ -62,6 +62,11 @@ from fleetscan.timeutil import DAY_MS
 
 CHECKS = ("", "plausibility", "stuck", "level", "outlier", "drift", "dropout", "relearn")
 NONE, PLAUSIBILITY, STUCK, LEVEL, OUTLIER, DRIFT, DROPOUT, RELEARN = range(len(CHECKS))
+RELEARNABLE = (LEVEL, DRIFT, OUTLIER)  # auto.RELEARNABLE: alerts that can become a new normal
+RESIDUALS = (LEVEL, OUTLIER)  # the calibrated checks, in AutoDetector's order (calibration index)
+# the candidate checks of a reading, one column each: plausibility, stuck, the residuals, drift
+COLUMN_CHECKS = np.array([PLAUSIBILITY, STUCK, *RESIDUALS, DRIFT])
+FIRST_RESIDUAL, DRIFT_COLUMN = 2, 2 + len(RESIDUALS)
 EVENTS = ("", "opened", "resolved")
 QUIET, OPENED, RESOLVED = range(len(EVENTS))
 NO_VERSION = -(10**9)  # `RobustDetector._spread_version` before the first spread
@@ -184,8 +189,8 @@ class AutoBatch(Rows):
         self.baseline_ms = float(baseline_ms)
         self.scale_ms = max(self.baseline_ms, DAY_MS)
         self.plausible_score = check_score(self.threshold, IMPLAUSIBLE_RATIO)
-        # the onset of an alert is at most `consecutive` unusual readings of two residuals each
-        self.pending_cap = 2 * (self.consecutive + 1)
+        # the onset of an alert is at most `consecutive` unusual readings, each with its residuals
+        self.pending_cap = len(RESIDUALS) * (self.consecutive + 1)
         self.dropout_cadence = CadenceRows(expected_s=options.cadence_s)
         self.stuck_cadence = CadenceRows(expected_s=options.cadence_s)
         self.cadence = CadenceRows(expected_s=options.cadence_s)  # twoscale's and robust's: equal
@@ -201,7 +206,7 @@ class AutoBatch(Rows):
             min_points=MIN_POINTS,
             cap=CAP,
         )
-        self.calibration = TailRows(2)  # 0: level, 1: outlier
+        self.calibration = TailRows(len(RESIDUALS))
         self.daily = DailyRows(floor=self.floor)
         self.size = 0
         self.capacity = 0
@@ -258,9 +263,9 @@ class AutoBatch(Rows):
         implausible = self._implausible(values)
         stuck_score, stuck_reasons = self._stuck(rows, ts, values)
         # the five candidate checks, in AutoDetector's order; -inf where a check was not run
-        scores = np.full((m, 5), -np.inf)
-        zs = np.zeros((m, 5))
-        fired = np.zeros((m, 5), np.bool_)
+        scores = np.full((m, len(COLUMN_CHECKS)), -np.inf)
+        zs = np.zeros(scores.shape)
+        fired = np.zeros(scores.shape, np.bool_)
         scores[:, 0] = np.where(implausible, self.plausible_score, 0.0)
         zs[:, 0] = np.where(
             implausible, np.where(values <= self.profile.low, -1.0, 1.0) * self.plausible_score, 0.0
@@ -273,40 +278,40 @@ class AutoBatch(Rows):
         s_rows, s_ts, s_values = rows[plain], ts[plain], values[plain]
         dt, sigma, level_z, level_ready, young = self._assess_level(s_rows, s_ts, s_values)
         outlier_z, outlier_ready, median, scale = self._assess_outlier(s_rows, s_values)
-        for column, check, z, ready in (
-            (2, 0, level_z, level_ready),
-            (3, 1, outlier_z, outlier_ready),
-        ):
-            got = np.flatnonzero(ready)
+        residual_z, ready = [level_z, outlier_z], [level_ready, outlier_ready]
+        for check, (z, ok) in enumerate(zip(residual_z, ready, strict=True)):
+            column = FIRST_RESIDUAL + check
+            got = np.flatnonzero(ok)
             surprise = self.calibration.surprise(s_rows[got], check, z[got])
             scores[plain[got], column] = surprise
             zs[plain[got], column] = z[got]
             fired[plain[got], column] = ~(surprise < self.threshold)
         # held at this time of day on every recent day: not news, nor the check's tail (daily.py)
-        level_residual, outlier_residual = level_ready.copy(), outlier_ready.copy()
-        unusual = np.flatnonzero(fired[plain, 2] | fired[plain, 3])
+        residual = [ok.copy() for ok in ready]
+        unusual = np.flatnonzero(fired[plain, FIRST_RESIDUAL:DRIFT_COLUMN].any(axis=1))
         if len(unusual):
             news = unusual[~self.daily.explains(s_rows[unusual], s_ts[unusual], s_values[unusual])]
             known = np.setdiff1d(unusual, news)
-            for column, residual in ((2, level_residual), (3, outlier_residual)):
+            for check, kept in enumerate(residual):
+                column = FIRST_RESIDUAL + check
                 gone = known[fired[plain[known], column]]
                 scores[plain[gone], column] = 0.0
                 fired[plain[gone], column] = False
-                residual[gone] = False  # out of the residuals: nothing pending, nothing learnt
+                kept[gone] = False  # out of the residuals: nothing pending, nothing learnt
         self.daily.learn(s_rows, s_ts, s_values)
         judged = np.flatnonzero(level_ready & ~young)
         drift_score, drift_reasons = self._drift(s_rows[judged], s_ts[judged], level_z[judged])
-        scores[plain[judged], 4] = drift_score
-        zs[plain[judged], 4] = level_z[judged]
-        fired[plain[judged], 4] = drift_score > 0.0
-        reasons |= {(int(plain[judged[k]]), 4): text for k, text in drift_reasons.items()}
+        scores[plain[judged], DRIFT_COLUMN] = drift_score
+        zs[plain[judged], DRIFT_COLUMN] = level_z[judged]
+        fired[plain[judged], DRIFT_COLUMN] = drift_score > 0.0
+        reasons |= {
+            (int(plain[judged[k]]), DRIFT_COLUMN): text for k, text in drift_reasons.items()
+        }
         column = np.argmax(scores, axis=1)  # the first of equal scores, as max() keeps
         pick = np.arange(m)
         chosen_score, chosen_z = scores[pick, column], zs[pick, column]
         chosen_fired = fired[pick, column]
-        chosen_check = np.where(
-            chosen_fired, np.array([PLAUSIBILITY, STUCK, LEVEL, OUTLIER, DRIFT])[column], NONE
-        )
+        chosen_check = np.where(chosen_fired, COLUMN_CHECKS[column], NONE)
         chosen_reason = self._chosen_reasons(
             rows, values, column, chosen_fired, chosen_z, chosen_score, reasons,
             plain, level_z, sigma, median, scale,
@@ -319,18 +324,16 @@ class AutoBatch(Rows):
             done = rows[drift_done]
             span = (ts[drift_done] - self.d_start[done]).astype(np.float64)
             self.d_longest[done] = np.maximum(self.d_longest[done], span)
-        residual_z = np.zeros((m, 2))
-        residual_ok = np.zeros((m, 2), np.bool_)
-        residual_z[plain, 0], residual_ok[plain, 0] = level_z, level_residual
-        residual_z[plain, 1], residual_ok[plain, 1] = outlier_z, outlier_residual
+        residual_zs = np.zeros((m, len(RESIDUALS)))
+        residual_ok = np.zeros((m, len(RESIDUALS)), np.bool_)
+        for check, (z, kept) in enumerate(zip(residual_z, residual, strict=True)):
+            residual_zs[plain, check], residual_ok[plain, check] = z, kept
         self._learn(
-            rows, ts, values, residual_z, residual_ok, event, is_open | was_open, implausible,
+            rows, ts, values, residual_zs, residual_ok, event, is_open | was_open, implausible,
             plain, dt, sigma, young,
         )  # fmt: skip
         story = self.story[rows]
-        due = is_open & (
-            (story == LEVEL) | (story == DRIFT) | (story == OUTLIER)
-        )  # auto.RELEARNABLE
+        due = is_open & np.isin(story, RELEARNABLE)
         due &= ts - self.e_opened[rows] >= self.relearn_ms
         due &= self.e_readings[rows] >= RELEARN_MIN_READINGS
         # the verdict (AutoDetector._verdict)
@@ -523,14 +526,15 @@ class AutoBatch(Rows):
         texts: dict[int, str] = {}
         for k in np.flatnonzero(fired).tolist():
             c = int(column[k])
-            if c == 0:
+            check = int(COLUMN_CHECKS[c])
+            if check == PLAUSIBILITY:
                 texts[k] = implausible_reason(self.metric, float(values[k]))
-            elif c in (1, 4):
+            elif check in (STUCK, DRIFT):
                 texts[k] = reasons[(k, c)]
             else:
                 j, zk, row = int(where[k]), float(z[k]), int(rows[k])
                 side = "above" if zk > 0 else "below"
-                if c == 2:
+                if check == LEVEL:
                     level = float(self.level.median(rows[k : k + 1])[0])
                     text = (
                         f"level {level:.2f}{self.unit} (median of the last "
@@ -665,7 +669,7 @@ class AutoBatch(Rows):
         """Append each row's residuals (level, then outlier, where `ok`) to its pending/onset list."""
         checks, zs, dts = (getattr(self, f"{kind}_{part}") for part in ("check", "z", "dt"))
         count = getattr(self, f"{kind}_n")
-        for check in (0, 1):
+        for check in range(len(RESIDUALS)):
             k = np.flatnonzero(ok[:, check])
             r = rows[k]
             slot = count[r]
