@@ -12,11 +12,13 @@ Every remembered day must agree, so one odd day (an anomaly, or an alert's readi
 remembered too) explains nothing by itself: a reading is explained only if the stream has held
 that value at this time of day, day after day. Until `DAYS` days of a slot are known (a new
 stream, a short history) nothing is explained. A neighbour slot absorbs a daily pattern that
-wanders by a slot. Memory: 48 slots × (DAYS + 1) ranges, bounded; O(DAYS) per reading.
+wanders by a slot. Memory: 48 slots × (DAYS + 1) ranges in flat arrays (about 5 KiB), bounded;
+O(DAYS) per reading.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 
 from fleetscan.timeutil import DAY_MS
@@ -26,6 +28,7 @@ SLOTS = DAY_MS // SLOT_MS
 DAYS = 3  # days in a row that must agree
 STALE_DAYS = 2 * DAYS  # a remembered day older than this (an outage) no longer counts
 MARGIN = 1.0  # margin around a day's range, as a share of the range
+NO_DAY = -(2**62)  # an empty place in a slot's ring
 INFORMATIVE = 0.5  # a slot says something only if it spans at most this share of whole days
 
 
@@ -42,10 +45,12 @@ class DailyRange:
 
     def __init__(self, *, floor: float) -> None:
         self.floor = floor
-        self._days: list[deque[tuple[int, float, float]]] = [
-            deque(maxlen=DAYS) for _ in range(SLOTS)
-        ]  # (day, min, max) of completed days, per slot
-        self._today: list[tuple[int, float, float] | None] = [None] * SLOTS
+        # per slot, a ring of DAYS + 1 days (the newest may be today's, still filling): day, min, max
+        cells = SLOTS * (DAYS + 1)
+        self._day = array("q", [NO_DAY]) * cells
+        self._low = array("d", [0.0]) * cells
+        self._high = array("d", [0.0]) * cells
+        self._newest = array("b", [0]) * SLOTS  # the ring position of each slot's newest day
         self._whole: deque[tuple[int, float, float]] = deque(maxlen=DAYS + 1)  # whole days
 
     def learn(self, ts_ms: int, value: float) -> None:
@@ -56,13 +61,15 @@ class DailyRange:
             self._whole[-1] = (day, min(low, value), max(high, value))
         elif not self._whole or self._whole[-1][0] < day:
             self._whole.append((day, value, value))
-        today = self._today[slot]
-        if today is not None and today[0] == day:
-            self._today[slot] = (day, min(today[1], value), max(today[2], value))
+        cell = slot * (DAYS + 1) + self._newest[slot]
+        if self._day[cell] == day:
+            self._low[cell] = min(self._low[cell], value)
+            self._high[cell] = max(self._high[cell], value)
             return
-        if today is not None and today[0] < day:
-            self._days[slot].append(today)
-        self._today[slot] = (day, value, value)
+        if self._day[cell] < day:  # a new day in this slot: it takes the oldest place
+            self._newest[slot] = (self._newest[slot] + 1) % (DAYS + 1)
+            cell = slot * (DAYS + 1) + self._newest[slot]
+        self._day[cell], self._low[cell], self._high[cell] = day, value, value
 
     def explains(self, ts_ms: int, value: float) -> bool:
         """Whether every one of the last `DAYS` days held `value` at this time of day.
@@ -79,11 +86,12 @@ class DailyRange:
 
     def _held(self, slot: int, day: int, value: float, spread: float) -> bool:
         slot %= SLOTS
-        today = self._today[slot]
-        if today is not None and today[0] < day:  # that day is over: it counts now
-            self._days[slot].append(today)
-            self._today[slot] = None
-        days = self._days[slot]
+        first = slot * (DAYS + 1)
+        days = sorted(
+            (self._day[c], self._low[c], self._high[c])
+            for c in range(first, first + DAYS + 1)
+            if NO_DAY < self._day[c] < day
+        )[-DAYS:]  # the last DAYS days of this slot that are over
         if len(days) < DAYS or days[0][0] < day - STALE_DAYS:
             return False
         if max(high for _, _, high in days) - min(low for _, low, _ in days) > spread:
