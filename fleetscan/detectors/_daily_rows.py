@@ -1,9 +1,8 @@
 """`daily.DailyRange` as arrays, one row per stream (see `_rows.py` for the conventions).
 
-Per row: for each of the `SLOTS` time-of-day slots a ring of the last `DAYS` completed days'
-(day, min, max) and today's (day, min, max); and a ring of the last `DAYS + 1` whole days. The
-class moves a slot's finished day into its ring lazily (when the slot is next read or written);
-so does this, in the same order, so the state is the class's at every step.
+Per row: for each of the `SLOTS` time-of-day slots a ring of its last `DAYS + 1` days
+(day, min, max; the newest may be today's, still filling) and the ring's newest place; and a
+ring of the last `DAYS + 1` whole days (day, min, max).
 """
 
 from __future__ import annotations
@@ -11,8 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from fleetscan.detectors._rows import B, F, I, Rows
-from fleetscan.detectors.daily import DAYS, INFORMATIVE, MARGIN, SLOT_MS, SLOTS, STALE_DAYS
+from fleetscan.detectors.daily import (
+    DAYS,
+    INFORMATIVE,
+    MARGIN,
+    NO_DAY,
+    SLOT_MS,
+    SLOTS,
+    STALE_DAYS,
+)
 
+RING = DAYS + 1  # the days each slot keeps (the newest may be today's, still filling)
 WHOLE = DAYS + 1
 
 
@@ -20,38 +28,21 @@ class DailyRows(Rows):
     """`DailyRange` for many streams: `learn(rows, ts, values)`, `explains(rows, ts, values)`."""
 
     fills = {
-        "day": 0, "low": 0.0, "high": 0.0, "count": 0, "head": 0,
-        "t_day": 0, "t_low": 0.0, "t_high": 0.0, "t_has": False,
+        "day": NO_DAY, "low": 0.0, "high": 0.0, "newest": 0,
         "w_day": 0, "w_low": 0.0, "w_high": 0.0, "w_n": 0, "w_head": 0,
     }  # fmt: skip
 
     def __init__(self, *, floor: float) -> None:
         self.floor = floor
-        self.day: I = np.zeros((0, SLOTS, DAYS), np.int64)
-        self.low: F = np.zeros((0, SLOTS, DAYS))
-        self.high: F = np.zeros((0, SLOTS, DAYS))
-        self.count: I = np.zeros((0, SLOTS), np.int64)
-        self.head: I = np.zeros((0, SLOTS), np.int64)
-        self.t_day: I = np.zeros((0, SLOTS), np.int64)
-        self.t_low: F = np.zeros((0, SLOTS))
-        self.t_high: F = np.zeros((0, SLOTS))
-        self.t_has: B = np.zeros((0, SLOTS), np.bool_)
-        self.w_day: I = np.zeros((0, WHOLE), np.int64)
+        self.day: I = np.zeros((0, SLOTS, RING), np.int64)  # per slot, a ring of DAYS + 1 days
+        self.low: F = np.zeros((0, SLOTS, RING))
+        self.high: F = np.zeros((0, SLOTS, RING))
+        self.newest: I = np.zeros((0, SLOTS), np.int64)  # each slot's newest place in its ring
+        self.w_day: I = np.zeros((0, WHOLE), np.int64)  # the last DAYS + 1 whole days
         self.w_low: F = np.zeros((0, WHOLE))
         self.w_high: F = np.zeros((0, WHOLE))
         self.w_n: I = np.zeros(0, np.int64)
         self.w_head: I = np.zeros(0, np.int64)
-
-    def _push(self, rows: I, slot: I) -> None:
-        """Append each row's today (in `slot`) to that slot's ring of days (maxlen DAYS)."""
-        n, head = self.count[rows, slot], self.head[rows, slot]
-        full = n >= DAYS
-        at = np.where(full, head, (head + n) % DAYS)
-        self.day[rows, slot, at] = self.t_day[rows, slot]
-        self.low[rows, slot, at] = self.t_low[rows, slot]
-        self.high[rows, slot, at] = self.t_high[rows, slot]
-        self.head[rows, slot] = np.where(full, (head + 1) % DAYS, head)
-        self.count[rows, slot] = np.minimum(n + 1, DAYS)
 
     def learn(self, rows: I, ts: I, values: F) -> None:
         """`DailyRange.learn` per row."""
@@ -75,20 +66,23 @@ class DailyRows(Rows):
         )
         self.w_head[r] = np.where(full, (head + 1) % WHOLE, head)
         self.w_n[r] = np.minimum(n + 1, WHOLE)
-        has, t_day = self.t_has[rows, slot], self.t_day[rows, slot]
-        today = has & (t_day == day)
-        r, s = rows[today], slot[today]
-        self.t_low[r, s] = np.minimum(self.t_low[r, s], values[today])
-        self.t_high[r, s] = np.maximum(self.t_high[r, s], values[today])
-        over = has & (t_day < day)
-        self._push(rows[over], slot[over])
-        fresh = ~today
-        r, s = rows[fresh], slot[fresh]
-        self.t_has[r, s], self.t_day[r, s] = True, day[fresh]
-        self.t_low[r, s], self.t_high[r, s] = values[fresh], values[fresh]
+        cell = self.newest[rows, slot]
+        held = self.day[rows, slot, cell]
+        today = held == day
+        r, s, c = rows[today], slot[today], cell[today]
+        self.low[r, s, c] = np.minimum(self.low[r, s, c], values[today])
+        self.high[r, s, c] = np.maximum(self.high[r, s, c], values[today])
+        later = held < day  # a new day in this slot: it takes the oldest place
+        cell = np.where(later, (cell + 1) % RING, cell)
+        self.newest[rows, slot] = cell
+        fresh = ~today  # (time ran backwards: the newest place is overwritten)
+        r, s, c = rows[fresh], slot[fresh], cell[fresh]
+        self.day[r, s, c], self.low[r, s, c], self.high[r, s, c] = (
+            day[fresh], values[fresh], values[fresh]
+        )  # fmt: skip
 
     def explains(self, rows: I, ts: I, values: F) -> B:
-        """`DailyRange.explains` per row (its lazy moves included, slot by slot as `any` goes)."""
+        """`DailyRange.explains` per row: this slot or a neighbour held `value` on each recent day."""
         day, slot = np.divmod(ts // SLOT_MS, SLOTS)
         at = np.arange(WHOLE)[None, :]
         valid = ((at - self.w_head[rows, None]) % WHOLE) < self.w_n[rows, None]
@@ -103,22 +97,23 @@ class DailyRows(Rows):
         for k in (0, -1, 1):
             if not len(left):
                 break
-            held = self._held(
-                rows[left], (slot[left] + k) % SLOTS, day[left], values[left], spread[left]
-            )
+            near = (slot[left] + k) % SLOTS
+            held = self._held(rows[left], near, day[left], values[left], spread[left])
             result[left[held]] = True
             left = left[~held]
         return result
 
     def _held(self, rows: I, slot: I, day: I, values: F, spread: F) -> B:
-        over = self.t_has[rows, slot] & (self.t_day[rows, slot] < day)
-        if over.any():  # that day is over: it counts now
-            self._push(rows[over], slot[over])
-            self.t_has[rows[over], slot[over]] = False
-        n, head = self.count[rows, slot], self.head[rows, slot]
-        oldest = self.day[rows, slot, head]
-        ok = (n >= DAYS) & ~(oldest < day - STALE_DAYS)
-        lows, highs = self.low[rows, slot], self.high[rows, slot]  # full rings only are used
+        """`DailyRange._held`: the last DAYS days of the slot that are over, in (day, min, max) order."""
+        days, lows, highs = self.day[rows, slot], self.low[rows, slot], self.high[rows, slot]
+        over = (days > NO_DAY) & (days < day[:, None])
+        key = np.where(over, days, NO_DAY - 1)  # places not over sort first, and are cut
+        order = np.lexsort((highs, lows, key), axis=1)[:, -DAYS:]
+        days = np.take_along_axis(days, order, axis=1)
+        lows = np.take_along_axis(lows, order, axis=1)
+        highs = np.take_along_axis(highs, order, axis=1)
+        ok = np.take_along_axis(over, order, axis=1).all(axis=1)  # DAYS of them
+        ok &= ~(days[:, 0] < day - STALE_DAYS)
         ok &= ~(highs.max(axis=1) - lows.min(axis=1) > spread)
         widths = np.sort(highs - lows, axis=1)  # one odd day does not widen the margin
         margin = np.maximum(MARGIN * widths[:, DAYS // 2], self.floor)
