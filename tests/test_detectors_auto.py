@@ -190,7 +190,9 @@ def test_a_daily_step_held_on_every_recent_day_is_not_news() -> None:
         if s.event == "opened"
     ]
     assert opened and min(opened) < 3, opened  # the first days: each step is a change
-    assert not [day for day in opened if day >= 4], opened  # then it is what this stream does
+    # then it is what this stream does: two openings a day before, at most one in five days now
+    # (a step reading beyond every recent day's range plus the narrowest day's width still counts)
+    assert len([day for day in opened if day >= 4]) <= 1, opened
 
 
 def test_a_day_unlike_the_recent_ones_still_alerts() -> None:

@@ -5,8 +5,12 @@ checks each step is a change, but the stream has done exactly that at this time 
 day, so it is not news. `DailyRange` remembers, for each `SLOT_MS` slot of the day, the range
 (min, max) of the readings in that slot on each of the last `DAYS` days, and
 
-    explains(ts, x)  ⇔  for one of the slots (this one or a neighbour), x lies within
-                        [min − m, max + m] on every one of the last DAYS days,   m = max(½(max − min), floor)
+    explains(ts, x)  ⇔  for one of the slots (this one or a neighbour) that is informative,
+                        x lies within [min − m, max + m] on every one of the last DAYS days
+
+with m = max(the narrowest of those days' max − min, floor), and a slot informative when its
+days together span at most half of what the whole last DAYS days spanned (a slot that has seen
+everything, on a noisy or spiky series, explains nothing).
 
 Every remembered day must agree, so one odd day (an anomaly, or an alert's readings, which are
 remembered too) explains nothing by itself: a reading is explained only if the stream has held
@@ -27,7 +31,7 @@ SLOT_MS = 30 * 60_000  # the width of one time-of-day slot
 SLOTS = DAY_MS // SLOT_MS
 DAYS = 3  # days in a row that must agree
 STALE_DAYS = 2 * DAYS  # a remembered day older than this (an outage) no longer counts
-MARGIN = 1.0  # margin around a day's range, as a share of the range
+MARGIN = 1.0  # margin around each day's range, as a share of the narrowest day's width
 NO_DAY = -(2**62)  # an empty place in a slot's ring
 INFORMATIVE = 0.5  # a slot says something only if it spans at most this share of whole days
 
@@ -97,5 +101,5 @@ class DailyRange:
         if max(high for _, _, high in days) - min(low for _, low, _ in days) > spread:
             return False
         widths = sorted(high - low for _, low, high in days)
-        margin = max(MARGIN * widths[len(widths) // 2], self.floor)  # one odd day does not widen it
+        margin = max(MARGIN * widths[0], self.floor)  # the narrowest day: no wider than needed
         return all(low - margin <= value <= high + margin for _, low, high in days)
