@@ -115,9 +115,10 @@ class DailyRows(Rows):
         ok = np.take_along_axis(over, order, axis=1).all(axis=1)  # DAYS of them
         ok &= ~(days[:, 0] < day - STALE_DAYS)
         ok &= ~(highs.max(axis=1) - lows.min(axis=1) > spread)
-        widths = np.sort(highs - lows, axis=1)  # one odd day does not widen the margin
-        margin = np.maximum(MARGIN * widths[:, DAYS // 2], self.floor)
+        narrowest = (highs - lows).min(axis=1)  # the margin: no wider than needed
+        margin = np.maximum(MARGIN * narrowest, self.floor)
         inside = ((lows - margin[:, None]) <= values[:, None]) & (
             values[:, None] <= (highs + margin[:, None])
         )
-        return ok & inside.all(axis=1)
+        held: B = ok & inside.all(axis=1)
+        return held
