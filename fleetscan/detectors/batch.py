@@ -12,7 +12,7 @@ Only the rare paths run per row in Python: building a reason (a check fired), ac
 normal, a dropout found while idle. Memory per stream, fixed whatever the stream does: about
 23 KiB (the two windows' rings of 64 and 512 points, arrivals and sorted values, 14 KiB; the
 daily memory's 48 slots × 3 days, 5 KiB; three rings of 64 gaps; the ≤ 64 readings since an
-alert opened), against ~117 KiB of Python objects for an `AutoDetector`.
+alert opened), against ~85 KiB of Python objects for an `AutoDetector`.
 """
 
 from __future__ import annotations
