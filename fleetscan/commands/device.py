@@ -24,7 +24,7 @@ from fleetscan.commands.common import (
 from fleetscan.config import ApiKeyOption, EndpointOption, GatewayOption, resolve
 from fleetscan.detectors import METHODS, DetectorOptions, make_detector
 from fleetscan.detectors.options import parse_span, parse_window
-from fleetscan.device import DeviceRunner, Sample
+from fleetscan.device import BatchRunner, DeviceRunner, Runner, Sample
 from fleetscan.device_metrics import DeviceMetrics
 from fleetscan.emitter import Emitter, Point
 from fleetscan.errors import FleetscanError, InputError, UsageError
@@ -130,13 +130,17 @@ def device(
             relearn=parse_span(relearn, "relearn") if relearn is not None else None,
         )
         make_detector(method, options)  # fail fast on a bad method or window
-        runner = DeviceRunner(
+        per_sample = DeviceRunner(
             lambda _src, m: make_detector(method, _with_metric(options, m)),
             consecutive=consecutive,
         )
-        if input_file is not None:
-            _run_offline(runner, input_file, source or [], metric or [], output)
+        if input_file is not None:  # one long history per stream: nothing to score side by side
+            _run_offline(per_sample, input_file, source or [], metric or [], output)
             return
+        # polling: every stream of a poll scored together (auto), else one detector per stream
+        runner: Runner = (
+            BatchRunner(lambda m: _with_metric(options, m)) if method == "auto" else per_sample
+        )
         if not source or not metric:
             fail(
                 "give at least one --source and one --metric (or --input FILE)", code=ExitCode.USAGE
@@ -181,7 +185,7 @@ def _show(samples: Sequence[Sample], output: OutputFormat, prefix: bool) -> None
 
 
 def _run_offline(
-    runner: DeviceRunner, path: Path, sources: list[str], metrics: list[str], output: OutputFormat
+    runner: Runner, path: Path, sources: list[str], metrics: list[str], output: OutputFormat
 ) -> None:
     default_source = sources[0] if len(sources) == 1 else "input"
     default_metric = metrics[0] if len(metrics) == 1 else "value"
@@ -206,17 +210,15 @@ def _run_offline(
             f"{late} stamped in the future (device clock?)"
         )
     samples = runner.process(readings)
-    _show(samples, output, prefix=len(runner.streams) > 1)
+    _show(samples, output, prefix=len(runner) > 1)
     anomalies = sum(s.anomaly for s in samples)
-    summary = (
-        f"{path}: {len(samples)} samples in {len(runner.streams)} streams, {anomalies} anomalous"
-    )
+    summary = f"{path}: {len(samples)} samples in {len(runner)} streams, {anomalies} anomalous"
     skipped = parsed.skipped_summary()
     note(f"{summary}; {skipped}" if skipped else summary)
 
 
 def _poll_loop(
-    runner: DeviceRunner,
+    runner: Runner,
     client: PlexusClient,
     emitter: Emitter,
     stop: threading.Event,
@@ -237,7 +239,7 @@ def _poll_loop(
     empty_said = False
     while not stop.is_set():
         now = now_ms()
-        seen_ts = [s.last_ts for s in runner.streams.values() if s.last_ts is not None]
+        seen_ts = [ts for ts in runner.last_seen() if ts is not None]
         since = min(seen_ts) if len(seen_ts) == len(sources) * len(metrics) else now - lookback_ms
         try:
             parsed = client.fetch(
@@ -254,7 +256,7 @@ def _poll_loop(
         backoff_s = poll_s
         if parsed.skipped:
             note(parsed.skipped_summary())
-        if not parsed.readings and not empty_said and not runner.streams:
+        if not parsed.readings and not empty_said and not len(runner):
             note(
                 f"no readings yet for {', '.join(sources)} / {', '.join(metrics)} "
                 "(an empty answer can also mean Plexus timed out)"
