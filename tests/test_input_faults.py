@@ -72,11 +72,18 @@ def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
     assert len(read_rows(path).readings) == 120
 
 
-def test_an_empty_file_says_empty_not_csv(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_an_empty_file_says_empty_not_csv(tmp_path: Path, command: list[str]) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_text("")
-    code, _, err = run("fleet", "--metric", "temperature", "--input", str(path))
-    assert code == 3 and "is empty" in err and "CSV" not in err
+    code, _, err = run(*command, str(path))
+    assert code == 3 and "is empty" in err and "CSV" not in err, err
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_a_missing_file_is_unknown_not_a_usage_error(tmp_path: Path, command: list[str]) -> None:
+    code, _, err = run(*command, str(tmp_path / "nosuch.csv"))
+    assert code == 3 and "cannot read" in err and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("command", COMMANDS[:2], ids=lambda c: c[0])

@@ -189,7 +189,10 @@ def _run_offline(
 ) -> None:
     default_source = sources[0] if len(sources) == 1 else "input"
     default_metric = metrics[0] if len(metrics) == 1 else "value"
-    parsed = read_rows(path, default_source=default_source, default_metric=default_metric)
+    try:
+        parsed = read_rows(path, default_source=default_source, default_metric=default_metric)
+    except InputError as exc:  # a file that can't be read watched nothing: UNKNOWN, as fleet/replay
+        fail(str(exc), code=ExitCode.UNKNOWN)
     if not parsed.readings:
         fail(
             f"no row of {path} could be read ({parsed.skipped_summary() or 'no rows'})",
