@@ -22,7 +22,13 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from fleetscan.detectors._stream import CADENCE_HISTORY, GAP_FACTOR, MIN_GAPS, WARMUP_SAMPLES
+from fleetscan.detectors._stream import (
+    CADENCE_HISTORY,
+    GAP_FACTOR,
+    MIN_GAPS,
+    WARMUP_SAMPLES,
+    window_geometry,
+)
 from fleetscan.detectors.calibration import (
     HORIZON_MS,
     MAX_EXCESS_STEP,
@@ -157,13 +163,10 @@ class WindowRows(Rows):
     def __init__(
         self, *, count: int | None, span_ms: int | None, min_points: int, cap: int
     ) -> None:
-        if (count is None) == (span_ms is None):
-            raise ValueError("give exactly one of count and span_ms")
         self.count = count
         self.span_ms = span_ms
         self.min_points = min_points
-        self.cap = cap if count is None else max(cap, count)
-        self.stride_ms = 0.0 if span_ms is None else span_ms / cap
+        self.cap, self.stride_ms = window_geometry(count=count, span_ms=span_ms, cap=cap)
         self.width = self.cap + 1  # a value is inserted before the oldest is dropped
         self.arr_ts: I = np.zeros((0, self.width), np.int64)
         self.arr_v: F = np.zeros((0, self.width), np.float64)

@@ -121,6 +121,19 @@ class Cadence:
         return gap
 
 
+def window_geometry(*, count: int | None, span_ms: int | None, cap: int) -> tuple[int, float]:
+    """How many points a window keeps, and for a time window the spacing between kept points.
+
+    >>> window_geometry(count=None, span_ms=600_000, cap=100)
+    (100, 6000.0)
+    >>> window_geometry(count=300, span_ms=None, cap=100)
+    (300, 0.0)
+    """
+    if (count is None) == (span_ms is None):
+        raise ValueError("give exactly one of count and span_ms")
+    return (cap if count is None else max(cap, count)), (0.0 if span_ms is None else span_ms / cap)
+
+
 class SampleWindow:
     """The recent samples of one stream, by count or by time span, in at most `cap` points.
 
@@ -140,13 +153,10 @@ class SampleWindow:
     def __init__(
         self, *, count: int | None, span_ms: int | None, min_points: int, cap: int
     ) -> None:
-        if (count is None) == (span_ms is None):
-            raise ValueError("give exactly one of count and span_ms")
         self.count = count
         self.span_ms = span_ms
         self.min_points = min_points
-        self.cap = cap if count is None else max(cap, count)
-        self.stride_ms = 0.0 if span_ms is None else span_ms / cap
+        self.cap, self.stride_ms = window_geometry(count=count, span_ms=span_ms, cap=cap)
         self._arrivals: deque[tuple[int, float]] = deque()
         self.values: list[float] = []
         self.version = 0  # bumped whenever the kept set changes (for caching derived figures)
