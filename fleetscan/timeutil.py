@@ -122,6 +122,8 @@ def human_duration(ms: float) -> str:
     ('45s', '12m', '3h5m')
     >>> human_duration(187_200_000), human_duration(float("nan")), human_duration(250)
     ('2d4h', 'n/a', '250ms')
+    >>> human_duration(600_000), human_duration(6 * 3_600_000), human_duration(7 * 86_400_000)
+    ('10m', '6h', '7d')
     """
     if not math.isfinite(ms):
         return "n/a"
