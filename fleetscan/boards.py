@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from fleetscan.fleet.status import Status
-from fleetscan.sweeps.step import SeriesVerdict, StepOutcome
+from fleetscan.sweeps.step import LifecycleStep, SeriesVerdict
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class BoardFinding:
         return f"{self.source_id}: all {n} sensors bad together ({parts}): look at the board"
 
 
-def board_findings(outcome: StepOutcome) -> list[BoardFinding]:
+def board_findings(outcome: LifecycleStep) -> list[BoardFinding]:
     """Boards with two or more metrics swept, every one of them flagged, in source order."""
     metrics = {v.result.metric for v in outcome.verdicts}
     if len(metrics) < 2:

@@ -44,8 +44,8 @@ from fleetscan.fleet.robust import MAD_TO_SIGMA, Ints
 from fleetscan.sensors import GENERIC, MetricProfile, profile_for
 from fleetscan.sweeps.plan import HistoryKind, baseline_slices, fill_baseline
 from fleetscan.sweeps.step import (
+    LifecycleStep,
     StepOptions,
-    StepOutcome,
     SweepState,
     plan_sweep,
     reduced_step,
@@ -509,7 +509,7 @@ def clickhouse_sweep(
     now_ms: int,
     upper_ms: int,
     options: StepOptions,
-) -> StepOutcome:
+) -> LifecycleStep:
     """A one-off sweep at `now_ms` (as `fleet --no-state` runs it), reduced inside ClickHouse."""
     opts = options.sweep
     target = target.resolved(conn)
@@ -532,7 +532,7 @@ def clickhouse_replay(
     metrics: Sequence[str],
     times: Sequence[int],
     options: StepOptions,
-) -> Iterator[StepOutcome]:
+) -> Iterator[LifecycleStep]:
     """`sweeps.replay.replay` with every sweep reduced inside ClickHouse: one outcome per time."""
     state = SweepState()
     target = target.resolved(conn)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from fleetscan.fleet.status import Status
-from fleetscan.sweeps.step import StepOutcome
+from fleetscan.sweeps.step import LifecycleStep
 from fleetscan.telemetry import Reading
 from fleetscan.timeutil import iso_z
 
@@ -48,7 +48,7 @@ def latest_reports(readings: Iterable[Reading]) -> dict[str, SensorReport]:
     return out
 
 
-def apply_health(outcome: StepOutcome, reports: Mapping[str, SensorReport]) -> StepOutcome:
+def apply_health(outcome: LifecycleStep, reports: Mapping[str, SensorReport]) -> LifecycleStep:
     """Verdicts of silent series on boards reporting `sensor.ok = 0` say "sensor missing"."""
     missing = {s: rep for s, rep in reports.items() if not rep.ok}
     if not missing:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from fleetscan.fleet.status import Status
 from fleetscan.lifecycle import SeriesState, step
 from fleetscan.silences import Silence, apply_silences
-from fleetscan.sweeps.step import SeriesVerdict, StepOptions, StepOutcome, SweepState
+from fleetscan.sweeps.step import LifecycleStep, SeriesVerdict, StepOptions, SweepState
 
 Z_STATUSES = frozenset({Status.OK, Status.ANOMALOUS, Status.DRIFTING})
 
@@ -40,8 +40,8 @@ class Thresholds:
 
 
 def apply_thresholds(
-    previous: SweepState, outcome: StepOutcome, options: StepOptions, thresholds: Thresholds
-) -> StepOutcome:
+    previous: SweepState, outcome: LifecycleStep, options: StepOptions, thresholds: Thresholds
+) -> LifecycleStep:
     """The outcome with each overridden series judged against its own threshold."""
     if not thresholds:
         return outcome
@@ -98,10 +98,10 @@ class Adjustments:
     def apply(
         self,
         previous: SweepState,
-        outcome: StepOutcome,
+        outcome: LifecycleStep,
         options: StepOptions,
         stored: Sequence[Silence] = (),
-    ) -> StepOutcome:
+    ) -> LifecycleStep:
         adjusted = apply_thresholds(previous, outcome, options, self.thresholds)
         return apply_silences(adjusted, [*self.silences, *stored])
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from fleetscan.errors import InputError
 from fleetscan.lifecycle import SeriesState, Transition
-from fleetscan.sweeps.step import SeriesVerdict, StepOutcome
+from fleetscan.sweeps.step import LifecycleStep, SeriesVerdict
 from fleetscan.timeutil import human_duration, iso_z
 
 SILENCED = "silenced"  # the verdict's `held` for a silenced series
@@ -80,7 +80,7 @@ class Silence:
         return f"{when}: {self.reason}" if self.reason else when
 
 
-def apply_silences(outcome: StepOutcome, silences: Sequence[Silence]) -> StepOutcome:
+def apply_silences(outcome: LifecycleStep, silences: Sequence[Silence]) -> LifecycleStep:
     """The outcome with every series an active silence covers reset to idle (see the module)."""
     now = outcome.now_ms
     active = [s for s in silences if s.active(now)]

@@ -20,7 +20,7 @@ import numpy as np
 from fleetscan.chartdata import gap_map
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.sweeps.replay import MetricHistory
-from fleetscan.sweeps.step import StepOutcome
+from fleetscan.sweeps.step import LifecycleStep
 from fleetscan.timeutil import human_duration
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -74,7 +74,7 @@ def history_of(batch: SeriesBatch) -> MetricHistory:
 
 
 def gap_lines(
-    outcome: StepOutcome,
+    outcome: LifecycleStep,
     window: Mapping[str, SeriesBatch],
     *,
     window_ms: int,

@@ -115,16 +115,21 @@ def now_ms() -> int:
 
 
 def human_duration(ms: float) -> str:
-    """A short human duration: 45s, 12m, 3h5m, 2d4h (`n/a` when unknown).
+    """A short human duration, the one every reason and summary uses: 45s, 12m, 3h5m, 2d4h
+    (`n/a` when unknown, milliseconds under half a second).
 
     >>> human_duration(45_000), human_duration(750_000), human_duration(11_100_000)
     ('45s', '12m', '3h5m')
-    >>> human_duration(187_200_000), human_duration(float("nan"))
-    ('2d4h', 'n/a')
+    >>> human_duration(187_200_000), human_duration(float("nan")), human_duration(250)
+    ('2d4h', 'n/a', '250ms')
+    >>> human_duration(600_000), human_duration(6 * 3_600_000), human_duration(7 * 86_400_000)
+    ('10m', '6h', '7d')
     """
     if not math.isfinite(ms):
         return "n/a"
     seconds = int(round(ms / 1000))
+    if seconds == 0 and ms > 0:
+        return f"{ms:.0f}ms"
     if seconds < 120:
         return f"{seconds}s"
     minutes = seconds // 60

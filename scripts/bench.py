@@ -7,7 +7,7 @@
 
 Sections (see each module's docstring for what exactly is timed):
 
-1. the fleet scoring core, `run_sweep` on N sources × 300 readings (bench_fleet.py);
+1. the fleet scoring core, `score_window` on N sources × 300 readings (bench_fleet.py);
 2. parsing Plexus rows into arrays (bench_io.py);
 3. a whole sweep against the sandbox over HTTP (bench_io.py);
 4. `fleetscan fleet --input FILE --at T` as a process, against `PLAIN_SCRIPT` below, at 300k rows

@@ -1,4 +1,4 @@
-"""Benchmarks of the fleet scoring core (`run_sweep`) and of replaying history through it.
+"""Benchmarks of the fleet scoring core (`score_window`) and of replaying history through it.
 
 - `fleet_core`: readings/s of one sweep over N sources × 300 readings (one metric, default
   options, no baseline yet), against a pandas groupby median/MAD and a plain Python loop doing
@@ -35,7 +35,7 @@ from bench_common import (
     size_label,
 )
 
-from fleetscan.fleet import Baseline, SeriesBatch, SweepOptions, run_sweep
+from fleetscan.fleet import Baseline, SeriesBatch, SweepOptions, score_window
 from fleetscan.fleet.baseline import MetricBaseline
 from fleetscan.fleet.reduce import reduce_window
 from fleetscan.fleet.robust import MAD_TO_SIGMA
@@ -49,7 +49,7 @@ REPLAY_TARGET = Target(1e6, True, "≥ 1 M/s")
 
 
 def fleet_core(sizes: tuple[int, ...], repeats: int, *, pure_max: int) -> list[Row]:
-    """Section 1: one `run_sweep` per size, next to pandas and a plain loop."""
+    """Section 1: one `score_window` per size, next to pandas and a plain loop."""
     return [_core_row(n, repeats, pure_python=n <= pure_max) for n in sizes]
 
 
@@ -58,9 +58,9 @@ def _core_row(n: int, repeats: int, *, pure_python: bool) -> Row:
     batch = fleet_batch(n)
     readings = len(batch)
     window = {"temperature": batch}
-    sweep = measure(lambda: run_sweep(window, {}, now_ms=NOW_MS, options=options), repeats)
+    sweep = measure(lambda: score_window(window, {}, now_ms=NOW_MS, options=options), repeats)
     core = measure(lambda: _reduce_and_score(batch, options), repeats)
-    peak = _peak_mib(lambda: run_sweep(window, {}, now_ms=NOW_MS, options=options))
+    peak = _peak_mib(lambda: score_window(window, {}, now_ms=NOW_MS, options=options))
     source, ts, value = batch.source, batch.ts_ms, batch.value
     pandas = measure(lambda: _pandas(source, ts, value), repeats)
     baselines = [("pandas", readings / pandas.median_s)]
@@ -160,7 +160,7 @@ def replay(boards: int, hours: float, repeats: int) -> list[Row]:
         run, readings, how = engine
     else:
         run, readings = _core_replay(batches, times, options)
-        how = "fleet core run_sweep loop (no replay engine found)"
+        how = "fleet core score_window loop (no replay engine found)"
     timing = measure(run, repeats, warmup=False)
     oracle_rate = _oracle_rate(fleet, repeats)
     return [
@@ -227,7 +227,7 @@ def _core_replay(
         baseline: Baseline = {}
         for now in times:
             window = {m: b.between(now - WINDOW_MS, now) for m, b in batches.items()}
-            _, baseline = run_sweep(window, baseline, now_ms=now, options=options)
+            _, baseline = score_window(window, baseline, now_ms=now, options=options)
 
     return run, sum(int(np.isfinite(b.value).sum()) for b in batches.values())
 

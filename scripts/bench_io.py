@@ -4,7 +4,7 @@
   `SeriesBatch` arrays through `decode_page` + `batches`, as a sweep's fetch does; against the
   per-row path it replaced (orjson, `parse_rows`, `BatchBuilder`) and `json` + `strptime`.
 - `sandbox_sweep`: the sandbox on loopback (in this process, on its own thread) holding N boards
-  × 10 minutes at 0.5 Hz; one sweep is `sweeps.live.fetch_rows` (paged GETs) + `sweep_step`, as
+  × 10 minutes at 0.5 Hz; one sweep is `sweeps.live.fetch_rows` (paged GETs) + `step_lifecycle`, as
   `fleetscan fleet --baseline 0` does. The baseline is a plain httpx client paging the same way,
   then json + strptime + NumPy median/MAD.
 - `process`: `fleetscan fleet --input FILE --at T` as a whole process (interpreter start, imports,
@@ -50,7 +50,7 @@ from fleetscan.sandbox.keys import ORG_ID
 from fleetscan.simulate import FleetSpec, SimulatedFleet
 from fleetscan.sweeps.live import fetch_rows
 from fleetscan.sweeps.plan import FUTURE_LOOKAHEAD_MS
-from fleetscan.sweeps.step import StepOptions, SweepState, plan_sweep, sweep_step
+from fleetscan.sweeps.step import StepOptions, SweepState, plan_sweep, step_lifecycle
 from fleetscan.telemetry import parse_rows
 from fleetscan.timeutil import iso_z, plexus_timestamp
 
@@ -188,7 +188,7 @@ def _sandbox_row(n: int, repeats: int) -> Row:
                     group_by=(),
                     upper_ms=NOW_MS + FUTURE_LOOKAHEAD_MS,
                 )
-                sweep_step(SweepState(), window, NOW_MS, options)
+                step_lifecycle(SweepState(), window, NOW_MS, options)
                 requests.append(client.requests)
 
         def plain_sweep() -> None:

@@ -11,7 +11,7 @@ them: a Plexus threshold and the tutorial never do, since Plexus drops them):
 - tutorial: the tutorial's per-device rolling z-score (15 samples, |z| > 3, 3 in a row), per reading;
 - snapshot: every sweep, each board's latest reading against the whole fleet's median and MAD;
 - fleetscan: what `fleetscan replay` (cron running `fleetscan fleet`) would show, with the
-  commands' defaults: the same `sweep_step`, baselines learnt from the history there is (none at
+  commands' defaults: the same `step_lifecycle`, baselines learnt from the history there is (none at
   first: the first hours are snapshot-only) and folded forward, the alert lifecycle (3 flagged
   sweeps open an alert, 15 min of normal ones resolve it), storms and cohort events (each one
   finding); a series counts as alerting while its alert is open. Cohorts by site/room tags, or
@@ -194,7 +194,7 @@ def history_of(batches: dict[str, SeriesBatch]) -> History:
 
 def run_fleetscan(history: History, times: Sequence[int], options: StepOptions) -> FleetscanRun:
     """The sweeps `fleetscan replay` (and cron running `fleetscan fleet`) would run: the same
-    `sweep_step`, baselines learnt and folded forward, the alert lifecycle, storms and cohort
+    `step_lifecycle`, baselines learnt and folded forward, the alert lifecycle, storms and cohort
     events; a series counts as alerting while its alert is open, as a user would see it."""
     stamps: dict[tuple[str, str], list[int]] = {}
     states: dict[tuple[str, str], list[bool]] = {}

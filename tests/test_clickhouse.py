@@ -19,7 +19,7 @@ from fleetscan.sandbox import Sandbox
 from fleetscan.sandbox.keys import ORG_ID
 from fleetscan.simulate import Fault, FleetSpec, SimulatedFleet
 from fleetscan.sweeps.live import fetch_rows
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
+from fleetscan.sweeps.step import LifecycleStep, StepOptions, SweepState, plan_sweep, step_lifecycle
 from fleetscan.timeutil import iso_z
 
 pytest.importorskip("chdb", reason="the clickhouse extra: pip install -e '.[test]'")
@@ -48,7 +48,7 @@ def fleet() -> SimulatedFleet:
     )  # fmt: skip
 
 
-def outcome_by_series(outcome: StepOutcome) -> dict[tuple[str, str], dict[str, object]]:
+def outcome_by_series(outcome: LifecycleStep) -> dict[tuple[str, str], dict[str, object]]:
     out = {}
     for v in outcome.verdicts:
         r = v.result
@@ -79,7 +79,7 @@ def test_the_clickhouse_sweep_equals_the_http_sweep_on_the_same_rows(
         with PlexusClient(endpoint=sb.endpoint, api_key=sb.read_key) as client:
             plan = plan_sweep(SweepState(), metrics, NOW, options)
             window, _ = fetch_rows(client, plan, metrics, group_by=group_by, upper_ms=upper)
-        http = sweep_step(SweepState(), window, NOW, options)
+        http = step_lifecycle(SweepState(), window, NOW, options)
         everything = httpx.get(
             f"{sb.endpoint}/api/v1/telemetry",
             params={"metric": ",".join(metrics), "from": iso_z(NOW - 10 * HOUR),

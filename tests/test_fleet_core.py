@@ -22,7 +22,7 @@ from fleetscan.fleet import (
     fleet_points,
     learn_baseline,
     reduce_window,
-    run_sweep,
+    score_window,
 )
 from fleetscan.fleet.reduce import CELL_BUDGET, _chunks
 from fleetscan.fleet.robust import (
@@ -35,7 +35,7 @@ from fleetscan.fleet.robust import (
 from fleetscan.fleet.sweep import FleetResult
 from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.sweeps import render
-from fleetscan.sweeps.step import StepOptions, SweepState, sweep_step
+from fleetscan.sweeps.step import StepOptions, SweepState, step_lifecycle
 from fleetscan.telemetry import Reading
 
 NOW = 1_781_258_400_000  # 2026-06-12 10:00:00 UTC
@@ -89,7 +89,7 @@ def sweep(
     now: int = NOW,
     **opts: Any,
 ) -> dict[str, FleetResult]:
-    results, _ = run_sweep(
+    results, _ = score_window(
         {batch.metric: batch}, baseline or {}, now_ms=now, options=SweepOptions(**opts)
     )
     return {r.source_id: r for r in results}
@@ -469,7 +469,7 @@ def test_sweeps_learn_a_baseline_and_hand_it_on() -> None:
     statuses = []
     for hour in range(1, 11):
         now = NOW - (10 - hour) * HOUR
-        results, baseline = run_sweep(
+        results, baseline = score_window(
             {"temperature": data.until(now)}, baseline, now_ms=now, options=opts
         )
         statuses.append({r.source_id: r.status for r in results}["b03"])
@@ -491,8 +491,8 @@ def test_aggregates_and_raw_readings_give_the_same_sweep() -> None:
     batch = make_batch(healthy(7))
     agg = reduce_window(batch, now_ms=NOW, window_ms=10 * MIN)
     opts = SweepOptions()
-    from_rows, _ = run_sweep({"temperature": batch}, {}, now_ms=NOW, options=opts)
-    from_agg, _ = run_sweep({"temperature": agg}, {}, now_ms=NOW, options=opts)
+    from_rows, _ = score_window({"temperature": batch}, {}, now_ms=NOW, options=opts)
+    from_agg, _ = score_window({"temperature": agg}, {}, now_ms=NOW, options=opts)
     assert [r.to_record() for r in from_rows] == [r.to_record() for r in from_agg]
     assert isinstance(agg, WindowAggregates) and len(agg) == 7
 
@@ -536,7 +536,9 @@ def test_table_and_records_explain_every_result() -> None:
     series = healthy(6)
     series["b05"] = series["b05"] + 3.0
     one_off = StepOptions(lifecycle=LifecycleOptions.immediate(), use_baseline=False)
-    results = sweep_step(SweepState(), {"temperature": make_batch(series)}, NOW, one_off).verdicts
+    results = step_lifecycle(
+        SweepState(), {"temperature": make_batch(series)}, NOW, one_off
+    ).verdicts
     text = render.table(results)
     lines = text.splitlines()
     assert lines[0].startswith("SOURCE") and len(lines) == 7

@@ -15,7 +15,7 @@ from fleetscan.fleet import (
     Status,
     SweepOptions,
     learn_baseline,
-    run_sweep,
+    score_window,
 )
 from fleetscan.fleet.profile import Level, daily_figures
 from fleetscan.fleet.sweep import FleetResult
@@ -62,7 +62,7 @@ def fleet(
 
 def at(batch: SeriesBatch, now: int, baseline: MetricBaseline) -> dict[str, FleetResult]:
     window = {"temperature": batch.between(now - OPTS.window_ms, now)}
-    results, _ = run_sweep(window, {"temperature": baseline}, now_ms=now, options=OPTS)
+    results, _ = score_window(window, {"temperature": baseline}, now_ms=now, options=OPTS)
     return {r.source_id: r for r in results}
 
 
@@ -78,7 +78,7 @@ def test_a_board_in_the_sun_every_day_is_normal_on_sunny_and_cloudy_days() -> No
     now = MIDNIGHT + 4 * DAY_MS + 12 * HOUR_MS
     base = learn_baseline(history.until(now), now_ms=now, options=one_sigma)
     window = {"temperature": history.between(now - OPTS.window_ms, now)}
-    results, _ = run_sweep(window, {"temperature": base}, now_ms=now, options=one_sigma)
+    results, _ = score_window(window, {"temperature": base}, now_ms=now, options=one_sigma)
     flat = {r.source_id: r for r in results}
     assert flat["b01"].status is Status.DRIFTING  # one usual gap per board cannot hold the sun
 

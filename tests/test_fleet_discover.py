@@ -8,7 +8,7 @@ import doctest
 import numpy as np
 
 import fleetscan.fleet.discover
-from fleetscan.fleet import SeriesBatch, Status, SweepOptions, learn_baseline, run_sweep
+from fleetscan.fleet import SeriesBatch, Status, SweepOptions, learn_baseline, score_window
 from fleetscan.fleet.sweep import FleetResult
 
 START = 1_781_222_400_000  # 2026-06-12 00:00 UTC
@@ -47,7 +47,7 @@ def sweep(batch: SeriesBatch) -> dict[str, FleetResult]:
     now = int(batch.ts_ms.max()) + 1
     base = learn_baseline(batch.until(now - 40 * MIN), now_ms=now - 40 * MIN, options=OPTS)
     window = {"temperature": batch.between(now - OPTS.window_ms, now)}
-    results, _ = run_sweep(window, {"temperature": base}, now_ms=now, options=OPTS)
+    results, _ = score_window(window, {"temperature": base}, now_ms=now, options=OPTS)
     return {r.source_id: r for r in results}
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fleetscan.fleet import MetricBaseline, SeriesBatch, Status, SweepOptions, learn_baseline
-from fleetscan.fleet import run_sweep as sweep
+from fleetscan.fleet import score_window as sweep
 from fleetscan.simulate import Fault, FleetSpec, SimulatedFleet
 from fleetscan.simulate.batches import fleet_batches
 

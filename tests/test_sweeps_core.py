@@ -17,7 +17,7 @@ from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.state import open_state
 from fleetscan.sweeps.plan import HistoryKind, fill_baseline, plan_fetch, split_batch
 from fleetscan.sweeps.replay import History, Summary, replay
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
+from fleetscan.sweeps.step import LifecycleStep, StepOptions, SweepState, plan_sweep, step_lifecycle
 from fleetscan.telemetry import Reading
 
 OPTIONS = StepOptions(
@@ -27,7 +27,7 @@ OPTIONS = StepOptions(
 STORM = (boards()[5:12], START + 7 * HOUR + 20 * MIN, START + 7 * HOUR + 40 * MIN, 3.0)
 
 
-def run(rows: Sequence[Reading], times: Sequence[int] = SWEEP_TIMES) -> list[StepOutcome]:
+def run(rows: Sequence[Reading], times: Sequence[int] = SWEEP_TIMES) -> list[LifecycleStep]:
     history = History.from_readings(rows, ["temperature"], group_by=("site",))
     return list(replay(history, times, OPTIONS))
 
@@ -168,10 +168,10 @@ def test_an_outage_neither_resolves_nor_opens() -> None:
 def test_time_must_move_forward() -> None:
     state = SweepState(last_sweep_ms=START)
     with pytest.raises(ValueError, match="not after the last one"):
-        sweep_step(state, {}, START, OPTIONS)
+        step_lifecycle(state, {}, START, OPTIONS)
 
 
-def _records(outcome: StepOutcome) -> list[str]:
+def _records(outcome: LifecycleStep) -> list[str]:
     return sorted(json.dumps(v.to_record(), sort_keys=True) for v in outcome.verdicts)
 
 
@@ -187,7 +187,7 @@ def test_replay_equals_sweeps_whose_state_goes_through_sqlite(tmp_path: Path) ->
         with open_state(path) as store:
             state = store.load()
             plan = plan_sweep(state, ["temperature"], now, OPTIONS)
-            outcome = sweep_step(state, history.window(plan), now, OPTIONS)
+            outcome = step_lifecycle(state, history.window(plan), now, OPTIONS)
             store.commit(outcome.state, outcome.emissions())
         got.append(_records(outcome))
     assert got == expected

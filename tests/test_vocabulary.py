@@ -8,7 +8,7 @@ from test_fleet_core import NOW, healthy, make_batch
 from fleetscan.fleet import SeriesBatch
 from fleetscan.lifecycle import LifecycleOptions
 from fleetscan.sweeps import render
-from fleetscan.sweeps.step import StepOptions, SweepState, sweep_step
+from fleetscan.sweeps.step import StepOptions, SweepState, step_lifecycle
 
 CRON = StepOptions(lifecycle=LifecycleOptions(consecutive=3), use_baseline=False)
 
@@ -20,7 +20,7 @@ def _window() -> dict[str, SeriesBatch]:
 
 
 def test_the_scorer_flags_and_the_lifecycle_decides_what_alerts() -> None:
-    outcome = sweep_step(SweepState(), _window(), NOW, CRON)
+    outcome = step_lifecycle(SweepState(), _window(), NOW, CRON)
     bad = next(v for v in outcome.verdicts if v.result.source_id == "b05")
     assert bad.result.flagged and bad.result.score > 3.0  # this sweep alone
     assert bad.flagged and not bad.alerting and bad.fleet_z == 0.0  # 1 of 3 flagged sweeps
@@ -41,7 +41,7 @@ def test_the_scorer_flags_and_the_lifecycle_decides_what_alerts() -> None:
 
 def test_an_open_alert_is_rendered_and_posted_with_the_lifecycles_score() -> None:
     one_off = StepOptions(lifecycle=LifecycleOptions.immediate(), use_baseline=False)
-    outcome = sweep_step(SweepState(), _window(), NOW, one_off)
+    outcome = step_lifecycle(SweepState(), _window(), NOW, one_off)
     bad = next(v for v in outcome.verdicts if v.result.source_id == "b05")
     assert bad.alerting and bad.fleet_z == bad.result.score
     assert render.table(outcome.verdicts).splitlines()[1].startswith("b05")  # alerting first

@@ -48,11 +48,11 @@ from fleetscan.sweeps import render
 from fleetscan.sweeps.coverage import sweep_blind_spot
 from fleetscan.sweeps.offline import offline_sweep
 from fleetscan.sweeps.prom import registry, write_prom
-from fleetscan.sweeps.step import StepOptions, StepOutcome
+from fleetscan.sweeps.step import LifecycleStep, StepOptions
 from fleetscan.timeutil import now_ms, parse_timestamp_ms
 
 if TYPE_CHECKING:  # the live path's modules load only when it runs (not for --input)
-    from fleetscan.sweeps.live import LiveReport
+    from fleetscan.sweeps.live import SweepReport
 
 
 class BaselineSource(StrEnum):
@@ -239,7 +239,7 @@ def fleet(
     raise typer.Exit(code)
 
 
-def _refuse_blind(outcome: StepOutcome, metrics: Sequence[str], options: StepOptions) -> None:
+def _refuse_blind(outcome: LifecycleStep, metrics: Sequence[str], options: StepOptions) -> None:
     """Exit 3 with one line on stderr when the sweep could not watch the fleet (see coverage)."""
     why = sweep_blind_spot(outcome, metrics, options)
     if why is not None:
@@ -261,7 +261,7 @@ def _live(
     gateway_url: str,
     api_key: str,
     api_url: str,
-) -> tuple[LiveReport, list[str]]:
+) -> tuple[SweepReport, list[str]]:
     """Fetch, step, post and commit (see `fleetscan.sweeps.live`), and what failed after the
     commit. Trouble before it exits 3 and leaves the state untouched: `--prom-file` and
     `--outbox` are checked writable first, so a sweep never commits transitions it cannot report."""
@@ -328,7 +328,7 @@ def _pushed_down(
     metrics: Sequence[str],
     at_ms: int | None,
     options: StepOptions,
-) -> StepOutcome:
+) -> LifecycleStep:
     """A one-off sweep reduced inside ClickHouse (see `fleetscan.clickhouse`)."""
     from fleetscan.clickhouse import Connection, Target, clickhouse_sweep
 
@@ -340,7 +340,7 @@ def _pushed_down(
         )  # fmt: skip
 
 
-def _charts(report: LiveReport, options: StepOptions) -> None:
+def _charts(report: SweepReport, options: StepOptions) -> None:
     """`-v`: a one-line chart of each alerting board's gap over the window (`fleetscan.sparkline`)."""
     from fleetscan.sparkline import gap_lines
 
@@ -354,7 +354,7 @@ def _charts(report: LiveReport, options: StepOptions) -> None:
         typer.echo(line)
 
 
-def _show(outcome: StepOutcome, output: OutputFormat, *, verbose: bool, one_off: bool) -> None:
+def _show(outcome: LifecycleStep, output: OutputFormat, *, verbose: bool, one_off: bool) -> None:
     ordered = render.ordered(outcome.verdicts)
     if output is OutputFormat.jsonl:
         for v in ordered:

@@ -1,6 +1,6 @@
 """`fleetscan replay`: run the cron sweep over stored history, as if cron had run every N minutes.
 
-Exactly the logic of `fleetscan fleet` with state (the same `sweep_step`: baselines learned
+Exactly the logic of `fleetscan fleet` with state (the same `step_lifecycle`: baselines learned
 once and folded forward, guards, recovery, cooldown, storms), over rows from a file (`--input`)
 or pulled from Plexus (`--from/--to` without `--input`), with the state kept in memory and
 nothing posted. It answers "what would cron have told me last week with these settings?".
@@ -40,7 +40,7 @@ from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.coverage import ReplayCoverage, sweep_blind_spot
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
-from fleetscan.sweeps.step import StepOptions, StepOutcome
+from fleetscan.sweeps.step import LifecycleStep, StepOptions
 from fleetscan.timeutil import iso_z, now_ms
 
 MAX_SWEEPS = 200_000  # ~2 years at 5 minutes; a longer grid is a mistake (or a bad timestamp)
@@ -208,7 +208,7 @@ def _pushed_down(
 
 
 def _count(
-    outcome: StepOutcome,
+    outcome: LifecycleStep,
     summary: Summary,
     coverage: ReplayCoverage,
     metrics: Sequence[str],

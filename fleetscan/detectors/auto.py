@@ -51,7 +51,7 @@ from fleetscan.detectors.daily import DailyRange
 from fleetscan.detectors.drift import DriftCheck
 from fleetscan.detectors.dropout import DropoutDetector
 from fleetscan.detectors.events import AlertEvents, Step
-from fleetscan.detectors.options import DetectorOptions, describe_ms
+from fleetscan.detectors.options import DetectorOptions
 from fleetscan.detectors.plausibility import PlausibilityDetector
 from fleetscan.detectors.robust import RobustDetector
 from fleetscan.detectors.stuck import StuckDetector
@@ -60,6 +60,7 @@ from fleetscan.detectors.twoscale import (
     SLOW_WHILE_ANOMALOUS,
     TwoScaleDetector,
 )
+from fleetscan.timeutil import human_duration
 
 RELEARN_MIN_READINGS = 12  # a new normal is never accepted on fewer readings than this
 RECENT_CAP = 64  # readings kept since an alert opened, to restart the window from
@@ -197,7 +198,7 @@ class AutoDetector:
         level = self.level.accept()
         self.outlier.restart(self._recent)
         self._recent.clear()
-        held = describe_ms(ts_ms - self.events.opened_ts)
+        held = human_duration(ts_ms - self.events.opened_ts)
         self.events.resolve()
         self._story = None
         reason = f"new level {level:.2f}{self.unit} accepted after {held}"

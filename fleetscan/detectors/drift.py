@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from fleetscan.detectors._stream import check_score
 from fleetscan.detectors.base import Score
-from fleetscan.detectors.options import describe_ms
+from fleetscan.timeutil import human_duration
 
 LEAVE_SIGMAS = 2.0  # an excursion starts when |z| exceeds this (twoscale's own gate)
 RETURN_SIGMAS = 1.0  # and ends when |z| is back within this, or on the other side
@@ -78,7 +78,7 @@ class DriftCheck:
         side = "above" if self.side > 0 else "below"
         reason = (
             f"the level has been more than {LEAVE_SIGMAS:g}σ {side} its baseline for "
-            f"{describe_ms(away)} (now {abs(z):.1f}σ; this stream's limit {describe_ms(limit)})"
+            f"{human_duration(away)} (now {abs(z):.1f}σ; this stream's limit {human_duration(limit)})"
         )
         return Score(z, score, True, "drift", reason)
 

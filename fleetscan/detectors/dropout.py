@@ -18,7 +18,8 @@ import math
 
 from fleetscan.detectors._stream import Cadence, check_score
 from fleetscan.detectors.base import Score
-from fleetscan.detectors.options import DetectorOptions, describe_ms
+from fleetscan.detectors.options import DetectorOptions
+from fleetscan.timeutil import human_duration
 
 CADENCE_FACTOR = 5.0
 LONGEST_FACTOR = 1.5
@@ -66,7 +67,7 @@ class DropoutDetector:
         score = check_score(self.threshold, silence / limit)
         cadence = self.cadence.cadence_ms or 0.0
         reason = (
-            f"no reading for {describe_ms(silence)}; this stream reports every "
-            f"{describe_ms(cadence)} (limit {describe_ms(limit)})"
+            f"no reading for {human_duration(silence)}; this stream reports every "
+            f"{human_duration(cadence)} (limit {human_duration(limit)})"
         )
         return Score(score, score, True, "dropout", reason)

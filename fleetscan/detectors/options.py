@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from fleetscan.errors import InputError
 from fleetscan.sensors import MetricProfile, profile_for
-from fleetscan.timeutil import parse_duration_ms
+from fleetscan.timeutil import human_duration, parse_duration_ms
 
 DEFAULT_RELEARN = "1h"
 _SAMPLES = re.compile(r"^\s*(\d+)\s*(?:samples?)?\s*$")
@@ -32,27 +32,15 @@ class Window:
     span_ms: int | None = None
 
     def describe(self) -> str:
-        """`'15 samples'` or `'10m'`-style text for reasons.
+        """`'15 samples'` or a `timeutil.human_duration` (`'10m'`) for reasons.
 
         >>> parse_window("15").describe(), parse_window("90s").describe()
-        ('15 samples', '1.5m')
+        ('15 samples', '90s')
         """
         if self.samples is not None:
             return f"{self.samples} samples"
         assert self.span_ms is not None
-        return describe_ms(self.span_ms)
-
-
-def describe_ms(ms: float) -> str:
-    """A short human duration.
-
-    >>> describe_ms(45_000), describe_ms(600_000), describe_ms(6 * 3_600_000), describe_ms(7 * 86_400_000)
-    ('45s', '10m', '6h', '7d')
-    """
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms >= size:
-            return f"{ms / size:.3g}{unit}"
-    return f"{ms:.0f}ms"
+        return human_duration(self.span_ms)
 
 
 def parse_window(text: str | Window) -> Window:

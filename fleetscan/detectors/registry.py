@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from fleetscan.detectors.auto import AutoDetector
 from fleetscan.detectors.base import Detector
 from fleetscan.detectors.dropout import DropoutDetector
@@ -12,7 +14,6 @@ from fleetscan.detectors.stuck import StuckDetector
 from fleetscan.detectors.tutorial import TutorialDetector
 from fleetscan.detectors.twoscale import TwoScaleDetector
 
-METHODS = ("auto", "tutorial", "robust", "twoscale", "stuck", "dropout", "plausibility")
 TUTORIAL_WINDOW = 15
 
 
@@ -36,6 +37,24 @@ def tutorial_window(options: DetectorOptions) -> int:
     return max(1, round(window.span_ms / (options.cadence_s * 1000)))
 
 
+def _tutorial(options: DetectorOptions) -> Detector:
+    """The tutorial's z-score takes a sample count and a threshold, not the whole options."""
+    return TutorialDetector(window=tutorial_window(options), threshold=options.threshold)
+
+
+# Each method's name and how to build it from the options; the order is the one `--help` lists.
+DETECTORS: Mapping[str, Callable[[DetectorOptions], Detector]] = {
+    "auto": AutoDetector,
+    "tutorial": _tutorial,
+    "robust": RobustDetector,
+    "twoscale": TwoScaleDetector,
+    "stuck": StuckDetector,
+    "dropout": DropoutDetector,
+    "plausibility": PlausibilityDetector,
+}
+METHODS = tuple(DETECTORS)
+
+
 def make_detector(method: str, options: DetectorOptions) -> Detector:
     """A fresh detector for one stream.
 
@@ -46,18 +65,7 @@ def make_detector(method: str, options: DetectorOptions) -> Detector:
     ...
     ValueError: unknown method 'zscore': choose one of auto, tutorial, robust, twoscale, stuck, dropout, plausibility
     """
-    if method == "tutorial":
-        return TutorialDetector(window=tutorial_window(options), threshold=options.threshold)
-    if method == "auto":
-        return AutoDetector(options)
-    if method == "robust":
-        return RobustDetector(options)
-    if method == "twoscale":
-        return TwoScaleDetector(options)
-    if method == "stuck":
-        return StuckDetector(options)
-    if method == "dropout":
-        return DropoutDetector(options)
-    if method == "plausibility":
-        return PlausibilityDetector(options)
-    raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    build = DETECTORS.get(method)
+    if build is None:
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    return build(options)

@@ -26,7 +26,8 @@ import math
 
 from fleetscan.detectors._stream import Cadence, check_score
 from fleetscan.detectors.base import Score
-from fleetscan.detectors.options import DetectorOptions, describe_ms
+from fleetscan.detectors.options import DetectorOptions
+from fleetscan.timeutil import human_duration
 
 RUNS_NEEDED = 20
 MIN_LIMIT = 10
@@ -92,7 +93,7 @@ class StuckDetector:
             return Score(0.0, 0.0, False)
         self._reported = True
         score = check_score(self.threshold, self._run / limit)
-        held = describe_ms(max(ts_ms - self._run_start_ts, 0))
+        held = human_duration(max(ts_ms - self._run_start_ts, 0))
         reason = (
             f"{self._ref:.2f}{self.unit} unchanged for {self._run} readings ({held}); "
             f"this sensor normally repeats a value at most {self._longest} times "

@@ -38,8 +38,8 @@ from fleetscan.detectors._stream import (
     SampleWindow,
 )
 from fleetscan.detectors.base import Score
-from fleetscan.detectors.options import DetectorOptions, describe_ms
-from fleetscan.timeutil import DAY_MS
+from fleetscan.detectors.options import DetectorOptions
+from fleetscan.timeutil import DAY_MS, human_duration
 
 DEFAULT_WINDOW = "30s"
 DEFAULT_BASELINE = "1d"
@@ -176,7 +176,7 @@ class TwoScaleDetector:
         side = "above" if z > 0 else "below"
         return (
             f"level {level:.2f}{self.unit} (median of the last {self.level_spec.describe()}) is "
-            f"{abs(z):.1f}σ {side} the {describe_ms(self.baseline_ms)} baseline "
+            f"{abs(z):.1f}σ {side} the {human_duration(self.baseline_ms)} baseline "
             f"{self.baseline.mean:.2f} (σ {sigma:.3g})"
         )
 

@@ -10,7 +10,7 @@ Data flow (one module per arrow):
 - `baseline`: each source's usual offset from its cohort, per hourly bucket, as a value.
 - `score`: leave-one-out medians and scales per cohort, z, and the stuck/noisy/stale/invalid checks.
 - `status`: the status vocabulary and the `fleet_z` mapping.
-- `sweep`: `run_sweep(window, baseline, now_ms=, options=) -> (results, baseline)`.
+- `sweep`: `score_window(window, baseline, now_ms=, options=) -> (results, baseline)`.
 - `emit`: the points a series posts (`<metric>.fleet_z`, `<metric>.fleet_dev`), as values.
 
 All of it is NumPy and the standard library only: no clock, network, disk or environment (the
@@ -25,7 +25,7 @@ from fleetscan.fleet.emit import fleet_points
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.reduce import WindowAggregates, reduce_window
 from fleetscan.fleet.status import ALERTING, Status
-from fleetscan.fleet.sweep import FleetResult, SweepOutcome, run_sweep
+from fleetscan.fleet.sweep import FleetResult, WindowScores, score_window
 
 __all__ = [
     "ALERTING",
@@ -36,12 +36,12 @@ __all__ = [
     "SeriesBatch",
     "Status",
     "SweepOptions",
-    "SweepOutcome",
+    "WindowScores",
     "WindowAggregates",
     "cohort_label",
     "fleet_points",
     "fold_window",
     "learn_baseline",
     "reduce_window",
-    "run_sweep",
+    "score_window",
 ]

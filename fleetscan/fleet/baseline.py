@@ -8,7 +8,7 @@ leave-one-out median of its cohort. A window is judged against the same hour of 
 pooled over neighbouring hours), falling back visibly to all-hours figures (the median over
 completed buckets and 1.4826 × their MAD) where an hour has too little history.
 
-Baselines are plain values, never hidden state: `run_sweep` takes one in and hands a new one back.
+Baselines are plain values, never hidden state: `score_window` takes one in and hands a new one back.
 They come from history (`learn_baseline` over raw readings, e.g. `--baseline 7d` from the API or an
 input file, or `learn_from_buckets` over per-bucket reductions a store computed) or from previous sweeps (`fold_window`, which averages each sweep's window offset into
 the current bucket). `to_dict`/`from_dict` give a JSON-able form for durable sweep state.

@@ -1,4 +1,4 @@
-"""One fleet sweep: `run_sweep(window, baseline, now_ms=, options=) -> (results, baseline)`.
+"""One fleet sweep: `score_window(window, baseline, now_ms=, options=) -> (results, baseline)`.
 
 The sweep is a pure function. For every metric it reduces raw readings to one row per source (or
 takes rows the telemetry store already reduced), adds the sources only the baseline knows (so a
@@ -90,20 +90,20 @@ class FleetResult:
         }
 
 
-class SweepOutcome(NamedTuple):
-    """What `run_sweep` returns: unpack as `results, baseline = run_sweep(...)`."""
+class WindowScores(NamedTuple):
+    """What `score_window` returns: unpack as `results, baseline = score_window(...)`."""
 
     results: tuple[FleetResult, ...]
     baseline: dict[str, MetricBaseline]
 
 
-def run_sweep(
+def score_window(
     window: Mapping[str, SeriesBatch | WindowAggregates],
     baseline: Baseline,
     *,
     now_ms: int,
     options: SweepOptions,
-) -> SweepOutcome:
+) -> WindowScores:
     """Score every source of every metric in `window` as of `now_ms`; return the new baseline.
 
     `window` maps metric names to raw readings (`SeriesBatch`, reduced here over
@@ -152,7 +152,7 @@ def run_sweep(
             options=options,
             silence_ms=_silences(agg, view.last_ts, now_ms=now_ms, options=options),
         )
-    return SweepOutcome(tuple(results), new_baseline)
+    return WindowScores(tuple(results), new_baseline)
 
 
 def _with_known_sources(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from fleetscan.fleet.status import Status
 from fleetscan.fleet.sweep import FleetResult
-from fleetscan.sweeps.step import StepOptions, StepOutcome
+from fleetscan.sweeps.step import LifecycleStep, StepOptions
 
 BLIND_SHARE = 0.5  # more than this share of series not compared: the sweep watched nothing
 NOT_COMPARED = (Status.INSUFFICIENT_PEERS, Status.NO_DATA)
@@ -62,7 +62,7 @@ def blind_spot(
 
 
 def sweep_blind_spot(
-    outcome: StepOutcome, metrics: Sequence[str], options: StepOptions
+    outcome: LifecycleStep, metrics: Sequence[str], options: StepOptions
 ) -> str | None:
     """`blind_spot` of one swept outcome, with the options it was swept with."""
     return blind_spot(

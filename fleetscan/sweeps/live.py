@@ -5,7 +5,7 @@ The order is what makes a sweep safe to kill and to repeat:
 1. load the state and its outbox (under the state lock, held by the caller);
 2. fetch the rows `plan.plan_fetch` asks for: the window, plus history only on the first sweep
    or after missed ones. If Plexus fails here nothing has been written: the state is unchanged;
-3. `sweep_step` (pure), then the firmware's `sensor.ok` (one more fetch over the window: a board
+3. `step_lifecycle` (pure), then the firmware's `sensor.ok` (one more fetch over the window: a board
    that reports its sensor missing is not "stale", `fleetscan.health`), the config file's
    thresholds and the active silences (`fleetscan.overrides`, `fleetscan.silences`, pure);
 4. post the alert events not delivered by earlier sweeps, then this sweep's (`fleetscan.events`:
@@ -45,7 +45,7 @@ from fleetscan.state import Store, cap_outbox, open_state, outbox_merge
 from fleetscan.sweeps.plan import FetchPlan, HistoryKind
 from fleetscan.sweeps.replay import History
 from fleetscan.sweeps.rollups import rollup_baseline
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
+from fleetscan.sweeps.step import LifecycleStep, StepOptions, SweepState, plan_sweep, step_lifecycle
 from fleetscan.telemetry import ParsedRows
 from fleetscan.timeutil import iso_z
 
@@ -53,10 +53,10 @@ MIN_VANISHED = 2  # known sources that must all vanish at once to doubt an empty
 
 
 @dataclass(frozen=True)
-class LiveReport:
+class SweepReport:
     """What one live sweep did, beyond its outcome."""
 
-    outcome: StepOutcome
+    outcome: LifecycleStep
     posted: int = 0  # points the gateway accepted
     from_outbox: int = 0  # of the points sent, how many were pending from earlier sweeps
     rejected: int = 0  # points the gateway refused as invalid (dropped)
@@ -114,7 +114,7 @@ def run_live_sweep(
     lock_wait_s: float,
     outbox_file: Path | None,
     dry_run: bool,
-) -> tuple[LiveReport, str]:
+) -> tuple[SweepReport, str]:
     """`fleetscan fleet`'s live sweep with its edges opened and closed: the read clients (the
     rollups' on `api_url`), the emitter, and the state under its lock (`state_path`) or, for a
     one-off sweep, the `outbox_file`. Returns the report and, when the outbox file could not be
@@ -168,7 +168,7 @@ def live_sweep(
     pending: Sequence[Point] = (),
     adjustments: Adjustments = NO_ADJUSTMENTS,
     api_client: PlexusClient | None = None,
-) -> LiveReport:
+) -> SweepReport:
     """One sweep at `now_ms`. With a `store`, its state and outbox are used and committed;
     without one the state starts empty and `pending` are the points to send first. With
     `options.baseline_rollups`, baselines to learn come from `api_client`'s /v1/fleet/metrics.
@@ -202,7 +202,7 @@ def live_sweep(
             api_client, metric, now_ms=now_ms, options=options.sweep,
             cohorts=dict(zip(batch.source_ids, batch.cohorts, strict=True)),
         )  # fmt: skip
-    outcome = sweep_step(state, window, now_ms, options, learned=learned)
+    outcome = step_lifecycle(state, window, now_ms, options, learned=learned)
     health = client.fetch(
         metrics=[SENSOR_OK], sources=None, from_ms=plan.window_from_ms, to_ms=upper_ms
     )
@@ -210,7 +210,7 @@ def live_sweep(
     stored_silences = silence_store.stored(store.connection) if store is not None else []
     outcome = adjustments.apply(state, outcome, options, stored_silences)
     if emitter.dry_run:
-        return LiveReport(
+        return SweepReport(
             outcome, skipped=skipped, dry_run=True, duration_s=_since(started), window=window
         )
     earlier_events = store.pending_events() if store is not None else []
@@ -232,7 +232,7 @@ def live_sweep(
     kept, dropped = cap_outbox(undelivered)
     if store is not None:
         store.commit(outcome.state, kept, events=kept_events)
-    return LiveReport(
+    return SweepReport(
         outcome,
         posted=delivered,
         from_outbox=len(pending),

@@ -1,4 +1,4 @@
-"""A one-off sweep over a file (`fleet --input FILE`): the rows read once, one `sweep_step` from
+"""A one-off sweep over a file (`fleet --input FILE`): the rows read once, one `step_lifecycle` from
 an empty state, nothing posted.
 
 As of `at_ms` only the rows up to it count. Without it the sweep runs as of the newest reading
@@ -16,14 +16,14 @@ from pathlib import Path
 from fleetscan.columns import batches
 from fleetscan.decode import read_columns
 from fleetscan.errors import InputError
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, sweep_step
+from fleetscan.sweeps.step import LifecycleStep, StepOptions, SweepState, step_lifecycle
 
 
 @dataclass(frozen=True)
 class OfflineSweep:
     """The outcome, and a note on the rows that could not be read ("" if none)."""
 
-    outcome: StepOutcome
+    outcome: LifecycleStep
     skipped: str = ""
 
 
@@ -50,4 +50,4 @@ def offline_sweep(
     if rows.skipped:
         unknown = " (their times are unknown, so --at does not count them)" if at_ms else ""
         skipped = rows.skipped_summary() + unknown
-    return OfflineSweep(sweep_step(SweepState(), found, sweep_at, options), skipped)
+    return OfflineSweep(step_lifecycle(SweepState(), found, sweep_at, options), skipped)

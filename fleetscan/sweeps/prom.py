@@ -35,13 +35,13 @@ from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from fleetscan.errors import FleetscanError
 from fleetscan.events import STATUS_SUFFIX, status_points
 from fleetscan.fleet.status import Status
-from fleetscan.sweeps.step import Severity, StepOutcome
+from fleetscan.sweeps.step import LifecycleStep, Severity
 
 _SERIES = ("source_id", "metric")
 
 
 def registry(
-    outcome: StepOutcome, *, duration_s: float, outbox_points: int, exit_code: int
+    outcome: LifecycleStep, *, duration_s: float, outbox_points: int, exit_code: int
 ) -> CollectorRegistry:
     """The metrics of one sweep, in a registry of their own (never the process's global one)."""
     reg = CollectorRegistry(auto_describe=False)

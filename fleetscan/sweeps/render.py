@@ -15,11 +15,11 @@ from fleetscan.boards import board_findings
 from fleetscan.fleet.status import Status
 from fleetscan.silences import SILENCED
 from fleetscan.sweeps.replay import Summary
-from fleetscan.sweeps.step import SeriesVerdict, Severity, StepOutcome
+from fleetscan.sweeps.step import LifecycleStep, SeriesVerdict, Severity
 from fleetscan.timeutil import human_duration, iso_z
 
 if TYPE_CHECKING:  # only its type: a live sweep's modules load only when one runs
-    from fleetscan.sweeps.live import LiveReport
+    from fleetscan.sweeps.live import SweepReport
 
 COLUMNS = (
     "SOURCE",
@@ -109,7 +109,7 @@ def _alert(v: SeriesVerdict) -> str:
     return f"fleet_z {v.fleet_z:.1f} ({v.severity.name.lower()})"
 
 
-def event_lines(outcome: StepOutcome) -> list[str]:
+def event_lines(outcome: LifecycleStep) -> list[str]:
     """One line per change: alerts opened and resolved, storms begun and over."""
     rows: list[list[str]] = []
     for v in outcome.events():
@@ -145,7 +145,7 @@ def event_lines(outcome: StepOutcome) -> list[str]:
     return align(rows)
 
 
-def open_lines(outcome: StepOutcome) -> list[str]:
+def open_lines(outcome: LifecycleStep) -> list[str]:
     """One line per open alert and ongoing storm (for `--verbose`)."""
     rows: list[list[str]] = []
     for v in sorted(outcome.verdicts, key=lambda v: (-v.severity, -v.fleet_z, v.result.source_id)):
@@ -176,7 +176,7 @@ def open_lines(outcome: StepOutcome) -> list[str]:
     return align(rows)
 
 
-def status_line(outcome: StepOutcome) -> str:
+def status_line(outcome: LifecycleStep) -> str:
     """`2 alerts open (1 critical), 1 storm` or `no alert open`."""
     open_alerts = [v for v in outcome.verdicts if v.alerting]
     critical = sum(v.severity is Severity.CRITICAL for v in open_alerts)
@@ -195,7 +195,7 @@ def status_line(outcome: StepOutcome) -> str:
     return ", ".join(parts)
 
 
-def table_notes(outcome: StepOutcome, *, one_off: bool) -> list[str]:
+def table_notes(outcome: LifecycleStep, *, one_off: bool) -> list[str]:
     """The stderr lines under a sweep's table: silenced series, whole-board findings, the summary
     (with the open alerts and storms, for cron sweeps), a shared silence, and for one-off sweeps
     the storms."""
@@ -214,14 +214,14 @@ def table_notes(outcome: StepOutcome, *, one_off: bool) -> list[str]:
     return lines
 
 
-def quiet_notes(outcome: StepOutcome, *, changed: bool) -> list[str]:
+def quiet_notes(outcome: LifecycleStep, *, changed: bool) -> list[str]:
     """The stderr lines of a quiet cron sweep: boards whose alerts opened now as one finding, and
     (when something `changed`) the open alerts and storms."""
     lines = [board.line for board in board_findings(outcome) if board.opened_now]
     return lines + [status_line(outcome)] if changed else lines
 
 
-def silenced_lines(outcome: StepOutcome) -> list[str]:
+def silenced_lines(outcome: LifecycleStep) -> list[str]:
     """One line per silenced series of this sweep (they are scored and shown, not paged)."""
     return [
         f"silenced {v.result.source_id} {v.result.metric} ({v.result.status}): "
@@ -287,7 +287,7 @@ def _span(start_ms: int, end_ms: int | None, last_ms: int, ongoing: str) -> tupl
 
 
 def delivery_lines(
-    report: LiveReport, *, verbose: bool, outbox: Path | None, no_state: bool
+    report: SweepReport, *, verbose: bool, outbox: Path | None, no_state: bool
 ) -> list[str]:
     """What a live sweep's delivery did, for stderr: a dry run, events or points not posted (and
     where they are kept), the outbox cut; with `verbose`, what was posted."""

@@ -3,7 +3,7 @@
 The history is turned into arrays once (`History`: per metric, rows sorted by time). Each
 simulated sweep asks `plan.plan_fetch` what a live sweep would fetch at that moment, takes exactly
 those rows with `searchsorted` (no copy of the whole history per step), and runs the same
-`sweep_step` a live sweep runs, keeping the state in memory. Nothing is posted. `Summary` collects
+`step_lifecycle` a live sweep runs, keeping the state in memory. Nothing is posted. `Summary` collects
 which series would have alerted, when and for how long, and the storms.
 """
 
@@ -18,7 +18,7 @@ from fleetscan.fleet.batch import SeriesBatch, cohort_label
 from fleetscan.fleet.robust import Floats, Ints
 from fleetscan.health import SensorReport, apply_health
 from fleetscan.sweeps.plan import FetchPlan
-from fleetscan.sweeps.step import StepOptions, StepOutcome, SweepState, plan_sweep, sweep_step
+from fleetscan.sweeps.step import LifecycleStep, StepOptions, SweepState, plan_sweep, step_lifecycle
 from fleetscan.telemetry import Reading
 
 
@@ -197,10 +197,10 @@ def replay(
     times: Iterable[int],
     options: StepOptions,
     state: SweepState | None = None,
-    adjust: Callable[[SweepState, StepOutcome], StepOutcome] | None = None,
+    adjust: Callable[[SweepState, LifecycleStep], LifecycleStep] | None = None,
     health: MetricHistory | None = None,
-) -> Iterator[StepOutcome]:
-    """One `StepOutcome` per sweep time, exactly as live sweeps at those times would give.
+) -> Iterator[LifecycleStep]:
+    """One `LifecycleStep` per sweep time, exactly as live sweeps at those times would give.
 
     `health` are the firmware's `sensor.ok` rows: applied like a live sweep does
     (`fleetscan.health`, the newest report in each sweep's window). `adjust(previous state,
@@ -210,7 +210,7 @@ def replay(
     metrics = list(history.metrics)
     for now_ms in times:
         plan = plan_sweep(current, metrics, now_ms, options)
-        outcome = sweep_step(current, history.window(plan), now_ms, options)
+        outcome = step_lifecycle(current, history.window(plan), now_ms, options)
         if health is not None:
             outcome = apply_health(outcome, health.latest_reports(plan.window_from_ms, now_ms))
         if adjust is not None:
@@ -262,7 +262,7 @@ class Summary:
     _open: dict[tuple[str, str], Episode] = field(default_factory=dict)
     _storms: dict[tuple[str, str | None], StormEpisode] = field(default_factory=dict)
 
-    def add(self, outcome: StepOutcome) -> None:
+    def add(self, outcome: LifecycleStep) -> None:
         self.sweeps += 1
         if self.first_ms is None:
             self.first_ms = outcome.now_ms

@@ -1,4 +1,4 @@
-"""One sweep of a cron series, as a pure function: `sweep_step(state, window, now_ms, options)`.
+"""One sweep of a cron series, as a pure function: `step_lifecycle(state, window, now_ms, options)`.
 
 Both `fleetscan fleet` (state in SQLite, rows from Plexus) and `fleetscan replay` (state in
 memory, rows from stored history) call this one function, so a replay gives exactly what the
@@ -6,7 +6,7 @@ live sweeps gave. It:
 
 1. brings each metric's baseline up to date: learned from the history rows on the first sweep,
    filled in where sweeps were missed, else the stored one (see `plan`);
-2. scores the window (`fleet.run_sweep`), which also folds the window into the baseline;
+2. scores the window (`fleet.score_window`), which also folds the window into the baseline;
 3. finds storms (a large share of the fleet or a cohort flagged at once): their series open no
    alert (an open one is held, a streak restarts), so one finding replaces N alerts; and cohort
    events (boards found to move together, no tags, that left the fleet together: each is normal
@@ -39,7 +39,7 @@ from fleetscan.fleet.emit import series_points
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.reduce import WindowAggregates
 from fleetscan.fleet.status import Status
-from fleetscan.fleet.sweep import FleetResult, run_sweep
+from fleetscan.fleet.sweep import FleetResult, score_window
 from fleetscan.lifecycle import LifecycleOptions, SeriesState, Storm, Transition, step, storms
 from fleetscan.points import Point
 from fleetscan.sensors import profile_for
@@ -181,8 +181,8 @@ class StormFinding:
 
 
 @dataclass(frozen=True)
-class StepOutcome:
-    """What `sweep_step` returns: verdicts, storms, the new state; `emissions()` the points."""
+class LifecycleStep:
+    """What `step_lifecycle` returns: verdicts, storms, the new state; `emissions()` the points."""
 
     now_ms: int
     verdicts: tuple[SeriesVerdict, ...]
@@ -222,13 +222,13 @@ def plan_sweep(
     )
 
 
-def sweep_step(
+def step_lifecycle(
     state: SweepState,
     window: Mapping[str, SeriesBatch],
     now_ms: int,
     options: StepOptions,
     learned: Mapping[str, MetricBaseline] | None = None,
-) -> StepOutcome:
+) -> LifecycleStep:
     """Run one sweep at `now_ms` over `window` (the rows `plan.plan_fetch` asked for, by metric).
 
     `learned` are baselines learnt elsewhere (from rollups: `sweeps.rollups`) for the metrics
@@ -272,9 +272,9 @@ def reduced_step(
     baselines: Mapping[str, MetricBaseline],
     now_ms: int,
     options: StepOptions,
-) -> StepOutcome:
-    """`sweep_step` over windows already reduced and baselines already learnt elsewhere (inside
-    ClickHouse: `fleetscan.clickhouse`); with an empty state, the same outcome as `sweep_step`
+) -> LifecycleStep:
+    """`step_lifecycle` over windows already reduced and baselines already learnt elsewhere (inside
+    ClickHouse: `fleetscan.clickhouse`); with an empty state, the same outcome as `step_lifecycle`
     over the rows those reductions were made from."""
     return _scored(state, window, baselines, now_ms, options)
 
@@ -285,9 +285,9 @@ def _scored(
     baselines: Mapping[str, MetricBaseline],
     now_ms: int,
     options: StepOptions,
-) -> StepOutcome:
+) -> LifecycleStep:
     opts = options.sweep
-    results, folded = run_sweep(window, baselines, now_ms=now_ms, options=opts)
+    results, folded = score_window(window, baselines, now_ms=now_ms, options=opts)
     found = storms(((r.cohort, r.metric, r.flagged) for r in results), options.lifecycle)
     found += cohort_events(results, found)
     verdicts, series, last_seen = _lifecycle(state, results, found, window, now_ms, options)
@@ -302,7 +302,7 @@ def _scored(
         last_seen=last_seen,
         storms=_storm_state(state.storms, found, window, now_ms),
     )
-    return StepOutcome(
+    return LifecycleStep(
         now_ms, verdicts, _storm_findings(state.storms, found, window, now_ms), new_state
     )
 
