@@ -42,7 +42,7 @@ from fleetscan.detectors.drift import MIN_LIMIT_MS as DRIFT_MIN_MS
 from fleetscan.detectors.dropout import CADENCE_FACTOR, LONGEST_FACTOR
 from fleetscan.detectors.dropout import MIN_LIMIT_MS as DROPOUT_MIN_MS
 from fleetscan.detectors.events import HOLD_FRACTION, RECOVERY_FACTOR
-from fleetscan.detectors.options import DetectorOptions, describe_ms
+from fleetscan.detectors.options import DetectorOptions
 from fleetscan.detectors.plausibility import IMPLAUSIBLE_RATIO
 from fleetscan.detectors.robust import CAP, MIN_POINTS, MIN_SCORED, SPREAD_REFRESH
 from fleetscan.detectors.robust import DEFAULT_WINDOW as OUTLIER_WINDOW
@@ -59,7 +59,7 @@ from fleetscan.detectors.twoscale import (
 from fleetscan.detectors.twoscale import DEFAULT_WINDOW as LEVEL_WINDOW
 from fleetscan.fleet.robust import MAD_TO_SIGMA
 from fleetscan.sensors import GENERIC, implausible_reason
-from fleetscan.timeutil import DAY_MS
+from fleetscan.timeutil import DAY_MS, human_duration
 
 CHECKS = ("", "plausibility", "stuck", "level", "outlier", "drift", "dropout", "relearn")
 NONE, PLAUSIBILITY, STUCK, LEVEL, OUTLIER, DRIFT, DROPOUT, RELEARN = range(len(CHECKS))
@@ -409,7 +409,7 @@ class AutoBatch(Rows):
             self.st_reported[row] = True
             n, lim = int(run[k]), int(limit[k])
             score[k] = check_score(self.threshold, n / lim)
-            held = describe_ms(max(int(ts[k]) - int(self.st_start[row]), 0))
+            held = human_duration(max(int(ts[k]) - int(self.st_start[row]), 0))
             reasons[k] = (
                 f"{float(self.st_ref[row]):.2f}{self.unit} unchanged for {n} readings ({held}); "
                 f"this sensor normally repeats a value at most {int(longest[k])} times "
@@ -502,7 +502,7 @@ class AutoBatch(Rows):
             side = "above" if self.d_side[r[j]] > 0 else "below"
             reasons[int(k[j])] = (
                 f"the level has been more than {LEAVE_SIGMAS:g}σ {side} its baseline for "
-                f"{describe_ms(a)} (now {abs(zj):.1f}σ; this stream's limit {describe_ms(lim)})"
+                f"{human_duration(a)} (now {abs(zj):.1f}σ; this stream's limit {human_duration(lim)})"
             )
         return score, reasons
 
@@ -540,7 +540,7 @@ class AutoBatch(Rows):
                     text = (
                         f"level {level:.2f}{self.unit} (median of the last "
                         f"{self.level_spec.describe()}) is {abs(zk):.1f}σ {side} the "
-                        f"{describe_ms(self.baseline_ms)} baseline {float(self.b_mean[row]):.2f} "
+                        f"{human_duration(self.baseline_ms)} baseline {float(self.b_mean[row]):.2f} "
                         f"(σ {float(sigma[j]):.3g})"
                     )
                 else:
@@ -701,7 +701,7 @@ class AutoBatch(Rows):
         for slot in recent:
             self.window.add(one, self.rec_ts[one, slot], self.rec_v[one, slot])
         self.rec_n[row] = self.rec_head[row] = 0
-        held = describe_ms(ts_ms - int(self.e_opened[row]))
+        held = human_duration(ts_ms - int(self.e_opened[row]))
         self.e_open[row], self.e_calm[row], self.story[row] = False, 0, NONE
         return f"new level {level:.2f}{self.unit} accepted after {held}"
 
@@ -724,9 +724,9 @@ class AutoBatch(Rows):
             out.z[j] = check_score(self.threshold, silence / lim)
             every = cadence[k[j]]
             texts[j] = (
-                f"no reading for {describe_ms(silence)}; this stream reports every "
-                f"{describe_ms(0.0 if math.isnan(every) else float(every))} "
-                f"(limit {describe_ms(lim)})"
+                f"no reading for {human_duration(silence)}; this stream reports every "
+                f"{human_duration(0.0 if math.isnan(every) else float(every))} "
+                f"(limit {human_duration(lim)})"
             )
         is_open, event, evidence = self._events(rows, np.full(len(rows), now_ms), out.z)
         self.story[rows[event == OPENED]] = DROPOUT
