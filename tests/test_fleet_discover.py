@@ -79,3 +79,24 @@ def sweep_without_discovery(batch: SeriesBatch) -> dict[str, FleetResult]:
 
 def test_doctests() -> None:
     assert doctest.testmod(fleetscan.fleet.discover).failed == 0
+
+
+def test_a_board_in_the_sun_is_still_linked_to_its_room() -> None:
+    """A room whose HVAC moves it by 1 °C a few times a week, one of its boards by a window (sun
+    08:00 to 12:00, up to 8 °C on clear days, nothing on dull ones): that board's own swings
+    must not hide the room it moves with (its sunny hours are left out for it)."""
+    rng = np.random.default_rng(0)
+    hours = 7 * 24
+    t = np.arange(hours, dtype=np.int64) * HOUR
+    hvac = np.zeros(hours)
+    for start in rng.choice(np.arange(20, hours - 4), 7, replace=False):
+        hvac[start : start + 3] += rng.choice([-1.0, 1.0])
+    clear = np.repeat(rng.uniform(0.3, 1, 7) * (rng.random(7) < 0.6), 24) * 8.0
+    hour = t // HOUR % 24
+    sun = np.where((hour >= 8) & (hour < 12), clear * np.sin(np.pi * (hour - 7.5) / 4), 0.0)
+    room = [hvac + rng.normal(0, 0.05, hours) for _ in range(4)]
+    others = [rng.normal(0, 0.05, hours) + np.repeat(rng.normal(0, 0.5, 28), 6) for _ in range(6)]
+    gaps = np.vstack([*room[:3], room[3] + sun, *others])
+    links = fleetscan.fleet.discover.neighbours(gaps, t, bucket_ms=HOUR)
+    assert set(links[3].tolist()) - {-1} == {0, 1, 2}
+    assert all(set(links[i].tolist()) - {-1} <= {0, 1, 2, 3} for i in range(3))

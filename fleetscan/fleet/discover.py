@@ -6,7 +6,9 @@ show up as gaps that move together. `neighbours` finds, for each source, up to
 `NEIGHBOURS` others whose hourly gaps change together with its own (Pearson correlation of the
 hour-to-hour changes of the residuals left after each source's usual gap at that hour of day and
 after what the whole fleet shared in that hour, at least `MIN_CORRELATION` and beyond what chance
-gives over so few hours, over at least `MIN_SHARED_BUCKETS` hours both were seen). The scorer compares a board's change
+gives over so few hours, over at least `MIN_SHARED_BUCKETS` hours both were seen; the hours of
+day in which a board swings on its own from day to day, like sun on its window, are left out for
+it). The scorer compares a board's change
 with its neighbours' before the whole fleet's, so a room moving together is one cohort event,
 not N drifting boards. `labels` names the groups those links form (`~` + their first board).
 
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from fleetscan.fleet.profile import hourly_medians
-from fleetscan.fleet.robust import Floats, Ints, nan_median
+from fleetscan.fleet.robust import Bools, Floats, Ints, nan_median
 from fleetscan.timeutil import DAY_MS, HOUR_MS
 
 NEIGHBOURS = 4  # at most this many neighbours per source
@@ -29,6 +31,8 @@ MIN_CORRELATION = 0.4  # correlation of hour-to-hour changes a neighbour needs
 MIN_SHARED_BUCKETS = 8  # hours both sources must have been seen in...
 CHANCE_SIGMAS = 2.5  # ...and the correlation beyond this many of chance's σ (1/√hours)
 MAX_SOURCES = 500
+UNSTEADY_FACTOR = 3.0  # an hour whose day-to-day spread is this many times the board's typical one
+UNSTEADY_MIN_DAYS = 5  # days behind an hour before it is judged (two HVAC changes are no habit)
 
 
 def neighbours(offsets: Floats, bucket_start: Ints, *, bucket_ms: int) -> Ints:
@@ -53,6 +57,9 @@ def neighbours(offsets: Floats, bucket_start: Ints, *, bucket_ms: int) -> Ints:
     # What every board shares in a bucket (the level moving under all of them) is no cohort.
     column_median = nan_median(residual.T)
     residual = residual - np.where(np.isfinite(column_median), column_median, 0.0)[None, :]
+    # Hours in which a board swings on its own from day to day (sun on its window, strong one day
+    # and weak the next) say nothing about who its neighbours are: they are left out for it.
+    residual = np.where(_unsteady_hours(residual, hour_of), np.nan, residual)
     # Hour-to-hour changes, not levels: boards of one room step together when its HVAC or a door
     # changes, while slow shared trends (two boards both drifting, sun on two windows on the same
     # clear day) make levels correlate without the boards being neighbours.
@@ -75,6 +82,29 @@ def neighbours(offsets: Floats, bucket_start: Ints, *, bucket_ms: int) -> Ints:
     best = np.argsort(-corr, axis=1, kind="stable")[:, :NEIGHBOURS]
     good = np.take_along_axis(corr, best, axis=1) >= MIN_CORRELATION
     out[:, : best.shape[1]] = np.where(good, best, -1)
+    return out
+
+
+def _unsteady_hours(residual: Floats, hour_of: Ints) -> Bools:
+    """Where each row's hour of day has a day-to-day spread (median |residual| over the days)
+    over `UNSTEADY_FACTOR` times the row's typical hour's, with `UNSTEADY_MIN_DAYS` days behind
+    it: a median over fewer days takes two HVAC changes at one hour for a habit of the board's.
+
+    >>> hours = np.tile(np.arange(24), 6)
+    >>> quiet = np.full(144, 0.1) * np.tile([1, -1], 72)
+    >>> clear = np.repeat([3.0, 0.0, 3.0, 3.0, 0.0, 0.0], 24)  # clear and dull days
+    >>> sunny = quiet + np.where(hours == 9, clear, 0.0)
+    >>> np.flatnonzero(_unsteady_hours(np.vstack([quiet, sunny]), hours)[1, :24]).tolist()
+    [9]
+    >>> bool(_unsteady_hours(np.vstack([quiet, sunny]), hours)[0].any())
+    False
+    """
+    spread, count = hourly_medians(np.abs(residual), hour_of)
+    spread = np.where(count >= UNSTEADY_MIN_DAYS, spread, np.nan)
+    typical = nan_median(spread)
+    with np.errstate(invalid="ignore"):
+        unsteady = spread > UNSTEADY_FACTOR * typical[:, None]
+    out: Bools = unsteady[:, hour_of]
     return out
 
 
