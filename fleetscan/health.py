@@ -64,7 +64,7 @@ def apply_health(outcome: LifecycleStep, reports: Mapping[str, SensorReport]) ->
             f"{SENSOR_MISSING}: the board is online and reported {SENSOR_OK} = 0 at "
             f"{iso_z(report.ts_ms)} (its BME280 does not answer); {r.reason}"
         )
-        verdicts.append(replace(v, result=replace(r, reason=reason)))
+        verdicts.append(replace(v, result=r.with_reason(reason)))
     return replace(outcome, verdicts=tuple(verdicts))
 
 

@@ -81,7 +81,7 @@ def _rejudge(
         status = Status.OK
         reason = f"|z| {abs(r.z):.1f} is within this board's threshold {limit:g} (config)"
     score = abs(r.z) if flagged else 0.0
-    result = replace(r, status=status, score=score, reason=reason)
+    result = replace(r, status=status, score=score).with_reason(reason)
     before = previous.series.get((r.source_id, r.metric), SeriesState())
     state, event = step(before, flagged, now_ms, options.lifecycle, score=score)
     return replace(v, result=result, state=state, event=event)

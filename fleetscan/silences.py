@@ -100,7 +100,7 @@ def apply_silences(outcome: LifecycleStep, silences: Sequence[Silence]) -> Lifec
         verdicts.append(
             replace(
                 v,
-                result=replace(r, reason=f"{why}; {r.reason}"),
+                result=r.with_reason(f"{why}; {r.reason}"),
                 state=SeriesState(),
                 event=event,
                 held=SILENCED,

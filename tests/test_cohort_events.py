@@ -11,7 +11,7 @@ import pytest
 from sweep_helpers import invoke, jsonl
 
 from fleetscan.fleet.status import Status
-from fleetscan.fleet.sweep import FleetResult
+from fleetscan.fleet.sweep import FleetResult, Said
 from fleetscan.simulate import FleetSpec, SimulatedFleet
 from fleetscan.simulate.realism import RealWorld, SharedEvent
 from fleetscan.sweeps.step import cohort_events
@@ -87,7 +87,7 @@ def _explained(source_id: str, cohort: str, change: float) -> FleetResult:
         offset=change,
         baseline_offset=0.0,
         peers=10,
-        reason="",
+        explain=Said(""),
         shared_change=change,
     )
 

@@ -10,8 +10,9 @@ baseline for the next sweep. Time comes in as `now_ms`; state comes in and goes 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -40,7 +41,8 @@ class FleetResult:
     `flagged` says its status flags the series, and `score` is what `<metric>.fleet_z` would carry
     if that opened an alert (0.0 when not flagged); whether an alert is open is the lifecycle's
     (`sweeps.step.SeriesVerdict.alerting`). Missing numbers are NaN (`None` in `to_record`);
-    `age_ms` is the time since the source's newest reading.
+    `age_ms` is the time since the source's newest reading. The one-line `reason` is written
+    when it is read (`explain`), so a sweep of 10,000 boards formats only the reasons it shows.
     """
 
     source_id: str
@@ -58,8 +60,17 @@ class FleetResult:
     offset: float
     baseline_offset: float
     peers: int
-    reason: str
+    explain: Callable[[], str] = field(compare=False, repr=False)
     shared_change: float = math.nan  # the change it shared with its usual neighbours, if any
+
+    @property
+    def reason(self) -> str:
+        """Why this status, in one line, in the metric's units."""
+        return self.explain()
+
+    def with_reason(self, text: str) -> FleetResult:
+        """The same result explained by `text` (an override, a silence, a sensor report)."""
+        return replace(self, explain=Said(text))
 
     @property
     def flagged(self) -> bool:
@@ -88,6 +99,16 @@ class FleetResult:
             "cohort": self.cohort,
             "shared_change": _num(self.shared_change),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A reason already written out: `FleetResult.explain` for text that is not computed."""
+
+    text: str
+
+    def __call__(self) -> str:
+        return self.text
 
 
 class WindowScores(NamedTuple):
@@ -244,7 +265,7 @@ def _results(
                 offset=c.offset[i],
                 baseline_offset=c.usual_offset[i],
                 peers=c.peers[i],
-                reason=explain(i, status),
+                explain=partial(explain, i, status),
                 shared_change=c.shared_change[i],
             )
         )

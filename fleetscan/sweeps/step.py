@@ -39,7 +39,7 @@ from fleetscan.fleet.emit import series_points
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.reduce import WindowAggregates
 from fleetscan.fleet.status import Status
-from fleetscan.fleet.sweep import FleetResult, score_window
+from fleetscan.fleet.sweep import FleetResult, Said, score_window
 from fleetscan.lifecycle import LifecycleOptions, SeriesState, Storm, Transition, step, storms
 from fleetscan.points import Point
 from fleetscan.sensors import profile_for
@@ -452,7 +452,7 @@ def _forgotten(key: Key, now_ms: int, last_seen_ms: int | None) -> FleetResult:
         offset=nan,
         baseline_offset=nan,
         peers=0,
-        reason="no longer reported: silent for longer than the baseline remembers",
+        explain=Said("no longer reported: silent for longer than the baseline remembers"),
     )
 
 
