@@ -26,7 +26,7 @@ import numpy as np
 from fleetscan.detectors.base import Detector, Score, StreakGuard
 from fleetscan.detectors.batch import CHECKS, EVENTS, AutoBatch, Scores
 from fleetscan.detectors.options import DetectorOptions
-from fleetscan.emitter import Point
+from fleetscan.points import Point
 from fleetscan.telemetry import Reading
 from fleetscan.timeutil import iso_z
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from fleetscan import device_poll
 from fleetscan.client import PlexusClient
 from fleetscan.commands.common import (
     ExitCode,
@@ -26,10 +25,9 @@ from fleetscan.detectors import METHODS, DetectorOptions, make_detector
 from fleetscan.detectors.options import parse_span, parse_window
 from fleetscan.device import BatchRunner, DeviceRunner, Runner, Sample
 from fleetscan.device_metrics import DeviceMetrics
-from fleetscan.emitter import Emitter, Point
+from fleetscan.emitter import Emitter
 from fleetscan.errors import FleetscanError, InputError, UsageError
-from fleetscan.inputs import read_rows
-from fleetscan.timeutil import EPOCH_MS_CUTOFF, now_ms, parse_duration_ms
+from fleetscan.timeutil import parse_duration_ms
 
 MAX_BACKOFF_S = 30.0
 MAX_PENDING = 100_000  # points kept in memory while the gateway is down (newest kept)
@@ -157,19 +155,24 @@ def device(
     except FleetscanError as exc:
         fail(str(exc), code=code_for(exc, ExitCode.UNKNOWN))
     with client, emitter, exported, stop_on_signals() as stop:
-        _poll_loop(
-            runner,
-            client,
-            emitter,
-            stop,
-            sources=source,
-            metrics=metric,
-            poll_s=poll,
-            lookback_ms=parse_duration_ms(lookback),
-            once=once,
-            output=output,
-            exported=exported,
-        )
+        prefix = len(source) * len(metric) > 1
+        try:
+            device_poll.poll(
+                runner,
+                client,
+                emitter,
+                stop,
+                sources=source,
+                metrics=metric,
+                poll_s=poll,
+                lookback_ms=parse_duration_ms(lookback),
+                once=once,
+                exported=exported,
+                show=lambda samples: _show(samples, output, prefix),
+                note=note,
+            )
+        except (device_poll.PollFailed, device_poll.Undelivered) as exc:
+            fail(str(exc), code=ExitCode.UNKNOWN)
 
 
 def _with_metric(options: DetectorOptions, metric: str) -> DetectorOptions:
@@ -187,116 +190,14 @@ def _show(samples: Sequence[Sample], output: OutputFormat, prefix: bool) -> None
 def _run_offline(
     runner: Runner, path: Path, sources: list[str], metrics: list[str], output: OutputFormat
 ) -> None:
-    default_source = sources[0] if len(sources) == 1 else "input"
-    default_metric = metrics[0] if len(metrics) == 1 else "value"
     try:
-        parsed = read_rows(path, default_source=default_source, default_metric=default_metric)
+        run = device_poll.score_file(runner, path, sources=sources, metrics=metrics, note=note)
     except InputError as exc:  # a file that can't be read watched nothing: UNKNOWN, as fleet/replay
         fail(str(exc), code=ExitCode.UNKNOWN)
-    if not parsed.readings:
-        fail(
-            f"no row of {path} could be read ({parsed.skipped_summary() or 'no rows'})",
-            code=ExitCode.UNKNOWN,
-        )
-    wanted = [
-        r
-        for r in parsed.readings
-        if (not sources or r.source_id in sources) and (not metrics or r.metric in metrics)
-    ]
-    latest = now_ms() + CLOCK_TOLERANCE_MS
-    readings = [r for r in wanted if EPOCH_MS_CUTOFF <= r.ts_ms <= latest]
-    early = sum(r.ts_ms < EPOCH_MS_CUTOFF for r in wanted)
-    if len(readings) < len(wanted):
-        late = len(wanted) - len(readings) - early
-        note(
-            f"{path}: not scored: {early} readings stamped before 2001 (clock not set?), "
-            f"{late} stamped in the future (device clock?)"
-        )
-    samples = runner.process(readings)
-    _show(samples, output, prefix=len(runner) > 1)
-    anomalies = sum(s.anomaly for s in samples)
-    summary = f"{path}: {len(samples)} samples in {len(runner)} streams, {anomalies} anomalous"
-    skipped = parsed.skipped_summary()
-    note(f"{summary}; {skipped}" if skipped else summary)
-
-
-def _poll_loop(
-    runner: Runner,
-    client: PlexusClient,
-    emitter: Emitter,
-    stop: threading.Event,
-    *,
-    sources: list[str],
-    metrics: list[str],
-    poll_s: float,
-    lookback_ms: int,
-    once: bool,
-    output: OutputFormat,
-    exported: DeviceMetrics,
-) -> None:
-    """Poll, score, print, post until `stop`; a failing API or gateway logs one line, backs off."""
-    pending: list[Point] = []
-    backoff_s = poll_s
-    post_error, post_backoff_s, post_after = "", 0.0, 0.0
-    prefix = len(sources) * len(metrics) > 1
-    empty_said = False
-    while not stop.is_set():
-        now = now_ms()
-        seen_ts = [ts for ts in runner.last_seen() if ts is not None]
-        since = min(seen_ts) if len(seen_ts) == len(sources) * len(metrics) else now - lookback_ms
-        try:
-            parsed = client.fetch(
-                metrics=metrics, sources=sources, from_ms=min(since, now - 1), to_ms=now
-            )
-        except FleetscanError as exc:
-            exported.poll_errors.inc()
-            if once:
-                fail(f"poll failed: {exc}", code=ExitCode.UNKNOWN)
-            note(f"poll failed: {exc}; retrying in {backoff_s:.0f}s")
-            stop.wait(backoff_s)
-            backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
-            continue
-        backoff_s = poll_s
-        if parsed.skipped:
-            note(parsed.skipped_summary())
-        if not parsed.readings and not empty_said and not len(runner):
-            note(
-                f"no readings yet for {', '.join(sources)} / {', '.join(metrics)} "
-                "(an empty answer can also mean Plexus timed out)"
-            )
-            empty_said = True
-        samples = runner.process(parsed.readings)
-        seen = {(s.source_id, s.metric) for s in samples}
-        samples += runner.idle(now, seen)
-        _show(samples, output, prefix)
-        pending += [s.point() for s in samples]
-        if pending and (once or time.monotonic() >= post_after):
-            result = emitter.send(pending)
-            pending = result.undelivered[-MAX_PENDING:]
-            if result.refusal:
-                note(result.refusal)
-            if result.undelivered:
-                if not post_error:  # said once per outage, not every poll
-                    note(f"{result.error}; keeping points, retrying with backoff")
-                post_error = result.error
-                post_backoff_s = min(max(post_backoff_s * 2, poll_s), MAX_BACKOFF_S)
-                post_after = time.monotonic() + post_backoff_s
-            elif post_error:
-                note(f"posting again: {result.delivered} points delivered")
-                post_error, post_backoff_s = "", 0.0
-        exported.observe(samples, pending=len(pending))
-        if once:
-            break
-        stop.wait(poll_s)
-    if pending and not once:
-        result = emitter.send(pending)
-        pending, post_error = result.undelivered, result.error or post_error
-    if pending:
-        fail(
-            f"{len(pending)} points not delivered (device keeps no outbox, so they are lost): "
-            f"{post_error}",
-            code=ExitCode.UNKNOWN,
-        )
+    except device_poll.NothingScored as exc:
+        fail(str(exc), code=ExitCode.UNKNOWN)
+    _show(run.samples, output, prefix=len(runner) > 1)
+    note(run.summary)
 
 
 def register(app: typer.Typer) -> None:
