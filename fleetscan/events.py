@@ -84,10 +84,10 @@ def status_code(
     """
     if silenced:
         return SILENCED
-    if alerting and sensor_missing and status.alerting:
+    if alerting and sensor_missing and status.flagged:
         return SENSOR_MISSING
     if alerting:
-        return STATUS_CODES[status] if status.alerting else OPEN_NOT_FLAGGED
+        return STATUS_CODES[status] if status.flagged else OPEN_NOT_FLAGGED
     return STATUS_CODES[status] if STATUS_CODES[status] < 0 else 0
 
 

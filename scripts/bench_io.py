@@ -560,7 +560,7 @@ def clickhouse_scale(boards: int, hours: int) -> list[Row]:
             )  # fmt: skip
         sweep_s = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    flagged = sum(v.result.status.alerting for v in outcome.verdicts)
+    flagged = sum(v.result.status.flagged for v in outcome.verdicts)
     return [
         Row(
             "7 ClickHouse scale",

@@ -174,7 +174,7 @@ def test_an_event_fits_the_gateway_whatever_the_reason() -> None:
 
 
 def test_status_codes_separate_alerts_from_what_cannot_be_judged() -> None:
-    alerting = {status_code(s, alerting=True) for s in Status if s.alerting}
+    alerting = {status_code(s, alerting=True) for s in Status if s.flagged}
     assert alerting == {1, 2, 3, 4, 5, 6}
     assert status_code(Status.OK, alerting=True) == 7
     assert all(status_code(s, alerting=False) <= 0 for s in Status)

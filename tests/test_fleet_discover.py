@@ -54,7 +54,7 @@ def sweep(batch: SeriesBatch) -> dict[str, FleetResult]:
 def test_a_room_moving_together_is_one_cohort_event_not_five_alerts() -> None:
     r = sweep(fleet(60, room_shift=2.5))
     room = [f"b{i:02d}" for i in range(PER_ROOM)]
-    assert [s for s, x in r.items() if x.status.alerting] == []
+    assert [s for s, x in r.items() if x.status.flagged] == []
     assert {r[s].cohort for s in room} == {"~b00"}  # one discovered cohort, named
     assert all("a cohort event" in r[s].reason for s in room)
     assert r["b07"].cohort == "" and "cohort event" not in r["b07"].reason
@@ -64,7 +64,7 @@ def test_a_room_moving_together_is_one_cohort_event_not_five_alerts() -> None:
 
 def test_a_board_leaving_its_room_still_drifts() -> None:
     r = sweep(fleet(60, board_shift=2.5))
-    assert [s for s, x in r.items() if x.status.alerting] == ["b12"]
+    assert [s for s, x in r.items() if x.status.flagged] == ["b12"]
     assert r["b12"].status is Status.DRIFTING
 
 

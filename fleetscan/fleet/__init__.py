@@ -24,11 +24,11 @@ from fleetscan.fleet.batch import BatchBuilder, SeriesBatch, cohort_label
 from fleetscan.fleet.emit import fleet_points
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.reduce import WindowAggregates, reduce_window
-from fleetscan.fleet.status import ALERTING, Status
+from fleetscan.fleet.status import FLAGGED, Status
 from fleetscan.fleet.sweep import FleetResult, WindowScores, score_window
 
 __all__ = [
-    "ALERTING",
+    "FLAGGED",
     "Baseline",
     "BatchBuilder",
     "FleetResult",

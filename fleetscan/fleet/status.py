@@ -21,8 +21,8 @@ no peers), insufficient_peers, stuck, noisy (noise ratio), drifting / anomalous,
 
 `<metric>.fleet_z` (the tutorial's convention, so a Plexus monitor with `max: 3.0` works unchanged):
 once the guard is met it carries |z| for `anomalous`/`drifting`, and max(|z|, threshold + 1) for
-the other alerting statuses (`stuck`, `stale`, `noisy`, `invalid`), so those cross the same monitor;
-otherwise 0.0. For one hand-run sweep the guard is met exactly when the status alerts.
+the other flagging statuses (`stuck`, `stale`, `noisy`, `invalid`), so those cross the same monitor;
+otherwise 0.0. For one hand-run sweep the guard is met exactly when the status flags (`Status.flagged`).
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ class Status(StrEnum):
     INSUFFICIENT_PEERS = "insufficient_peers"
 
     @property
-    def alerting(self) -> bool:
-        return self in ALERTING
+    def flagged(self) -> bool:
+        """This status flags its series (whether that opens an alert is the lifecycle's call)."""
+        return self in FLAGGED
 
     @property
     def z_based(self) -> bool:
@@ -52,7 +53,7 @@ class Status(StrEnum):
         return self in (Status.ANOMALOUS, Status.DRIFTING)
 
 
-ALERTING = frozenset(
+FLAGGED = frozenset(
     {Status.ANOMALOUS, Status.DRIFTING, Status.STUCK, Status.NOISY, Status.INVALID, Status.STALE}
 )
 CODES: tuple[Status, ...] = tuple(Status)

@@ -75,7 +75,7 @@ class FleetResult:
     @property
     def flagged(self) -> bool:
         """This sweep's status flags the series (before any lifecycle guard)."""
-        return self.status.alerting
+        return self.status.flagged
 
     def to_record(self) -> dict[str, Any]:
         """The scorer's fields of one `--format jsonl` line, as JSON-able values (the lifecycle's
@@ -242,7 +242,7 @@ def _results(
     for i, source_id in enumerate(agg.source_ids):
         status = CODES[c.status[i]]
         z = c.z[i]
-        if not status.alerting:
+        if not status.flagged:
             score = 0.0
         elif status.z_based:
             score = abs(z)
