@@ -8,6 +8,7 @@ while, so a test can make an alert open, recover and resolve, or a storm begin a
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -101,3 +102,12 @@ def sweep(state: Path, at_ms: int, env: dict[str, str], *extra: str) -> tuple[in
 
 def jsonl(stdout: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def dump(path: Path) -> str:
+    """A state database as SQL text: two dumps are equal exactly when nothing was written."""
+    db = sqlite3.connect(path)
+    try:
+        return "\n".join(db.iterdump())
+    finally:
+        db.close()

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sweep_helpers import dump
 
 from fleetscan.emitter import Point
 from fleetscan.errors import StateError, StateLockedError
@@ -48,14 +49,6 @@ def sample_state(now_ms: int = 1000) -> SweepState:
         last_seen={("a", "t"): 900, ("b", "t"): 800},
         storms={("t", None): 500, ("h", "lab"): 700},
     )
-
-
-def dump(path: Path) -> str:
-    db = sqlite3.connect(path)
-    try:
-        return "\n".join(db.iterdump())
-    finally:
-        db.close()
 
 
 def test_round_trip(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,7 @@ from sweep_helpers import (
     SCORING,
     SWEEP_TIMES,
     boards,
+    dump,
     env_for,
     invoke,
     readings,
@@ -39,14 +39,6 @@ KEY = "plx_" + "w" * 32
 def fleet_sandbox(sandbox: Sandbox) -> Sandbox:
     sandbox.insert(readings())
     return sandbox
-
-
-def dump(path: Path) -> str:
-    db = sqlite3.connect(path)
-    try:
-        return "\n".join(db.iterdump())
-    finally:
-        db.close()
 
 
 def test_a_gateway_redirect_keeps_the_points_and_the_key(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -25,6 +24,7 @@ from sweep_helpers import (
     SCORING,
     START,
     SWEEP_TIMES,
+    dump,
     env_for,
     invoke,
     jsonl,
@@ -50,14 +50,6 @@ RESOLVES = START + 7 * HOUR + 10 * MIN  # and resolves (10 min of normal sweeps)
 def blip_sandbox(sandbox: Sandbox) -> Sandbox:
     sandbox.insert(readings(shifts=[BLIP]))
     return sandbox
-
-
-def dump(path: Path) -> str:
-    db = sqlite3.connect(path)
-    try:
-        return "\n".join(db.iterdump())
-    finally:
-        db.close()
 
 
 def fleet_z_rows(sb: Sandbox) -> list[tuple[str, int, float]]:
