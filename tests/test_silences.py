@@ -40,16 +40,21 @@ def rows_of(sb: Sandbox, metric: str) -> dict[int, float]:
     return {int(ts): value for _s, _m, value, ts, _t in rows}
 
 
+def silence_bad_board(env: dict[str, str], state: Path) -> tuple[int, str, str]:
+    """`fleetscan silence add` for BAD, all metrics, 30 minutes from sweep 15."""
+    return invoke(
+        ["silence", "add", "--source", BAD, "--from", iso_z(at(15)), "--for", "30m"]
+        + ["--reason", "recalibrating", "--state", str(state)],
+        env,
+    )
+
+
 def test_a_silenced_board_is_scored_not_paged_and_the_silence_expires(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     sandbox.insert(readings(shifts=[LONG]))
     env, state = env_for(sandbox, tmp_path), tmp_path / "state.db"
-    code, out, err = invoke(
-        ["silence", "add", "--source", BAD, "--from", iso_z(at(15)), "--for", "30m"]
-        + ["--reason", "recalibrating", "--state", str(state)],
-        env,
-    )
+    code, out, err = silence_bad_board(env, state)
     assert code == 0, err
     assert out.startswith(f"silence 1: {BAD} (all metrics) ")
     opened_at = None
@@ -154,11 +159,7 @@ def test_a_silence_covers_its_series_only(metric: str | None) -> None:
 def test_replay_applies_the_states_silences_read_only(sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.insert(readings(shifts=[LONG]))
     env, state = env_for(sandbox, tmp_path), tmp_path / "state.db"
-    code, _, err = invoke(
-        ["silence", "add", "--source", BAD, "--from", iso_z(at(15)), "--for", "30m"]
-        + ["--reason", "recalibrating", "--state", str(state)],
-        env,
-    )
+    code, _, err = silence_bad_board(env, state)
     assert code == 0, err
     before = state.read_bytes()
     span = ["--from", iso_z(SWEEP_TIMES[0]), "--to", iso_z(SWEEP_TIMES[13]), "--format", "jsonl"]

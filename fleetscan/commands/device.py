@@ -192,9 +192,7 @@ def _run_offline(
 ) -> None:
     try:
         run = device_poll.score_file(runner, path, sources=sources, metrics=metrics, note=note)
-    except InputError as exc:  # a file that can't be read watched nothing: UNKNOWN, as fleet/replay
-        fail(str(exc), code=ExitCode.UNKNOWN)
-    except device_poll.NothingScored as exc:
+    except (InputError, device_poll.NothingScored) as exc:  # watched nothing: UNKNOWN, as fleet
         fail(str(exc), code=ExitCode.UNKNOWN)
     _show(run.samples, output, prefix=len(runner) > 1)
     note(run.summary)
