@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from fleetscan.device import Runner, Sample
 from fleetscan.errors import FleetscanError
 from fleetscan.inputs import read_rows
-from fleetscan.timeutil import EPOCH_MS_CUTOFF, now_ms
+from fleetscan.timeutil import EPOCH_MS_CUTOFF, human_duration, now_ms
 
 if TYPE_CHECKING:  # the --input path imports neither httpx nor plexus-python
     from fleetscan.client import PlexusClient
@@ -36,7 +36,7 @@ Note = Callable[[str], None]
 
 
 class NothingScored(FleetscanError):
-    """A file in which no row could be read: nothing was watched."""
+    """Nothing was watched: a file with no readable row, or a `--once` poll with no readings."""
 
 
 class PollFailed(FleetscanError):
@@ -132,6 +132,11 @@ def poll(
                 "(an empty answer can also mean Plexus timed out)"
             )
             empty_said = True
+            if once:  # one poll that found nothing watched nothing: not OK
+                raise NothingScored(
+                    f"no readings for {', '.join(sources)} / {', '.join(metrics)} in the last "
+                    f"{human_duration(lookback_ms)}: check --source / --metric or widen --lookback"
+                )
         samples = runner.process(parsed.readings)
         seen = {(s.source_id, s.metric) for s in samples}
         samples += runner.idle(now, seen)

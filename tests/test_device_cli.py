@@ -126,6 +126,14 @@ def test_fans_out_over_sources_and_metrics(plexus_env: Sandbox) -> None:
     assert telemetry(plexus_env, "humidity.zscore") and telemetry(plexus_env, "temperature.zscore")
 
 
+def test_once_with_no_readings_watched_nothing_and_is_not_ok(plexus_env: Sandbox) -> None:
+    args = ["device", "--source", "esp32-nosuch", "--metric", "temperature", "--once"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 3, result.output
+    assert "no readings for esp32-nosuch / temperature" in result.stderr
+    assert not telemetry(plexus_env, "temperature.zscore")
+
+
 def test_wrong_key_is_one_clean_line_and_exit_3(plexus_env: Sandbox) -> None:
     result = runner.invoke(
         app,

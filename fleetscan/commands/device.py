@@ -171,7 +171,7 @@ def device(
                 show=lambda samples: _show(samples, output, prefix),
                 note=note,
             )
-        except (device_poll.PollFailed, device_poll.Undelivered) as exc:
+        except (device_poll.PollFailed, device_poll.Undelivered, device_poll.NothingScored) as exc:
             fail(str(exc), code=ExitCode.UNKNOWN)
 
 
