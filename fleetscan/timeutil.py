@@ -7,6 +7,7 @@ Durations are `30s`, `10m`, `2h`, `7d` (or a plain number of seconds).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import UTC, datetime
@@ -114,6 +115,7 @@ def now_ms() -> int:
     return int(datetime.now(tz=UTC).timestamp() * 1000)
 
 
+@functools.lru_cache(maxsize=1024)  # a fleet's reasons repeat a few durations 50,000 times
 def human_duration(ms: float) -> str:
     """A short human duration, the one every reason and summary uses: 45s, 12m, 3h5m, 2d4h
     (`n/a` when unknown, milliseconds under half a second).

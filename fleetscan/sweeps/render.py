@@ -51,38 +51,39 @@ def align(rows: Sequence[Sequence[str]], *, right: Collection[int] = ()) -> list
     columns in `right`, so numbers line up)."""
     if not rows:
         return []
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return [
-        "  ".join(
-            [
-                c.rjust(w) if i in right else c.ljust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=False))
-            ]
-            + [r[-1]]
-        ).rstrip()
-        for r in rows
-    ]
+    return _joined([list(c) for c in zip(*rows, strict=True)], right=right)
+
+
+def _joined(columns: list[list[str]], *, right: Collection[int] = ()) -> list[str]:
+    """`align`, given its cells column by column (how a big table is built: one pass per column
+    pads it, instead of one call per cell)."""
+    padded = []
+    for i, cells in enumerate(columns[:-1]):
+        width = max(map(len, cells))
+        pad = str.rjust if i in right else str.ljust
+        padded.append([pad(c, width) for c in cells])
+    return ["  ".join(cells).rstrip() for cells in zip(*padded, columns[-1], strict=True)]
 
 
 def table(verdicts: Sequence[SeriesVerdict]) -> str:
     """An aligned text table, one row per (source, metric), in `ordered` order."""
-    rows = [COLUMNS] + [
-        (
-            r.source_id,
-            r.metric,
-            _num(r.value),
-            _num(r.fleet_median),
-            _num(r.fleet_scale),
-            _num(r.z, signed=True, digits=1),
-            _num(r.offset, signed=True),
-            _num(r.baseline_offset, signed=True),
-            str(r.peers),
-            r.status.value,
-            r.reason,
-        )
-        for r in (v.result for v in ordered(verdicts))
+    results = [v.result for v in ordered(verdicts)]
+    columns = [
+        [r.source_id for r in results],
+        [r.metric for r in results],
+        _numbers([r.value for r in results]),
+        _numbers([r.fleet_median for r in results]),
+        _numbers([r.fleet_scale for r in results]),
+        _numbers([r.z for r in results], signed=True, digits=1),
+        _numbers([r.offset for r in results], signed=True),
+        _numbers([r.baseline_offset for r in results], signed=True),
+        [str(r.peers) for r in results],
+        [r.status.value for r in results],
+        [r.reason for r in results],
     ]
-    return "\n".join(align(rows, right=NUMERIC))
+    for heading, cells in zip(COLUMNS, columns, strict=True):
+        cells.insert(0, heading)
+    return "\n".join(_joined(columns, right=NUMERIC))
 
 
 def summary(verdicts: Sequence[SeriesVerdict]) -> str:
@@ -99,10 +100,10 @@ def summary(verdicts: Sequence[SeriesVerdict]) -> str:
     )
 
 
-def _num(x: float, *, signed: bool = False, digits: int = 2) -> str:
-    if not math.isfinite(x):
-        return "-"
-    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+def _numbers(xs: Sequence[float], *, signed: bool = False, digits: int = 2) -> list[str]:
+    """Each of `xs` with `digits` decimals (and a sign, if `signed`); `-` for NaN and ±inf."""
+    spec = f"{'+' if signed else ''}.{digits}f"
+    return [format(x, spec) if math.isfinite(x) else "-" for x in xs]
 
 
 def _alert(v: SeriesVerdict) -> str:
