@@ -23,6 +23,7 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,13 +73,30 @@ class Target:
         cluster, where the local table holds only one shard's rows), else `telemetry`."""
         if self.table:
             return self
-        (found,) = conn.columns(f"EXISTS TABLE {_identifier(self.database)}.{DISTRIBUTED_TABLE}")
-        return replace(self, table=DISTRIBUTED_TABLE if found[0] else LOCAL_TABLE)
+        found = conn.columns(
+            f"SELECT name FROM system.tables WHERE database = {quote(_identifier(self.database))} "
+            f"AND name IN ({quote(DISTRIBUTED_TABLE)}, {quote(LOCAL_TABLE)})"
+        )
+        names = set(found[0].tolist()) if found else set()
+        if not names:
+            raise InputError(
+                f"no table {self.database}.{LOCAL_TABLE} at --clickhouse {conn.url}: point it at "
+                "Plexus's ClickHouse, and --database at the database holding its telemetry"
+            )
+        return replace(self, table=DISTRIBUTED_TABLE if DISTRIBUTED_TABLE in names else LOCAL_TABLE)
 
 
 def check_url(url: str) -> None:
-    """`InputError` unless `url` is `chdb:PATH` or `http(s)://[user@]host[:port]`."""
+    """`InputError` unless `url` is `chdb:PATH` (an existing data directory, one with ClickHouse's
+    `metadata/`: chdb would make any other path one, and leave it behind) or
+    `http(s)://[user@]host[:port]`."""
     if url.startswith("chdb:"):
+        path = Path(url.removeprefix("chdb:"))
+        if not url.removeprefix("chdb:") or not (path / "metadata").is_dir():
+            raise InputError(
+                f"--clickhouse {url!r}: no ClickHouse data directory there "
+                "(chdb:PATH names the directory that holds Plexus's plexus.telemetry table)"
+            )
         return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -96,6 +114,7 @@ class Connection:
         self.url = url
         self._session: Any = None
         self._client: Any = None
+        check_url(url)
         if url.startswith("chdb:"):
             try:
                 from chdb import session
@@ -103,9 +122,8 @@ class Connection:
                 raise InputError(
                     "--clickhouse chdb: needs chdb: pip install 'fleetscan[clickhouse]'"
                 ) from None
-            self._session = session.Session(url.removeprefix("chdb:") or ":memory:")  # type: ignore[no-untyped-call]
+            self._session = session.Session(url.removeprefix("chdb:"))  # type: ignore[no-untyped-call]
             return
-        check_url(url)
         parts = urlsplit(url)
         try:
             import clickhouse_connect
