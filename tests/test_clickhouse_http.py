@@ -1,0 +1,291 @@
+"""`--clickhouse http://user@host:port`: the sweep through clickhouse-connect against a server.
+
+The server is `clickhouse_server.ClickHouseHTTP`: ClickHouse's HTTP interface on loopback, every
+query run by chdb over a data directory in Plexus's layout (clickhouse_fixtures.py). The same
+rows are swept through the real CLI over the Plexus sandbox, over chdb, and over the server;
+the verdicts agree to 1e-9. The password (FLEETSCAN_CLICKHOUSE_PASSWORD) reaches the server and
+nothing else: not stdout, stderr, JSONL or a log record, whatever the server answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sweep_helpers import env_for
+from typer.testing import CliRunner
+
+from fleetscan.cli import app
+from fleetscan.sandbox import Sandbox
+from fleetscan.sandbox.keys import ORG_ID
+from fleetscan.timeutil import iso_z
+
+pytest.importorskip("chdb", reason="the clickhouse extra: pip install -e '.[test]'")
+pytest.importorskip("clickhouse_connect", reason="the clickhouse extra: pip install -e '.[test]'")
+
+from clickhouse_fixtures import create_plexus_store  # noqa: E402
+from clickhouse_server import Answer, ClickHouseHTTP, Request  # noqa: E402
+from test_clickhouse import HOUR, NOW, fleet  # noqa: E402
+
+PASSWORD = "s3cr=t pa$s/wörd"  # URL-unsafe on purpose: it must still arrive whole
+USER = "reader"
+METRICS = ["temperature", "humidity"]
+
+
+@pytest.fixture(scope="module")
+def sandbox_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """The simulated fleet's rows as the sandbox serves them (what the HTTP path reads)."""
+    with Sandbox(host="127.0.0.1", port=0, quiet=True, clock=lambda: NOW / 1000) as sb:
+        sb.insert(fleet().iter_readings(METRICS))
+        rows: list[dict[str, Any]] = httpx.get(
+            f"{sb.endpoint}/api/v1/telemetry",
+            params={"metric": ",".join(METRICS), "from": iso_z(NOW - 10 * HOUR),
+                    "to": iso_z(NOW + HOUR), "limit": "100000"},
+            headers={"x-api-key": sb.read_key},
+        ).json()["data"]  # fmt: skip
+    assert 0 < len(rows) < 100_000
+    return rows
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, sandbox_rows: list[dict[str, Any]]) -> Path:
+    path = tmp_path_factory.mktemp("clickhouse") / "ch"
+    create_plexus_store(path, sandbox_rows, org=ORG_ID)
+    return path
+
+
+@pytest.fixture
+def logs() -> Iterator[list[str]]:
+    """Every log record of any logger (the driver's and urllib3's included), as text."""
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(self.format(record) + (record.exc_text or ""))
+
+    handler = Keep(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    loggers = [logging.getLogger(), logging.getLogger("clickhouse_connect"),
+               logging.getLogger("urllib3")]  # fmt: skip
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.DEBUG)
+    yield seen
+    for lg, level in zip(loggers, levels, strict=True):
+        lg.removeHandler(handler)
+        lg.setLevel(level)
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(
+        app, args, env={"FLEETSCAN_CLICKHOUSE_PASSWORD": PASSWORD, **(env or {})}
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def http_url(server: ClickHouseHTTP, scheme: str = "http") -> str:
+    return f"{scheme}://{USER}@127.0.0.1:{server.port}"
+
+
+def records(stdout: str) -> dict[tuple[object, ...], dict[str, Any]]:
+    out = {}
+    for r in map(json.loads, stdout.splitlines()):
+        out[(r.get("at"), r["source_id"], r["metric"])] = r
+    return out
+
+
+def assert_same_records(a: dict[Any, dict[str, Any]], b: dict[Any, dict[str, Any]]) -> None:
+    """The same series with the same fields: numbers to 1e-9 (relative past 1), the rest equal."""
+    assert set(a) == set(b)
+    for key in a:
+        assert set(a[key]) == set(b[key]), key
+        for name, x in a[key].items():
+            y = b[key][name]
+            if isinstance(x, float) or isinstance(y, float):
+                assert x is not None and y is not None, (key, name, x, y)
+                assert (math.isnan(x) and math.isnan(y)) or abs(x - y) <= 1e-9 * max(1.0, abs(x)), (
+                    key, name, x, y,
+                )  # fmt: skip
+            else:
+                assert x == y, (key, name, x, y)
+
+
+def assert_never_shown(*texts: str) -> None:
+    for text in texts:
+        assert PASSWORD not in text
+        assert "s3cr" not in text  # nor a part of it, nor its URL-encoded form
+
+
+SWEEP = ["fleet", "--metric", "temperature", "--metric", "humidity", "--at", iso_z(NOW),
+         "--baseline", "8h", "--group-by", "room", "--min-peers", "3", "--format", "jsonl"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_server_sweep_gives_the_verdicts_of_chdb_and_of_the_plexus_api(
+    store: Path, tmp_path: Path, logs: list[str]
+) -> None:
+    with Sandbox(host="127.0.0.1", port=0, quiet=True, clock=lambda: NOW / 1000) as sb:
+        sb.insert(fleet().iter_readings(METRICS))
+        code_api, out_api, err_api = run([*SWEEP, "--no-state"], env_for(sb, tmp_path))
+    code_chdb, out_chdb, _ = run([*SWEEP, "--clickhouse", f"chdb:{store}", "--org", ORG_ID])
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD) as server:
+        code, out, err = run([*SWEEP, "--clickhouse", http_url(server), "--org", ORG_ID])
+    assert code == code_chdb == code_api, (err, err_api)
+    api, chdb, http = records(out_api), records(out_chdb), records(out)
+    assert len(http) == 32
+    assert_same_records(http, chdb)
+    assert_same_records(http, api)
+    statuses = {r["status"] for r in http.values()}
+    assert {"ok", "drifting", "stuck", "invalid", "stale"} <= statuses, statuses
+    # every request carried the password, and the queries were the pushed-down ones
+    assert server.requests and all(
+        r.password == PASSWORD and r.user == USER for r in server.requests
+    )
+    assert (
+        sum("groupArrayIf" in r.sql for r in server.requests) == 4
+    )  # window + baseline, 2 metrics
+    assert_never_shown(out, err, "\n".join(logs))
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", "lz4", "none"])
+def test_every_compression_the_driver_accepts_gives_the_same_verdicts(
+    store: Path, compression: str
+) -> None:
+    """The server compresses its answers with what the driver accepts (ClickHouse's own choice
+    is gzip); each decoder of the driver gives the same rows."""
+    args = [*SWEEP[:5], "--at", iso_z(NOW), "--baseline", "0", "--format", "jsonl"]
+    code_chdb, out_chdb, _ = run([*args, "--clickhouse", f"chdb:{store}"])
+    methods = () if compression == "none" else (compression,)
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD, compressions=methods) as server:
+        code, out, err = run([*args, "--clickhouse", http_url(server)])
+    assert code == code_chdb, err
+    assert len(records(out)) == 32
+    assert_same_records(records(out), records(out_chdb))
+    sent = {
+        e for r, e in zip(server.requests, server.encodings, strict=True) if "groupArrayIf" in r.sql
+    }
+    assert sent == {"identity" if compression == "none" else compression}
+
+
+def echo(
+    status: int, *, code: str | None = None, when: str = ""
+) -> Callable[[Request], Answer | None]:
+    """A fault answering `status` with the request's own credentials in the body, for requests
+    whose SQL holds `when` (all by default)."""
+
+    def fault(request: Request) -> Answer | None:
+        if when not in request.sql:
+            return None
+        body = (
+            f"Code: {code or 0}. DB::Exception: user {request.user} password {request.password}\n"
+        )
+        headers = {"X-ClickHouse-Exception-Code": code} if code else {}
+        return Answer(status, body.encode(), headers)
+
+    return fault
+
+
+@pytest.mark.parametrize(
+    ("name", "fault", "says"),
+    [
+        ("echoing 401", echo(401), "answered HTTP 401"),
+        ("echoing 500", echo(500), "answered HTTP 500"),
+        (
+            "echoing ClickHouse error",
+            echo(500, code="1001"),
+            "connecting failed: Received ClickHouse",
+        ),
+        ("query error echoing", echo(500, code="47", when="groupArrayIf"), "query failed"),
+        (
+            "not Native",
+            lambda r: (
+                Answer(200, b"<html>" + PASSWORD.encode()) if "groupArrayIf" in r.sql else None
+            ),
+            "query failed",
+        ),
+    ],
+)
+def test_a_failing_server_gives_one_line_without_the_password(
+    store: Path, logs: list[str], name: str, fault: Callable[[Request], Answer | None], says: str
+) -> None:
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD, fault=fault) as server:
+        code, out, err = run([*SWEEP, "--clickhouse", http_url(server)])
+        code_r, out_r, err_r = run(
+            ["replay", "--metric", "temperature", "--from", iso_z(NOW - HOUR), "--to", iso_z(NOW),
+             "--every", "30m", "--clickhouse", http_url(server)]
+        )  # fmt: skip
+    assert any(r.password == PASSWORD for r in server.requests)  # it reached the server
+    for c, o, e in ((code, out, err), (code_r, out_r, err_r)):
+        assert c == 3, e
+        assert o == ""
+        assert len(e.strip().splitlines()) == 1, e
+        assert "Traceback" not in e and says in e, e
+        assert e.startswith("fleetscan: error: ClickHouse at 127.0.0.1:"), e
+    assert_never_shown(err, err_r, "\n".join(logs))
+
+
+def test_a_wrong_password_or_user_is_refused_in_one_line(store: Path, logs: list[str]) -> None:
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD + "x") as server:
+        code, out, err = run([*SWEEP, "--clickhouse", http_url(server)])
+        wrong_user = run([*SWEEP, "--clickhouse", f"http://nobody@127.0.0.1:{server.port}"])
+    assert code == 3 and out == ""
+    assert err.strip() == (
+        f"fleetscan: error: ClickHouse at 127.0.0.1:{server.port} refused user 'reader' "
+        "(authentication failed): check the user in the URL and FLEETSCAN_CLICKHOUSE_PASSWORD"
+    )
+    assert wrong_user[0] == 3 and "refused user 'nobody'" in wrong_user[2]
+    assert server.requests[0].password == PASSWORD
+    assert_never_shown(err, wrong_user[2], "\n".join(logs))
+
+
+def test_an_unknown_database_is_one_line(store: Path) -> None:
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD) as server:
+        code, out, err = run([*SWEEP, "--clickhouse", http_url(server), "--database", "nosuch"])
+    assert code == 3 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "query failed" in err and "UNKNOWN_DATABASE" in err, err
+    assert_never_shown(err)
+
+
+def test_https_against_a_plain_http_server_fails_cleanly(store: Path, logs: list[str]) -> None:
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD) as server:
+        code, out, err = run([*SWEEP, "--clickhouse", http_url(server, "https")])
+    assert code == 3 and out == ""
+    assert err.startswith(
+        f"fleetscan: error: cannot reach ClickHouse at 127.0.0.1:{server.port}: TLS failed"
+    )
+    assert len(err.strip().splitlines()) == 1, err
+    assert not server.requests  # no request was understood, so no password was read
+    assert_never_shown(err, "\n".join(logs))
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_so_the_password_goes_nowhere_else(
+    store: Path, logs: list[str], status: int
+) -> None:
+    """Left to itself the driver's urllib3 follows one redirect, stripping `Authorization` only
+    when the host changes; fleetscan follows none: the other host sees nothing."""
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD) as elsewhere:
+        moved = f"http://127.0.0.1:{elsewhere.port}/"
+
+        def redirect(request: Request) -> Answer:
+            return Answer(status, b"moved\n", {"Location": moved + "?" + "query=SELECT%201"})
+
+        with ClickHouseHTTP(store, user=USER, password=PASSWORD, fault=redirect) as server:
+            code, out, err = run([*SWEEP, "--clickhouse", http_url(server)])
+    assert code == 3 and out == ""
+    assert err.strip() == (
+        f"fleetscan: error: ClickHouse at 127.0.0.1:{server.port} answered HTTP {status}, a "
+        f"redirect to 127.0.0.1:{elsewhere.port}: not followed (a ClickHouse server does not "
+        "redirect); point --clickhouse at the server itself"
+    )
+    assert len(server.requests) == 1 and server.requests[0].password == PASSWORD
+    assert elsewhere.requests == []
+    assert_never_shown(err, "\n".join(logs))
