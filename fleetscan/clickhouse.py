@@ -258,11 +258,6 @@ def _transport_reason(exc: BaseException) -> str | None:
             return "timed out"
         if isinstance(seen, socket.gaierror):
             return "unknown host"
-        name = type(seen).__name__
-        if name in ("NewConnectionError", "NameResolutionError", "MaxRetryError") and (
-            seen.__cause__ is None and seen.__context__ is None
-        ):
-            return name
         seen = seen.__cause__ or seen.__context__
     return None
 

@@ -154,14 +154,23 @@ def test_a_server_sweep_gives_the_verdicts_of_chdb_and_of_the_plexus_api(
     assert_never_shown(out, err, "\n".join(logs))
 
 
+PLAIN = [*SWEEP[:5], "--at", iso_z(NOW), "--baseline", "0", "--format", "jsonl"]
+
+
+@pytest.fixture(scope="module")
+def over_chdb(store: Path) -> tuple[int, str, str]:
+    """The snapshot sweep of `PLAIN` over chdb, for each compression to be compared with."""
+    return run([*PLAIN, "--clickhouse", f"chdb:{store}"])
+
+
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "lz4", "none"])
 def test_every_compression_the_driver_accepts_gives_the_same_verdicts(
-    store: Path, compression: str
+    store: Path, over_chdb: tuple[int, str, str], compression: str
 ) -> None:
     """The server compresses its answers with what the driver accepts (ClickHouse's own choice
     is gzip); each decoder of the driver gives the same rows."""
-    args = [*SWEEP[:5], "--at", iso_z(NOW), "--baseline", "0", "--format", "jsonl"]
-    code_chdb, out_chdb, _ = run([*args, "--clickhouse", f"chdb:{store}"])
+    args = PLAIN
+    code_chdb, out_chdb, _ = over_chdb
     methods = () if compression == "none" else (compression,)
     with ClickHouseHTTP(store, user=USER, password=PASSWORD, compressions=methods) as server:
         code, out, err = run([*args, "--clickhouse", http_url(server)])
@@ -289,3 +298,83 @@ def test_a_redirect_is_not_followed_so_the_password_goes_nowhere_else(
     assert len(server.requests) == 1 and server.requests[0].password == PASSWORD
     assert elsewhere.requests == []
     assert_never_shown(err, "\n".join(logs))
+
+
+SILENCED_BOARD = "esp32-bme280-03"  # its step (fleet(): 8 h in, at NOW - 1 h) alerts in the replay
+STRICT_BOARD = "esp32-bme280-05"  # judged against its own threshold (the config file)
+
+
+@pytest.mark.slow
+def test_replay_in_clickhouse_applies_silences_and_thresholds_as_replay_over_a_file(
+    store: Path, tmp_path: Path, sandbox_rows: list[dict[str, Any]]
+) -> None:
+    """`replay --clickhouse` with `--state` (its silences) and `--config` (per-board thresholds)
+    gives the records `replay --input` gives over the same rows, over chdb and over a server."""
+    path = tmp_path / "rows.jsonl"
+    path.write_text(
+        "".join(json.dumps(r) + "\n" for r in sandbox_rows if r["metric"] == "temperature"),
+        encoding="utf-8",
+    )
+    state, config = tmp_path / "state.db", tmp_path / "fleetscan.toml"
+    config.write_text(f'[boards."{STRICT_BOARD}"]\nthreshold = 0.5\n', encoding="utf-8")
+    code, _, err = run(["silence", "add", "--source", SILENCED_BOARD, "--from",
+                        iso_z(NOW - 40 * 60_000), "--for", "30m", "--reason", "recalibrating",
+                        "--state", str(state)])  # fmt: skip
+    assert code == 0, err
+    replay = ["replay", "--metric", "temperature", "--from", iso_z(NOW - HOUR), "--to",
+              iso_z(NOW), "--every", "10m", "--baseline", "8h", "--format", "jsonl",
+              "--group-by", "room", "--min-peers", "2"]  # fmt: skip
+    adjusted = ["--config", str(config), *replay, "--state", str(state)]
+    from_file = run([*adjusted, "--input", str(path)])
+    pushed = run([*adjusted, "--clickhouse", f"chdb:{store}", "--org", ORG_ID])
+    plain = run([*replay, "--clickhouse", f"chdb:{store}", "--org", ORG_ID])
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD) as server:
+        served = run([*adjusted, "--clickhouse", http_url(server), "--org", ORG_ID])
+    for code, _, err in (from_file, pushed, plain, served):
+        assert code == 0, err
+    a, b, c = records(from_file[1]), records(pushed[1]), records(served[1])
+    assert len(a) == 7 * 16
+    assert_same_records(b, a)
+    assert_same_records(c, a)
+    silenced = {k: r for k, r in a.items() if k[1] == SILENCED_BOARD and r["held"] == "silenced"}
+    assert len(silenced) == 3  # the sweeps at NOW - 40, 30 and 20 minutes
+    assert all(not r["alerting"] and "recalibrating" in r["reason"] for r in silenced.values())
+    unsilenced = records(plain[1])
+    # without the silence the same sweeps flag it and two of them page; with it, none
+    assert all(unsilenced[k]["status"] == r["status"] == "drifting" for k, r in silenced.items())
+    assert [unsilenced[k]["alerting"] for k in sorted(silenced)] == [False, True, True]
+    strict = [r for k, r in b.items() if k[1] == STRICT_BOARD]
+    assert any("this board's threshold 0.5" in r["reason"] for r in strict)
+    assert not any("threshold 0.5" in r["reason"] for k, r in unsilenced.items())
+
+
+COLUMNS = """
+SELECT source_id, toInt64(count()) AS n, if(n > 1000, NULL, avg(value)) AS maybe,
+       argMax(tags['room'], timestamp) AS room, toUInt8(n > 0) AS flag
+FROM plexus.telemetry WHERE metric = 'temperature' GROUP BY source_id ORDER BY source_id
+"""
+
+
+def test_a_server_hands_over_the_columns_chdb_hands_over(store: Path) -> None:
+    """Strings (LowCardinality too) as object arrays, NULLs as NaN, integers as integers, no rows
+    as no columns: the same arrays from both connections."""
+    import numpy as np
+
+    from fleetscan.clickhouse import Connection
+
+    with Connection(f"chdb:{store}") as conn:
+        local = conn.columns(COLUMNS)
+        assert conn.columns(COLUMNS.replace("GROUP BY", "AND 0 GROUP BY")) == []
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD) as server:
+        with Connection(http_url(server), password=PASSWORD) as conn:
+            remote = conn.columns(COLUMNS)
+            assert conn.columns(COLUMNS.replace("GROUP BY", "AND 0 GROUP BY")) == []
+    assert len(local) == len(remote) == 5 and len(local[0]) == 16
+    for a, b in zip(local, remote, strict=True):
+        kinds = {a.dtype.kind, b.dtype.kind}
+        assert len(kinds) == 1 or kinds <= {"i", "u"}, (a.dtype, b.dtype)  # ints of any width
+        if a.dtype == object:
+            assert a.tolist() == b.tolist() and all(isinstance(x, str) for x in b)
+        else:
+            np.testing.assert_allclose(b, a, rtol=1e-12, equal_nan=True)
+    assert np.isnan(remote[2]).all()  # every row's NULL
