@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import quote as quote_url
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus, unquote, urlsplit
 
 import numpy as np
 
@@ -81,7 +81,8 @@ class Target:
 
 
 def check_url(url: str) -> None:
-    """`InputError` unless `url` is `chdb:PATH` or `http(s)://[user@]host[:port]`."""
+    """`InputError` unless `url` is `chdb:PATH` or `http(s)://[user@]host[:port][/path]`
+    (a path: the server behind a reverse proxy at that path)."""
     if url.startswith("chdb:"):
         return
     parts = urlsplit(url)
@@ -91,6 +92,12 @@ def check_url(url: str) -> None:
         raise InputError(
             "--clickhouse: put the password in FLEETSCAN_CLICKHOUSE_PASSWORD, not the URL"
         )
+    try:
+        parts.port  # noqa: B018  (parsing it is the check)
+    except ValueError:
+        raise InputError(f"--clickhouse {url!r}: the port is not a number") from None
+    if parts.query or parts.fragment:
+        raise InputError(f"--clickhouse {url!r}: no ?query or #fragment (use --database and --org)")
 
 
 class Connection:
@@ -118,7 +125,7 @@ class Connection:
         check_url(url)
         parts = urlsplit(url)
         self._where = f"{parts.hostname}:{parts.port or _default_port(parts.scheme)}"
-        self._user = parts.username or "default"
+        self._user = unquote(parts.username or "") or "default"
         try:
             import clickhouse_connect
         except ImportError:
@@ -137,6 +144,7 @@ class Connection:
                 password=password,
                 secure=parts.scheme == "https",
                 pool_mgr=self._pool,
+                proxy_path=parts.path.strip("/"),
             )
         except Exception as exc:  # the driver's own errors: say where, never the password
             self._pool.clear()

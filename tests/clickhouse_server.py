@@ -134,8 +134,10 @@ class ClickHouseHTTP:
         password: str = "",
         compressions: tuple[str, ...] = ("gzip", "deflate", "zstd", "lz4"),
         fault: Callable[[Request], Answer | None] | None = None,
+        prefix: str = "",
     ) -> None:
         self.data_dir = data_dir
+        self.prefix = prefix  # served under this path, as behind a reverse proxy
         self.user = user
         self.password = password
         self.compressions = compressions
@@ -192,9 +194,12 @@ class ClickHouseHTTP:
 
     def answer(self, request: Request) -> Answer:
         """What ClickHouse would answer `request` with."""
-        if request.path.rstrip("/") == "/ping":
+        if not request.path.startswith(self.prefix):
+            return Answer(404, b"Not found (the proxy serves " + self.prefix.encode() + b"/)\n")
+        path = request.path.removeprefix(self.prefix)
+        if path.rstrip("/") == "/ping":
             return Answer(200, b"Ok.\n", {"Content-Type": "text/html; charset=UTF-8"})
-        if request.path not in ("/", ""):
+        if path not in ("/", ""):
             return Answer(404, b"There is no handle " + request.path.encode() + b"\n")
         if request.user is None:
             user, password = "default", ""

@@ -378,3 +378,30 @@ def test_a_server_hands_over_the_columns_chdb_hands_over(store: Path) -> None:
         else:
             np.testing.assert_allclose(b, a, rtol=1e-12, equal_nan=True)
     assert np.isnan(remote[2]).all()  # every row's NULL
+
+
+def test_a_server_behind_a_proxy_path_is_reached_at_that_path(
+    store: Path, over_chdb: tuple[int, str, str]
+) -> None:
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD, prefix="/clickhouse") as server:
+        code, out, err = run([*PLAIN, "--clickhouse", http_url(server) + "/clickhouse/"])
+        missed = run([*PLAIN, "--clickhouse", http_url(server)])
+    assert code == over_chdb[0], err
+    assert_same_records(records(out), records(over_chdb[1]))
+    assert {r.path for r in server.requests} == {"/clickhouse", "/"}
+    assert missed[0] == 3 and missed[1] == "" and "answered HTTP 404" in missed[2], missed[2]
+    assert len(missed[2].strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://reader@127.0.0.1:port", "the port is not a number"),
+        ("http://reader@127.0.0.1:8123/?database=plexus", "no ?query or #fragment"),
+    ],
+)
+def test_a_malformed_server_url_is_a_usage_error(url: str, says: str) -> None:
+    for command in (SWEEP, ["replay", "--metric", "temperature", "--from", iso_z(NOW)]):
+        code, out, err = run([*command, "--clickhouse", url])
+        assert code == 64 and out == "", err
+        assert len(err.strip().splitlines()) == 1 and says in err, err
