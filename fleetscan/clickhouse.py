@@ -45,6 +45,7 @@ from fleetscan.fleet.reduce import (
     WindowAggregates,
 )
 from fleetscan.fleet.robust import MAD_TO_SIGMA, Ints
+from fleetscan.health import SENSOR_OK, SensorReport, apply_health
 from fleetscan.sensors import GENERIC, MetricProfile, profile_for
 from fleetscan.sweeps.plan import HistoryKind, baseline_slices, fill_baseline
 from fleetscan.sweeps.step import (
@@ -643,6 +644,24 @@ def _aligned(
     )
 
 
+def sensor_reports(
+    conn: Connection, target: Target, *, from_ms: int, to_ms: int
+) -> dict[str, SensorReport]:
+    """Each board's newest `sensor.ok` in `[from_ms, to_ms]` (non-zero is ok), as a live sweep
+    reads it over its window (`health.latest_reports`): one row per board comes back."""
+    cols = conn.columns(
+        f"SELECT source_id, toInt64(max(ts)), toUInt8(argMax(value, ts) != 0) "
+        f"FROM (SELECT source_id, value, {TS} AS ts FROM {_table(target)} "
+        f"WHERE {_where(target, SENSOR_OK, from_ms, to_ms)}) GROUP BY source_id"
+    )
+    if not cols:
+        return {}
+    return {
+        str(s): SensorReport(int(t), bool(ok))
+        for s, t, ok in zip(cols[0].tolist(), cols[1].tolist(), cols[2].tolist(), strict=True)
+    }
+
+
 def clickhouse_sweep(
     conn: Connection,
     target: Target,
@@ -652,7 +671,9 @@ def clickhouse_sweep(
     upper_ms: int,
     options: StepOptions,
 ) -> LifecycleStep:
-    """A one-off sweep at `now_ms` (as `fleet --no-state` runs it), reduced inside ClickHouse."""
+    """A one-off sweep at `now_ms` (as `fleet --no-state` runs it), reduced inside ClickHouse;
+    boards reporting `sensor.ok = 0` in the window are "sensor missing" (`fleetscan.health`)
+    unless `sensor.ok` is itself swept."""
     opts = options.sweep
     target = target.resolved(conn)
     windows = {}
@@ -665,7 +686,11 @@ def clickhouse_sweep(
             baselines[metric] = bucket_baseline(
                 conn, target, metric, now_ms=now_ms, options=opts, sample_ms=options.sample_ms
             )
-    return reduced_step(SweepState(), windows, baselines, now_ms, options)
+    outcome = reduced_step(SweepState(), windows, baselines, now_ms, options)
+    if SENSOR_OK in metrics:
+        return outcome
+    window_from = plan_sweep(SweepState(), metrics, now_ms, options).window_from_ms
+    return apply_health(outcome, sensor_reports(conn, target, from_ms=window_from, to_ms=upper_ms))
 
 
 def clickhouse_replay(
@@ -678,8 +703,9 @@ def clickhouse_replay(
 ) -> Iterator[LifecycleStep]:
     """`sweeps.replay.replay` with every sweep reduced inside ClickHouse: one outcome per time.
 
-    `adjust(previous state, outcome)` is applied after each step, as `replay` applies it (the
-    config file's thresholds and silences, the state's silences: `fleetscan.overrides`)."""
+    Each sweep reads the boards' `sensor.ok` over its window (unless it is itself replayed) and
+    then applies `adjust(previous state, outcome)`, as `replay` does (the config file's
+    thresholds and silences, the state's silences: `fleetscan.overrides`)."""
     state = SweepState()
     target = target.resolved(conn)
     opts = options.sweep
@@ -707,6 +733,9 @@ def clickhouse_replay(
             elif kind is HistoryKind.FOLD:
                 baselines[metric] = state.baselines[metric]
         outcome = reduced_step(state, windows, baselines, now_ms, options)
+        if SENSOR_OK not in metrics:
+            reports = sensor_reports(conn, target, from_ms=plan.window_from_ms, to_ms=now_ms)
+            outcome = apply_health(outcome, reports)
         if adjust is not None:
             outcome = adjust(state, outcome)
         state = outcome.state

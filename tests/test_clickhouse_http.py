@@ -405,3 +405,53 @@ def test_a_malformed_server_url_is_a_usage_error(url: str, says: str) -> None:
         code, out, err = run([*command, "--clickhouse", url])
         assert code == 64 and out == "", err
         assert len(err.strip().splitlines()) == 1 and says in err, err
+
+
+@pytest.mark.slow
+def test_sensor_ok_is_read_in_clickhouse_as_over_http_and_from_a_file(
+    tmp_path: Path, logs: list[str]
+) -> None:
+    """A board reporting `sensor.ok = 0` is "sensor missing" in `fleet --clickhouse` as in
+    `fleet --no-state` over the API, and in `replay --clickhouse` as in `replay --input`."""
+    from sweep_helpers import HOUR as H
+    from sweep_helpers import MIN, START, readings, write_jsonl
+
+    from fleetscan.telemetry import Reading
+
+    no_sensor, gone = "esp32-bme280-07", START + 6 * H
+    at = gone + 30 * MIN
+    rows = [r for r in readings() if not (r.source_id == no_sensor and r.ts_ms >= gone)]
+    rows += [Reading(no_sensor, "sensor.ok", gone + k * MIN, 0.0) for k in range(31)]
+    rows += [Reading("esp32-bme280-01", "sensor.ok", gone + k * MIN, 1.0) for k in range(31)]
+    file = write_jsonl(tmp_path / "rows.jsonl", rows)
+    plexus_rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+    create_plexus_store(tmp_path / "ch", plexus_rows, org=ORG_ID)
+    chdb = ["--clickhouse", f"chdb:{tmp_path / 'ch'}"]
+    sweep = ["fleet", "--metric", "temperature", "--baseline", "6h", "--min-peers", "3",
+             "--at", iso_z(at), "--format", "jsonl"]  # fmt: skip
+    replay = ["replay", "--metric", "temperature", "--baseline", "6h", "--min-peers", "3",
+              "--from", iso_z(at - 20 * MIN), "--to", iso_z(at), "--format", "jsonl"]  # fmt: skip
+    with Sandbox(host="127.0.0.1", port=0, quiet=True, clock=lambda: at / 1000) as sb:
+        sb.insert(rows)
+        over_api = run([*sweep, "--no-state"], env_for(sb, tmp_path))
+    outcomes = {
+        "fleet api": over_api,
+        "fleet chdb": run([*sweep, *chdb]),
+        "replay file": run([*replay, "--input", str(file)]),
+        "replay chdb": run([*replay, *chdb]),
+    }
+    with ClickHouseHTTP(tmp_path / "ch", user=USER, password=PASSWORD) as server:
+        outcomes["fleet server"] = run([*sweep, "--clickhouse", http_url(server)])
+        outcomes["replay server"] = run([*replay, "--clickhouse", http_url(server)])
+    for name, (code, out, err) in outcomes.items():
+        assert code in (0, 1, 2) and out, (name, err)
+        last = {k[1]: r for k, r in records(out).items() if k[0] == iso_z(at)}
+        assert last[no_sensor]["status"] == "stale", name
+        assert last[no_sensor]["reason"].startswith(
+            f"sensor missing: the board is online and reported sensor.ok = 0 at {iso_z(at)}"
+        ), name
+        assert "sensor.ok" not in {r["metric"] for r in records(out).values()}
+    assert_same_records(records(outcomes["fleet chdb"][1]), records(outcomes["fleet api"][1]))
+    assert_same_records(records(outcomes["fleet server"][1]), records(outcomes["fleet api"][1]))
+    assert_same_records(records(outcomes["replay chdb"][1]), records(outcomes["replay file"][1]))
+    assert_same_records(records(outcomes["replay server"][1]), records(outcomes["replay file"][1]))
