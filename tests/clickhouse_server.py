@@ -26,7 +26,7 @@ What clickhouse-connect (1.x, `driver/httpclient.py`, `_backend/http_sync.py`, `
 - a failed query is `Code: N. DB::Exception: ...` with `X-ClickHouse-Exception-Code: N` and the
   HTTP status ClickHouse gives that code.
 
-`fault(request)` may answer a request instead (an error page, a redirect); `requests` records
+With `tls=(certificate, key)` it serves https. `fault(request)` may answer a request instead (an error page, a redirect); `requests` records
 what arrived (with the credentials each request carried) so a test can check what reached it,
 `encodings` how each answer was compressed.
 """
@@ -37,6 +37,7 @@ import base64
 import gzip
 import json
 import re
+import ssl
 import threading
 import time
 import uuid
@@ -135,9 +136,11 @@ class ClickHouseHTTP:
         compressions: tuple[str, ...] = ("gzip", "deflate", "zstd", "lz4"),
         fault: Callable[[Request], Answer | None] | None = None,
         prefix: str = "",
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.prefix = prefix  # served under this path, as behind a reverse proxy
+        self.tls = tls  # (certificate, key): https
         self.user = user
         self.password = password
         self.compressions = compressions
@@ -159,7 +162,7 @@ class ClickHouseHTTP:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def __enter__(self) -> ClickHouseHTTP:
         from chdb import session
@@ -171,6 +174,10 @@ class ClickHouseHTTP:
         self._settings = dict(line.split("\t", 1) for line in rows.splitlines())
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
         return self

@@ -455,3 +455,45 @@ def test_sensor_ok_is_read_in_clickhouse_as_over_http_and_from_a_file(
     assert_same_records(records(outcomes["fleet server"][1]), records(outcomes["fleet api"][1]))
     assert_same_records(records(outcomes["replay chdb"][1]), records(outcomes["replay file"][1]))
     assert_same_records(records(outcomes["replay server"][1]), records(outcomes["replay file"][1]))
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (made by the openssl command)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_https_verifies_the_server_certificate(
+    store: Path, over_chdb: tuple[int, str, str], certificate: tuple[Path, Path], logs: list[str]
+) -> None:
+    """An untrusted certificate is one line (nothing sent); trusted (SSL_CERT_FILE, which
+    OpenSSL's default verify paths read) the sweep runs over TLS with the chdb verdicts."""
+    cert, _ = certificate
+    with ClickHouseHTTP(store, user=USER, password=PASSWORD, tls=certificate) as server:
+        url = http_url(server, "https")
+        refused = run([*PLAIN, "--clickhouse", url])
+        assert not server.requests  # the handshake failed: no request, no password
+        code, out, err = run([*PLAIN, "--clickhouse", url], {"SSL_CERT_FILE": str(cert)})
+    assert refused[0] == 3 and refused[1] == ""
+    assert refused[2].startswith(
+        f"fleetscan: error: cannot reach ClickHouse at 127.0.0.1:{server.port}: TLS failed "
+        "(CERTIFICATE_VERIFY_FAILED)"
+    ), refused[2]
+    assert len(refused[2].strip().splitlines()) == 1
+    assert code == over_chdb[0], err
+    assert_same_records(records(out), records(over_chdb[1]))
+    assert server.requests and all(r.password == PASSWORD for r in server.requests)
+    assert_never_shown(refused[2], out, err, "\n".join(logs))
