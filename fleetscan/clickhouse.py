@@ -160,7 +160,9 @@ class Connection:
             try:
                 table = self._session.query(sql, "ArrowTable")
             except Exception as exc:
-                raise UnavailableError(f"ClickHouse query failed: {_one_line(str(exc))}") from None
+                raise UnavailableError(
+                    f"ClickHouse query failed: {_one_line(str(exc))[:300]}"
+                ) from None
             if not table.num_rows:
                 return []
             return [c.to_numpy() for c in table.columns]
@@ -185,7 +187,8 @@ class Connection:
             )
         code = getattr(exc, "code", None)
         text = self._scrub(str(exc))
-        if code in (516, 192, 194) or "AUTHENTICATION_FAILED" in text:
+        # AUTHENTICATION_FAILED, UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD
+        if code in (516, 192, 193, 194) or "AUTHENTICATION_FAILED" in text:
             return (
                 f"{where} refused user {self._user!r} (authentication failed): check the user "
                 "in the URL and FLEETSCAN_CLICKHOUSE_PASSWORD"
