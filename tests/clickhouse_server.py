@@ -167,7 +167,7 @@ class ClickHouseHTTP:
     def __enter__(self) -> ClickHouseHTTP:
         from chdb import session
 
-        self._session = session.Session(str(self.data_dir))
+        self._session = session.Session(str(self.data_dir))  # type: ignore[no-untyped-call]
         version, zone = self._run("SELECT version(), timezone()", "TabSeparated").decode().split()
         self.version, self.timezone = version, zone
         rows = self._run("SELECT name, value FROM system.settings", "TabSeparated").decode()

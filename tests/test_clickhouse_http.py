@@ -95,7 +95,8 @@ def http_url(server: ClickHouseHTTP, scheme: str = "http") -> str:
 
 
 def records(stdout: str) -> dict[tuple[object, ...], dict[str, Any]]:
-    out = {}
+    """JSONL records by (at, source, metric)."""
+    out: dict[tuple[object, ...], dict[str, Any]] = {}
     for r in map(json.loads, stdout.splitlines()):
         out[(r.get("at"), r["source_id"], r["metric"])] = r
     return out
