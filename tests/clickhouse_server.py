@@ -21,8 +21,9 @@ What clickhouse-connect (1.x, `driver/httpclient.py`, `_backend/http_sync.py`, `
   `X-ClickHouse-Exception-Code: 516` (AUTHENTICATION_FAILED);
 - the answer carries `X-ClickHouse-Format`, `X-ClickHouse-Timezone`, `X-ClickHouse-Query-Id`,
   `X-ClickHouse-Summary`, and is compressed when `enable_http_compression` is on (by parameter,
-  or chdb's default) with the first of `compressions` that `Accept-Encoding` lists (ClickHouse's
-  own order by default: gzip first; lz4 is the frame format, as ClickHouse sends it);
+  or chdb's default) with the first of `compressions` that `Accept-Encoding` lists (by default
+  ClickHouse's own order, `chooseHTTPCompressionMethod`, less brotli and snappy: zstd, lz4,
+  gzip, deflate; lz4 is the frame format, as ClickHouse sends it);
 - a failed query is `Code: N. DB::Exception: ...` with `X-ClickHouse-Exception-Code: N` and the
   HTTP status ClickHouse gives that code.
 
@@ -133,7 +134,7 @@ class ClickHouseHTTP:
         *,
         user: str = "default",
         password: str = "",
-        compressions: tuple[str, ...] = ("gzip", "deflate", "zstd", "lz4"),
+        compressions: tuple[str, ...] = ("zstd", "lz4", "gzip", "deflate"),
         fault: Callable[[Request], Answer | None] | None = None,
         prefix: str = "",
         tls: tuple[Path, Path] | None = None,

@@ -168,8 +168,8 @@ def over_chdb(store: Path) -> tuple[int, str, str]:
 def test_every_compression_the_driver_accepts_gives_the_same_verdicts(
     store: Path, over_chdb: tuple[int, str, str], compression: str
 ) -> None:
-    """The server compresses its answers with what the driver accepts (ClickHouse's own choice
-    is gzip); each decoder of the driver gives the same rows."""
+    """The server compresses its answers with what the driver accepts (a ClickHouse server picks
+    zstd from the driver's list); each decoder of the driver gives the same rows."""
     args = PLAIN
     code_chdb, out_chdb, _ = over_chdb
     methods = () if compression == "none" else (compression,)
