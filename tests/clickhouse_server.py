@@ -113,10 +113,14 @@ def _compress(body: bytes, method: str) -> bytes:
         return gzip.compress(body)
     if method == "deflate":
         return zlib.compress(body)
-    if method == "zstd":
-        from backports import zstd
+    if method == "zstd":  # the standard library's from 3.14, else clickhouse-connect's backport
+        import importlib
 
-        return zstd.compress(body)
+        try:
+            zstd = importlib.import_module("compression.zstd")
+        except ImportError:
+            zstd = importlib.import_module("backports.zstd")
+        return bytes(zstd.compress(body))
     if method == "lz4":
         import lz4.frame
 
