@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -40,7 +40,7 @@ from fleetscan.sweeps import render as sweep_render
 from fleetscan.sweeps.coverage import ReplayCoverage, sweep_blind_spot
 from fleetscan.sweeps.replay import History, Summary, replay, sweep_times
 from fleetscan.sweeps.replay_input import load_history
-from fleetscan.sweeps.step import LifecycleStep, StepOptions
+from fleetscan.sweeps.step import LifecycleStep, StepOptions, SweepState
 from fleetscan.timeutil import iso_z, now_ms
 
 MAX_SWEEPS = 200_000  # ~2 years at 5 minutes; a longer grid is a mistake (or a bad timestamp)
@@ -113,27 +113,26 @@ def replay_command(
             raise InputError("give --input FILE, or --from (and --to) to pull rows from Plexus")
         if clickhouse is not None and (input_file is not None or from_ms is None):
             raise InputError("--clickhouse replays need --from (and --to), not --input")
-        if clickhouse is not None and state_path is not None:
-            raise InputError(
-                "--state is not used by --clickhouse replays (they apply no silences); "
-                "replay --input or from Plexus instead"
-            )
         if clickhouse is not None:
             from fleetscan.clickhouse import check_url
 
             check_url(clickhouse)
     except (FleetscanError, ValueError) as exc:
         fail(str(exc), code=ExitCode.USAGE)
-    if clickhouse is not None:
-        assert from_ms is not None
-        last = to_ms if to_ms is not None else now_ms()
-        _pushed_down(clickhouse, database, org, metric, sweep_times(from_ms, last, every_ms),
-                     options, output, every_ms)  # fmt: skip
-        return
     try:
         from fleetscan.silence_store import read_only  # sqlite3 only when asked
 
         stored = read_only(state_path) if state_path is not None else []
+    except FleetscanError as exc:
+        fail(str(exc), code=code_for(exc, ExitCode.UNKNOWN))
+    adjust = partial(adjustments(ctx).apply, options=options, stored=stored)
+    if clickhouse is not None:
+        assert from_ms is not None
+        last = to_ms if to_ms is not None else now_ms()
+        _pushed_down(clickhouse, database, org, metric, sweep_times(from_ms, last, every_ms),
+                     options, output, every_ms, adjust)  # fmt: skip
+        return
+    try:
         if input_file is not None:
             history = history_from_file(input_file, [*metric, SENSOR_OK], options)
             span = history.span()
@@ -166,8 +165,6 @@ def replay_command(
     # A bar on a terminal; off one (cron, pipes) a line every tenth of a very long replay.
     quiet_progress = sys.stderr.isatty()
     times = track(sweep_times(from_ms, to_ms, every_ms), label="replaying sweeps")
-    adjusted = adjustments(ctx)
-    adjust = partial(adjusted.apply, options=options, stored=stored)
     coverage = ReplayCoverage()
     outcomes = replay(history, times, options, adjust=adjust, health=health)
     for done, outcome in enumerate(outcomes, 1):
@@ -190,8 +187,11 @@ def _pushed_down(
     options: StepOptions,
     output: OutputFormat,
     every_ms: int,
+    adjust: Callable[[SweepState, LifecycleStep], LifecycleStep],
 ) -> None:
-    """The replay with every sweep reduced inside ClickHouse (`clickhouse.clickhouse_replay`)."""
+    """The replay with every sweep reduced inside ClickHouse (`clickhouse.clickhouse_replay`),
+    the config file's thresholds and silences and the `--state` silences applied after each
+    step, as over `--input` or Plexus."""
     from fleetscan.clickhouse import Connection, Target, clickhouse_replay
 
     started = time.monotonic()
@@ -200,7 +200,7 @@ def _pushed_down(
     try:
         with Connection(url, password=clickhouse_password()) as conn:
             target = Target(database=database, org=org)
-            for outcome in clickhouse_replay(conn, target, metrics, times, options):
+            for outcome in clickhouse_replay(conn, target, metrics, times, options, adjust):
                 _count(outcome, summary, coverage, metrics, options, output)
     except FleetscanError as exc:
         fail(str(exc), code=ExitCode.UNKNOWN)
