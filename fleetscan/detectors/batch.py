@@ -461,14 +461,16 @@ class AutoBatch(Rows):
         return z, scored & ~self.cadence.warming(rows), median, scale
 
     def _refresh_spread(self, rows: I, median: F) -> None:
-        """RobustDetector._stats's spread: 1.4826 · MAD, or 1.2533 · mean |deviation| if MAD is 0."""
+        """RobustDetector._stats's spread: 1.4826 · MAD, or 1.4826 · median nonzero |deviation|."""
         n = self.window.n[rows]
         width = int(n.max())
         dev = np.abs(self.window.ordered[rows, :width] - median[:, None])
         mad = median_sorted(np.sort(dev, axis=1), np.arange(len(rows)), n)
         spread = MAD_TO_SIGMA * mad
-        for k in np.flatnonzero(~(mad > 0)).tolist():  # numpy's mean, in the class's order
-            spread[k] = MEAN_AD_TO_SIGMA * float(dev[k, : n[k]].mean())
+        for k in np.flatnonzero(~(mad > 0)).tolist():  # MAD 0: the size of the moves
+            moves = dev[k, : n[k]]
+            moves = moves[moves > 0]
+            spread[k] = MAD_TO_SIGMA * float(np.median(moves)) if len(moves) else 0.0
         self.spread[rows] = spread
         self.spread_version[rows] = self.window.version[rows]
 
