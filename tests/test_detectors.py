@@ -211,6 +211,22 @@ def test_quantised_repeats_are_learnt_not_flagged() -> None:
     assert det.limit() > 20
 
 
+def test_a_mostly_zero_window_is_scaled_by_the_size_of_its_moves() -> None:
+    """MAD is 0 when most of the window is 0; σ is then how far the stream goes when it moves."""
+    det = RobustDetector(DetectorOptions(metric="rpm", window="30"))
+    moves = {5: 0.2, 12: 0.4, 20: 0.3, 27: 0.5}  # four bursts among 26 zeros
+    for k in range(30):
+        det.update(START + k * 60_000, moves.get(k, 0.0))
+    assert math.isclose(det.scale(), 1.4826 * 0.35, rel_tol=1e-9)  # median move 0.35
+    burst = det.update(START + 30 * 60_000, 2.5)
+    # 4.8σ; the mean |deviation| (1.4 / 30 × 1.2533) made it 43σ, and a sparser window thousands
+    assert burst.anomalous and 4.5 < burst.z < 5.0
+    flat = RobustDetector(DetectorOptions(metric="value", window="30"))
+    for k in range(30):
+        flat.update(START + k * 60_000, 0.0)
+    assert flat.update(START + 30 * 60_000, 1.0).check == "degenerate_scale"  # no move: no scale
+
+
 # ---- silence, gaps and warm-ups -----------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from fleetscan.detectors import AutoDetector, DetectorOptions, StuckDetector, ma
 from fleetscan.detectors.calibration import MAX_SURPRISE, TailCalibrator
 from fleetscan.detectors.daily import DailyRange
 from fleetscan.detectors.drift import DriftCheck
+from fleetscan.detectors.events import AlertEvents
 from fleetscan.device import DeviceRunner
 from fleetscan.telemetry import Reading
 
@@ -58,6 +59,26 @@ def test_a_spike_rare_enough_opens_at_once_and_the_score_marks_the_onset() -> No
     held = [s for s in scores[801:] if s.alert]
     assert held and all(s.score == 0.0 and s.posted > TEMP.threshold for s in held)
     assert [e for _, e, _ in events(scores)] == ["opened", "resolved"]
+
+
+def test_an_alert_soon_after_others_scores_less_and_opens_all_the_same() -> None:
+    hour = 60 * MINUTE
+    ev = AlertEvents(threshold=3.0, consecutive=3)
+
+    def spike(ts_ms: int) -> float:  # one reading rare enough to open, then calm until resolved
+        step = ev.step(ts_ms, 9.5)
+        assert step.event == "opened"
+        assert [ev.step(ts_ms + (k + 1) * MINUTE, 0.1).event for k in range(6)][-1] == "resolved"
+        return step.evidence
+
+    first, second, third = spike(0), spike(hour), spike(2 * hour)
+    assert first == 9.5  # the first alert of a quiet stream keeps its evidence
+    # each earlier alert, weighted exp(-age / 1 day), takes threshold × log10(1 + n) off
+    assert math.isclose(second, 9.5 - 3.0 * math.log10(1.0 + math.exp(-1 / 24)), rel_tol=1e-12)
+    assert third < second < first
+    assert ev.step(2 * hour + 10 * MINUTE, 2.0).evidence < 2.0  # a calm reading: less, never < 0
+    assert ev.step(2 * hour + 11 * MINUTE, 0.0).evidence == 0.0
+    assert 9.4 < spike(10 * 24 * hour) < 9.5  # ten quiet days later: news again
 
 
 def test_runner_reports_one_event_with_an_id_and_posts_the_tutorial_convention() -> None:

@@ -32,6 +32,8 @@ from fleetscan.detectors._rows import (
     TailRows,
     WindowRows,
     ewma_update,
+    exp_of,
+    log10_of,
     median_sorted,
 )
 from fleetscan.detectors._stream import MEAN_AD_TO_SIGMA, check_score
@@ -41,7 +43,7 @@ from fleetscan.detectors.drift import LEAVE_SIGMAS, MOVING_SIGMAS, RETURN_SIGMAS
 from fleetscan.detectors.drift import MIN_LIMIT_MS as DRIFT_MIN_MS
 from fleetscan.detectors.dropout import CADENCE_FACTOR, LONGEST_FACTOR
 from fleetscan.detectors.dropout import MIN_LIMIT_MS as DROPOUT_MIN_MS
-from fleetscan.detectors.events import HOLD_FRACTION, RECOVERY_FACTOR
+from fleetscan.detectors.events import HOLD_FRACTION, RECOVERY_FACTOR, REPEAT_TAU_MS
 from fleetscan.detectors.options import DetectorOptions
 from fleetscan.detectors.plausibility import IMPLAUSIBLE_RATIO
 from fleetscan.detectors.robust import CAP, MIN_POINTS, MIN_SCORED, SPREAD_REFRESH
@@ -120,7 +122,7 @@ class AutoBatch(Rows):
         "spread_version": NO_VERSION, "spread": 0.0,
         "d_longest": 0.0, "d_start": 0, "d_has": False, "d_side": 0.0, "d_last": 0, "d_area": 0.0,
         "e_open": False, "e_opened": 0, "e_readings": 0, "e_peak": 0.0, "e_evidence": 0.0,
-        "e_calm": 0,
+        "e_calm": 0, "e_recent": 0.0,
         "pend_check": 0, "pend_z": 0.0, "pend_dt": 0, "pend_n": 0,
         "ons_check": 0, "ons_z": 0.0, "ons_dt": 0, "ons_n": 0,
         "learnt_ts": 0, "has_learnt": False,
@@ -157,6 +159,7 @@ class AutoBatch(Rows):
     e_peak: F
     e_evidence: F
     e_calm: I
+    e_recent: F
     pend_check: I
     pend_z: F
     pend_dt: I
@@ -458,14 +461,16 @@ class AutoBatch(Rows):
         return z, scored & ~self.cadence.warming(rows), median, scale
 
     def _refresh_spread(self, rows: I, median: F) -> None:
-        """RobustDetector._stats's spread: 1.4826 · MAD, or 1.2533 · mean |deviation| if MAD is 0."""
+        """RobustDetector._stats's spread: 1.4826 · MAD, or 1.4826 · median nonzero |deviation|."""
         n = self.window.n[rows]
         width = int(n.max())
         dev = np.abs(self.window.ordered[rows, :width] - median[:, None])
         mad = median_sorted(np.sort(dev, axis=1), np.arange(len(rows)), n)
         spread = MAD_TO_SIGMA * mad
-        for k in np.flatnonzero(~(mad > 0)).tolist():  # numpy's mean, in the class's order
-            spread[k] = MEAN_AD_TO_SIGMA * float(dev[k, : n[k]].mean())
+        for k in np.flatnonzero(~(mad > 0)).tolist():  # MAD 0: the size of the moves
+            moves = dev[k, : n[k]]
+            moves = moves[moves > 0]
+            spread[k] = MAD_TO_SIGMA * float(np.median(moves)) if len(moves) else 0.0
         self.spread[rows] = spread
         self.spread_version[rows] = self.window.version[rows]
 
@@ -576,14 +581,30 @@ class AutoBatch(Rows):
             calm_reading = s < self.threshold
             total = np.where(calm_reading, 0.0, self.e_evidence[r] + s)
             opens = ~calm_reading & ~(total < self.consecutive * self.threshold)
-            evidence[shut] = np.where(calm_reading, s, total)
+            evidence[shut] = self._reported(r, ts[shut], np.where(calm_reading, s, total))
             self.e_evidence[r] = np.where(opens, 0.0, total)
             o = r[opens]
+            decay = self._decay(o, ts[shut][opens])
+            self.e_recent[o] = self.e_recent[o] * decay + 1.0
             self.e_open[o], self.e_opened[o], self.e_readings[o] = True, ts[shut][opens], 0
             self.e_peak[o], self.e_calm[o] = s[opens], 0
             is_open[shut[opens]] = True
             event[shut[opens]] = OPENED
         return is_open, event, evidence
+
+    def _decay(self, rows: I, ts: I) -> F:
+        """exp(−age / REPEAT_TAU_MS) of each row's last alert opening at `ts`."""
+        age = np.maximum(ts - self.e_opened[rows], 0)
+        return exp_of(-age.astype(np.float64) / REPEAT_TAU_MS)
+
+    def _reported(self, rows: I, ts: I, evidence: F) -> F:
+        """AlertEvents.reported per row: the evidence less the repeat discount."""
+        out = evidence.copy()
+        k = np.flatnonzero((self.e_recent[rows] != 0.0) & (evidence > 0.0))
+        if len(k):
+            n = self.e_recent[rows[k]] * self._decay(rows[k], ts[k])
+            out[k] = np.maximum(evidence[k] - self.threshold * log10_of(1.0 + n), 0.0)
+        return out
 
     def _learn(
         self,

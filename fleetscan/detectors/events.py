@@ -13,15 +13,25 @@ probability, the same units on every stream) into an alert's life:
 
 The evidence is also the `score` the runner prints and NAB scores: it climbs over the run, peaks at
 the reading where the alert opens, and is 0 while the alert holds (the alert already said it), so
-a high score marks an onset rather than every reading of a long event. O(1), a few numbers.
+a high score marks an onset rather than every reading of a long event.
+
+**An alert is less news on a stream that has just had some.** The reported score is the evidence
+less `threshold × log10(1 + n)`, n the alerts this stream opened, each counted with weight
+exp(−age / 1 day): the first alert of a quiet stream keeps its whole evidence, the fourth of a
+day on a stream that alerts every few hours about `threshold × 0.6` less. Only the score moves:
+when an alert opens, holds and resolves does not change, nor the posted `<metric>.zscore`. So one
+`--threshold` on `score` ranks a fleet's onsets by how unusual an alert is for each stream, not
+only how unusual the reading. O(1), a few numbers.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 HOLD_FRACTION = 2.0 / 3.0  # while open, readings this far up count as the condition lasting
 RECOVERY_FACTOR = 2  # calm readings in a row (× consecutive) before an alert resolves
+REPEAT_TAU_MS = 86_400_000.0  # an earlier alert's weight in the repeat discount decays over a day
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,14 @@ class AlertEvents:
         self.peak = 0.0
         self._evidence = 0.0
         self._calm = 0
+        self.recent = 0.0  # alerts opened, decayed to `opened_ts` (the last one counts 1)
+
+    def reported(self, ts_ms: int, evidence: float) -> float:
+        """The evidence less the repeat discount: `threshold × log10(1 + recent alerts)`."""
+        if self.recent == 0.0 or evidence <= 0.0:
+            return evidence
+        n = self.recent * math.exp(-max(ts_ms - self.opened_ts, 0) / REPEAT_TAU_MS)
+        return max(evidence - self.threshold * math.log10(1.0 + n), 0.0)
 
     def step(self, ts_ms: int, surprise: float) -> Step:
         """Take one reading's surprise (the strongest check's)."""
@@ -68,11 +86,13 @@ class AlertEvents:
             return Step(True, "", 0.0)
         if surprise < self.threshold:
             self._evidence = 0.0
-            return Step(False, "", surprise)
+            return Step(False, "", self.reported(ts_ms, surprise))
         self._evidence += surprise
         if self._evidence < self.consecutive * self.threshold:
-            return Step(False, "", self._evidence)
-        evidence, self._evidence = self._evidence, 0.0
+            return Step(False, "", self.reported(ts_ms, self._evidence))
+        evidence, self._evidence = self.reported(ts_ms, self._evidence), 0.0
+        decay = math.exp(-max(ts_ms - self.opened_ts, 0) / REPEAT_TAU_MS)
+        self.recent = self.recent * decay + 1.0
         self.open, self.opened_ts, self.readings_open = True, ts_ms, 0
         self.peak, self._calm = surprise, 0
         return Step(True, "opened", evidence)

@@ -4,8 +4,10 @@
 
 The window EXCLUDES the reading being scored (it is added afterwards), so one value can never hide
 itself the way the tutorial's can (its |z| is capped at √(n−1)). When more than half the window sits
-on one value (quantised, quiet sensors) MAD is 0 and the mean absolute deviation (× 1.2533) stands
-in; `floor` is `--min-scale` or the sensor's noise floor (sensors.py), `quantum` the smallest step
+on one value (quantised, quiet sensors, a counter that is mostly 0) MAD is 0 and the median of the
+nonzero deviations (× 1.4826) stands in: the size of the moves the stream makes when it moves, so
+a mostly-zero series' σ cannot collapse to a sliver of its bursts (the mean absolute deviation
+did: a window of 29 zeros and one 0.01 gave σ 0.0004, and every burst scored thousands of σ); `floor` is `--min-scale` or the sensor's noise floor (sensors.py), `quantum` the smallest step
 the stream has shown. If the scale is still only the generic 1e-9 floor (every reading identical, no
 sensor profile) the score is 0 with `check = "degenerate_scale"`: never ±inf, never an alert.
 
@@ -27,7 +29,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from fleetscan.detectors._stream import (
-    MEAN_AD_TO_SIGMA,
     Cadence,
     Quantum,
     SampleWindow,
@@ -79,7 +80,11 @@ class RobustDetector:
         if self.window.version - self._spread_version >= max(1, len(self.window) // SPREAD_REFRESH):
             dev = np.abs(np.asarray(self.window.values) - med)
             mad = float(np.median(dev))
-            self._spread = MAD_TO_SIGMA * mad if mad > 0 else MEAN_AD_TO_SIGMA * float(dev.mean())
+            if mad > 0:
+                self._spread = MAD_TO_SIGMA * mad
+            else:  # most of the window sits on one value: the size of the moves it makes
+                moves = dev[dev > 0]
+                self._spread = MAD_TO_SIGMA * float(np.median(moves)) if len(moves) else 0.0
             self._spread_version = self.window.version
         return med, self._spread
 
