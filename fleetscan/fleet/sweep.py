@@ -172,6 +172,8 @@ def score_window(
             now_ms=now_ms,
             options=options,
             silence_ms=_silences(agg, view.last_ts, now_ms=now_ms, options=options),
+            off_usual=(scores.status == CODE[Status.DRIFTING])
+            | (scores.status == CODE[Status.ANOMALOUS]),
         )
     return WindowScores(tuple(results), new_baseline)
 
