@@ -219,6 +219,11 @@ def fill_baseline(base: MetricBaseline, learned: MetricBaseline) -> MetricBaseli
     silence[: len(base), old_cols] = base.silences()
     sblock = silence[np.ix_(rows, new_cols)]
     silence[np.ix_(rows, new_cols)] = np.where(np.isfinite(sblock), sblock, learned.silences())
+    level = np.full((len(ids), len(starts)), np.nan)
+    level[: len(base), old_cols] = base.levels()
+    lblock = level[np.ix_(rows, new_cols)]
+    lblock[fill] = learned.levels()[fill]
+    level[np.ix_(rows, new_cols)] = lblock
     old_off, old_off_w = base.off_usuals()  # windows off the usual gap come only from sweeps
     off = np.full((len(ids), len(starts)), np.nan)
     off_w = np.zeros((len(ids), len(starts)))
@@ -242,6 +247,7 @@ def fill_baseline(base: MetricBaseline, learned: MetricBaseline) -> MetricBaseli
         silence=silence,
         off_usual=off if off_w.any() else None,
         off_usual_weight=off_w if off_w.any() else None,
+        level=level if np.isfinite(level).any() else None,
     )
 
 
