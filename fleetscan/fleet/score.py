@@ -249,7 +249,7 @@ def with_fleet(
     cleared (`fleet`: the same window scored against the whole fleet, `baseline.fleet_view`).
 
     A board off its usual gap to its room is not at fault when it is in line with the fleet and
-    either its room-mates moved against the fleet the other way, twice as far as it did (the
+    either its room-mates moved against the fleet the other way, further than it did (the
     room moved, the board stayed), or it moved with the boards it usually moves with in the
     fleet (a group of neighbours that crosses a room boundary). Its own fault shows against
     both, so it still drifts.
@@ -261,15 +261,15 @@ def with_fleet(
     judged = fleet.has_baseline & np.isfinite(fleet_change)
     room_change = groups.loo_median(groups.pack(fleet_change, judged))  # its room-mates'
     own_change = room.offset - room.usual_offset  # against its room
-    # Either explanation must account for the board's change as precisely as its room judges
-    # it: its room-mates moved the other way, at least twice as far as the board did against the
-    # fleet; or the neighbours it usually moves with (fleet-wide) shared its change.
+    # Its room-mates moved the other way against the fleet, noticeably (beyond the room's own
+    # limit) and further than the board did; or the neighbours it usually moves with (fleet-wide)
+    # shared its change, as precisely as its room judges it.
     limit = options.threshold * room.scale
     with np.errstate(invalid="ignore"):
         stayed = (
             (np.sign(room_change) == -np.sign(own_change))
             & (np.abs(room_change) > limit)
-            & (np.abs(room_change) >= 2.0 * np.abs(fleet_change))
+            & (np.abs(room_change) > np.abs(fleet_change))
         )
         moved = fleet.moved_with & (np.abs(own_change - fleet.shared_change) <= limit)
     cleared = drifting & fleet_ok & (stayed | moved)
