@@ -154,7 +154,8 @@ def score_window(
             learned.neighbours(agg.source_ids, now_ms=now_ms) if options.discover_cohorts else None
         )
         scores = score_metric(agg, view, now_ms=now_ms, options=options, neighbours=links)
-        fleet_base = learned.fleet_view() if options.group_by else None
+        drifting = bool((scores.status == CODE[Status.DRIFTING]).any())
+        fleet_base = learned.fleet_view() if options.group_by and drifting else None
         if fleet_base is not None:  # with tags, what the whole fleet says of a drifting board
             whole = replace(agg, cohorts=("",) * len(agg))
             fleet_scores = score_metric(
