@@ -6,9 +6,11 @@ from __future__ import annotations
 import doctest
 
 import numpy as np
+import pytest
 
 import fleetscan.fleet.discover
 from fleetscan.fleet import SeriesBatch, Status, SweepOptions, learn_baseline, score_window
+from fleetscan.fleet.baseline import MetricBaseline
 from fleetscan.fleet.sweep import FleetResult
 
 START = 1_781_222_400_000  # 2026-06-12 00:00 UTC
@@ -100,3 +102,40 @@ def test_a_board_in_the_sun_is_still_linked_to_its_room() -> None:
     links = fleetscan.fleet.discover.neighbours(gaps, t, bucket_ms=HOUR)
     assert set(links[3].tolist()) - {-1} == {0, 1, 2}
     assert all(set(links[i].tolist()) - {-1} <= {0, 1, 2, 3} for i in range(3))
+
+
+def test_a_board_flagged_while_it_moved_still_learns_that_it_moved() -> None:
+    """The window of a board judged off its usual gap stays out of its usual figures, but what it
+    did is kept for discovery (`off_usual`, read by `moves()`): otherwise a board that reads as
+    drifting whenever its room's HVAC moves it could never learn it moves with that room."""
+    batch = fleet(60, board_shift=2.5)
+    now = int(batch.ts_ms.max()) + 1
+    base = learn_baseline(batch.until(now - 40 * MIN), now_ms=now - 40 * MIN, options=OPTS)
+    window = {"temperature": batch.between(now - OPTS.window_ms, now)}
+    results, folded = score_window(window, {"temperature": base}, now_ms=now, options=OPTS)
+    after = folded["temperature"]
+    row, col = (
+        after.source_ids.index("b12"),
+        int(np.searchsorted(after.bucket_start, now // HOUR * HOUR)),
+    )
+    drifting = next(r for r in results if r.source_id == "b12")
+    assert drifting.status is Status.DRIFTING
+    before = (
+        base.source_ids.index("b12"),
+        int(np.searchsorted(base.bucket_start, now // HOUR * HOUR)),
+    )
+    assert after.weight[row, col] == base.weight[before]  # not learned as its usual gap...
+    off, off_weight = after.off_usuals()
+    assert off[row, col] == pytest.approx(drifting.offset) and off_weight[row, col] == 1
+    assert after.moves()[row, col] != after.offset[row, col]  # ...but seen to move
+    calm = after.source_ids.index("b07")
+    assert after.moves()[calm, col] == after.offset[calm, col]
+    again = MetricBaseline.from_dict(after.to_dict())
+    kept = np.searchsorted(after.bucket_start, again.bucket_start)  # empty buckets are not stored
+    np.testing.assert_array_equal(again.moves(), after.moves()[:, kept])
+    old_format = after.to_dict()  # a state written before `off_usual`: four fields a bucket
+    for source in old_format["sources"]:
+        source["buckets"] = [b[:4] for b in source["buckets"]]
+    older = MetricBaseline.from_dict(old_format)
+    assert older.off_usual is None
+    np.testing.assert_array_equal(older.moves(), older.offset)

@@ -29,7 +29,14 @@ from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
 from fleetscan.fleet.profile import Level, daily_figures, daily_trend
 from fleetscan.fleet.reduce import WindowAggregates, reduce_window
-from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, nan_median
+from fleetscan.fleet.robust import (
+    MAD_TO_SIGMA,
+    Bools,
+    Floats,
+    Ints,
+    grouped_loo_median,
+    nan_median,
+)
 from fleetscan.sensors import profile_for
 from fleetscan.timeutil import EPOCH_MS_CUTOFF
 
@@ -68,12 +75,69 @@ class MetricBaseline:
     last_ts: Ints  # (S,) newest reading seen, -1 when unknown
     interval_ms: Floats  # (S,) typical spacing of readings, NaN when unknown
     silence: Floats | None = None  # (S, B) longest silence seen in the bucket (ms), NaN if none
+    # (S, B) mean offset of the windows left out of `offset` because they were off the usual gap
+    # (drifting/anomalous), and how many: what the board did, for `neighbours` only.
+    off_usual: Floats | None = None
+    off_usual_weight: Floats | None = None
+    # (S, B) mean level of its cohort (the leave-one-out median its gap was measured from) over
+    # the same windows as `offset`: with tags, `fleet_view` turns gaps to the room into gaps to
+    # the whole fleet.
+    level: Floats | None = None
 
     def silences(self) -> Floats:
         """`silence`, or all NaN for a baseline (or stored state) that has none."""
         if self.silence is None:
             return np.full(self.offset.shape, np.nan)
         return self.silence
+
+    def off_usuals(self) -> tuple[Floats, Floats]:
+        """`(off_usual, off_usual_weight)`, or NaN / 0 for a baseline that has none."""
+        if self.off_usual is None or self.off_usual_weight is None:
+            return np.full(self.offset.shape, np.nan), np.zeros(self.offset.shape)
+        return self.off_usual, self.off_usual_weight
+
+    def levels(self) -> Floats:
+        """`level`, or all NaN for a baseline (or stored state) that has none."""
+        if self.level is None:
+            return np.full(self.offset.shape, np.nan)
+        return self.level
+
+    def fleet_view(self) -> MetricBaseline | None:
+        """The same history as gaps to the whole fleet rather than to each board's cohort
+        (cohort level + gap, less the leave-one-out median of every other board in the bucket),
+        all in one cohort; None without tags (one cohort) or without stored levels."""
+        if self.level is None or len(set(self.cohorts)) < 2:
+            return None
+        raw = self.offset + self.level  # NaN where either is unknown
+        n_sources, n_buckets = raw.shape
+        codes = np.repeat(np.arange(n_buckets, dtype=np.int64), n_sources)
+        centre = grouped_loo_median(raw.T.reshape(-1), codes).reshape(n_buckets, n_sources).T
+        return MetricBaseline(
+            metric=self.metric,
+            bucket_ms=self.bucket_ms,
+            source_ids=self.source_ids,
+            cohorts=("",) * n_sources,
+            bucket_start=self.bucket_start,
+            offset=raw - centre,
+            weight=np.where(np.isfinite(raw), self.weight, 0.0),
+            last_ts=self.last_ts,
+            interval_ms=self.interval_ms,
+            silence=self.silence,
+        )
+
+    def moves(self) -> Floats:
+        """(S, B) the mean gap of every judged window in each bucket, usual or not: what the
+        board did, from which `neighbours` finds who moves with whom. A board that read as
+        drifting while its room's HVAC moved it must still learn that it moved with the room."""
+        off, off_w = self.off_usuals()
+        if not off_w.any():
+            return self.offset
+        w = np.where(np.isfinite(self.offset), self.weight, 0.0)
+        total = w + off_w
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (np.nan_to_num(self.offset) * w + np.nan_to_num(off) * off_w) / total
+        out: Floats = np.where(total > 0, mean, np.nan)
+        return out
 
     @classmethod
     def empty(cls, metric: str, bucket_ms: int = 3_600_000) -> MetricBaseline:
@@ -161,7 +225,7 @@ class MetricBaseline:
         if int(done.sum()) < discover.MIN_SHARED_BUCKETS:  # too little history: no neighbours
             return np.full((len(source_ids), discover.NEIGHBOURS), -1, np.int64)
         links = discover.neighbours(
-            self.offset[:, done], self.bucket_start[done], bucket_ms=self.bucket_ms
+            self.moves()[:, done], self.bucket_start[done], bucket_ms=self.bucket_ms
         )
         position = {s: i for i, s in enumerate(source_ids)}
         to_window = np.array([position.get(s, -1) for s in self.source_ids] + [-1], np.int64)
@@ -176,8 +240,12 @@ class MetricBaseline:
         """A JSON-able form (NaN becomes None); `from_dict` reads it back."""
         sources = []
         silence = self.silences()
+        off, off_w = self.off_usuals()
         for i, source_id in enumerate(self.source_ids):
-            filled = np.flatnonzero(np.isfinite(self.offset[i]) | np.isfinite(silence[i]))
+            filled = np.flatnonzero(
+                np.isfinite(self.offset[i]) | np.isfinite(silence[i]) | (off_w[i] > 0)
+            )
+            level = self.levels()[i]
             sources.append(
                 {
                     "source_id": source_id,
@@ -191,6 +259,12 @@ class MetricBaseline:
                             float(self.weight[i, j]),
                             _none_if_nan(float(silence[i, j])),
                         ]
+                        + (
+                            [_none_if_nan(float(level[j]))]
+                            if np.isfinite(level[j]) or off_w[i, j] > 0
+                            else []
+                        )
+                        + ([float(off[i, j]), float(off_w[i, j])] if off_w[i, j] > 0 else [])
                         for j in filled
                     ],
                 }
@@ -205,15 +279,24 @@ class MetricBaseline:
         offset = np.full((len(sources), len(starts)), np.nan)
         weight = np.zeros((len(sources), len(starts)))
         silence = np.full((len(sources), len(starts)), np.nan)
+        off = np.full((len(sources), len(starts)), np.nan)
+        off_w = np.zeros((len(sources), len(starts)))
+        level = np.full((len(sources), len(starts)), np.nan)
         for i, s in enumerate(sources):
             # Schema 1 stored [start, offset, weight]; later ones add the bucket's longest
-            # silence, and an offset may be null where only a silence was seen.
+            # silence, and an offset may be null where only a silence was seen; then the
+            # cohort's level (null if unknown), and for a bucket with windows off the usual gap
+            # their mean and count.
             for start, value, w, *rest in s.get("buckets", []):
                 j = column[int(start)]
                 offset[i, j] = np.nan if value is None else float(value)
                 weight[i, j] = float(w)
                 if rest and rest[0] is not None:
                     silence[i, j] = float(rest[0])
+                if len(rest) >= 2 and rest[1] is not None:
+                    level[i, j] = float(rest[1])
+                if len(rest) >= 4 and rest[2] is not None and float(rest[3]) > 0:
+                    off[i, j], off_w[i, j] = float(rest[2]), float(rest[3])
         interval = [s.get("interval_ms") for s in sources]
         return cls(
             metric=str(data["metric"]),
@@ -226,6 +309,9 @@ class MetricBaseline:
             last_ts=np.array([int(s.get("last_ts", -1)) for s in sources], dtype=np.int64),
             interval_ms=np.array([np.nan if v is None else float(v) for v in interval]),
             silence=silence,
+            off_usual=off if off_w.any() else None,
+            off_usual_weight=off_w if off_w.any() else None,
+            level=level if np.isfinite(level).any() else None,
         )
 
 
@@ -343,6 +429,7 @@ def learn_from_buckets(
     offsets = np.full((n_sources, n_buckets), np.nan)
     spacing = np.full((n_sources, n_buckets), np.nan)
     silence = np.full((n_sources, n_buckets), np.nan)
+    levels = np.full((n_sources, n_buckets), np.nan)
     groups = Cohorts(cohorts)
     silent = np.zeros(n_sources, np.bool_)
     for bucket_start, agg in reductions:
@@ -353,6 +440,7 @@ def learn_from_buckets(
         trusted = judge_peers(agg, groups, prof, options, invalid=invalid, silent=silent).trusted
         centre = groups.loo_median(groups.pack(agg.median, trusted))
         offsets[:, j] = np.where(trusted, agg.median - centre, np.nan)
+        levels[:, j] = np.where(np.isfinite(offsets[:, j]), centre, np.nan)
         spacing[:, j] = np.where(agg.count >= 2, agg.interval_ms, np.nan)
         silence[:, j] = agg.gap_ms
     interval = nan_median(spacing) if n_buckets else np.full(n_sources, np.nan)
@@ -367,6 +455,7 @@ def learn_from_buckets(
         last_ts=last_ts,
         interval_ms=interval,
         silence=silence,
+        level=levels,
     )
 
 
@@ -390,11 +479,15 @@ def fold_window(
     now_ms: int,
     options: SweepOptions,
     silence_ms: Floats | None = None,
+    off_usual: Bools | None = None,
+    levels: Floats | None = None,
 ) -> MetricBaseline:
     """A new baseline with one sweep folded in (the input is left untouched).
 
     Where `learn` is true and the offset finite, the window's offset joins the running mean of the
-    bucket holding `now_ms`. A source whose cohort changed starts its offset history afresh.
+    bucket holding `now_ms`; where `off_usual` is true instead (a window judged off its usual
+    gap), it joins the bucket's `off_usual` mean, which only `neighbours` reads. `levels` (the
+    cohort level each offset was measured from) join `level` alongside the offsets. A source whose cohort changed starts its offset history afresh.
     Buckets older than the span are dropped, and so are sources not seen within it.
     """
     bucket_ms = baseline.bucket_ms
@@ -421,14 +514,22 @@ def fold_window(
     offset = np.pad(baseline.offset, ((0, grow), (0, int(new_column))), constant_values=np.nan)
     weight = np.pad(baseline.weight, ((0, grow), (0, int(new_column))))
     silence = np.pad(baseline.silences(), ((0, grow), (0, int(new_column))), constant_values=np.nan)
-    seen = np.pad(baseline.last_ts, (0, grow), constant_values=-1)
+    old_off, old_off_w = baseline.off_usuals()
+    off = np.pad(old_off, ((0, grow), (0, int(new_column))), constant_values=np.nan)
+    off_w = np.pad(old_off_w, ((0, grow), (0, int(new_column))))
+    level = np.pad(baseline.levels(), ((0, grow), (0, int(new_column))), constant_values=np.nan)
+    last_seen = np.pad(baseline.last_ts, (0, grow), constant_values=-1)
     interval = np.pad(baseline.interval_ms, (0, grow), constant_values=np.nan)
     if moved:
         offset[moved] = np.nan
         weight[moved] = 0.0
+        off[moved] = np.nan
+        off_w[moved] = 0.0
+        level[moved] = np.nan
     order = np.argsort(starts, kind="stable")
     starts, offset, weight = starts[order], offset[:, order], weight[:, order]
-    silence = silence[:, order]
+    silence, off, off_w = silence[:, order], off[:, order], off_w[:, order]
+    level = level[:, order]
     col = int(np.searchsorted(starts, current))
     take = learn & np.isfinite(offsets)
     r = rows[take]
@@ -436,10 +537,22 @@ def fold_window(
     old = np.where(w > 0, offset[r, col], 0.0)
     offset[r, col] = (old * w + offsets[take]) / (w + 1.0)
     weight[r, col] = w + 1.0
+    if levels is not None:
+        before = level[r, col]
+        known = (w > 0) & np.isfinite(before)
+        mean = (np.where(known, before, 0.0) * w + levels[take]) / (w + 1.0)
+        level[r, col] = np.where(known, mean, levels[take])
+    if off_usual is not None:
+        seen = off_usual & ~take & np.isfinite(offsets)
+        r = rows[seen]
+        w = off_w[r, col]
+        old = np.where(w > 0, off[r, col], 0.0)
+        off[r, col] = (old * w + offsets[seen]) / (w + 1.0)
+        off_w[r, col] = w + 1.0
     if silence_ms is not None:
         heard = np.isfinite(silence_ms)
         silence[rows[heard], col] = np.fmax(silence[rows[heard], col], silence_ms[heard])
-    np.maximum.at(seen, rows, last_ts)
+    np.maximum.at(last_seen, rows, last_ts)
     fresh = np.isfinite(interval_ms)
     blended = np.where(
         np.isfinite(interval[rows[fresh]]),
@@ -450,7 +563,8 @@ def fold_window(
     interval[rows[fresh]] = blended
     horizon = now_ms - options.baseline_span_ms
     keep_cols = starts + bucket_ms > horizon
-    keep_rows = (seen >= horizon) | np.isfinite(offset[:, keep_cols]).any(axis=1)
+    keep_rows = (last_seen >= horizon) | np.isfinite(offset[:, keep_cols]).any(axis=1)
+    kept_off_w = off_w[keep_rows][:, keep_cols]
     return MetricBaseline(
         metric=baseline.metric,
         bucket_ms=bucket_ms,
@@ -460,6 +574,9 @@ def fold_window(
         offset=offset[keep_rows][:, keep_cols],
         weight=weight[keep_rows][:, keep_cols],
         silence=silence[keep_rows][:, keep_cols],
-        last_ts=seen[keep_rows],
+        last_ts=last_seen[keep_rows],
         interval_ms=interval[keep_rows],
+        off_usual=off[keep_rows][:, keep_cols] if kept_off_w.any() else None,
+        off_usual_weight=kept_off_w if kept_off_w.any() else None,
+        level=level[keep_rows][:, keep_cols] if np.isfinite(level).any() else None,
     )

@@ -21,7 +21,7 @@ Input is one metric's `WindowAggregates` (one row per source) and its `BaselineV
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -71,6 +71,7 @@ class MetricScores:
     shared_change: Floats  # the change its usual neighbours share, where that explains it
     moved_with: Bools  # far from the fleet only together with its usual neighbours
     trend: Floats  # units/day where the gap trended through the whole history, else NaN
+    room_moved: Floats  # with tags: its cohort's change against the fleet, where that explains it
 
 
 def score_metric(
@@ -237,6 +238,50 @@ def score_metric(
         shared_change=np.where(moved_with, shared, np.nan),
         moved_with=moved_with,
         trend=np.where(trending, base.trend, np.nan),
+        room_moved=np.full(len(z), np.nan),
+    )
+
+
+def with_fleet(
+    room: MetricScores, fleet: MetricScores, cohorts: tuple[str, ...], options: SweepOptions
+) -> MetricScores:
+    """`room` (scores within tagged cohorts) with the drifting boards the whole fleet explains
+    cleared (`fleet`: the same window scored against the whole fleet, `baseline.fleet_view`).
+
+    A board off its usual gap to its room is not at fault when it is in line with the fleet and
+    either its room-mates moved against the fleet the other way, further than it did (the
+    room moved, the board stayed), or it moved with the boards it usually moves with in the
+    fleet (a group of neighbours that crosses a room boundary). Its own fault shows against
+    both, so it still drifts.
+    """
+    groups = Cohorts(cohorts)
+    drifting = room.status == CODE[Status.DRIFTING]
+    fleet_ok = (fleet.status == CODE[Status.OK]) & fleet.has_baseline
+    fleet_change = fleet.offset - fleet.usual_offset  # against the fleet, from its usual gap
+    judged = fleet.has_baseline & np.isfinite(fleet_change)
+    room_change = groups.loo_median(groups.pack(fleet_change, judged))  # its room-mates'
+    own_change = room.offset - room.usual_offset  # against its room
+    # Its room-mates moved the other way against the fleet, noticeably (beyond the room's own
+    # limit) and further than the board did; or the neighbours it usually moves with (fleet-wide)
+    # shared its change, as precisely as its room judges it.
+    limit = options.threshold * room.scale
+    with np.errstate(invalid="ignore"):
+        stayed = (
+            (np.sign(room_change) == -np.sign(own_change))
+            & (np.abs(room_change) > limit)
+            & (np.abs(room_change) > np.abs(fleet_change))
+        )
+        moved = fleet.moved_with & (np.abs(own_change - fleet.shared_change) <= limit)
+    cleared = drifting & fleet_ok & (stayed | moved)
+    if not cleared.any():
+        return room
+    return replace(
+        room,
+        status=np.where(cleared, CODE[Status.OK], room.status).astype(np.int64),
+        z=np.where(cleared, fleet.z, room.z),
+        shared_change=np.where(cleared & moved, fleet.shared_change, room.shared_change),
+        moved_with=room.moved_with | (cleared & moved),
+        room_moved=np.where(cleared & ~moved, room_change, room.room_moved),
     )
 
 

@@ -23,7 +23,7 @@ from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.profile import LEVEL_TEXT, Level
 from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates, reduce_window
-from fleetscan.fleet.score import MetricScores, score_metric
+from fleetscan.fleet.score import MetricScores, score_metric, with_fleet
 from fleetscan.fleet.status import CODE, CODES, Status
 from fleetscan.sensors import profile_for
 from fleetscan.timeutil import HOUR_MS, human_duration, iso_z
@@ -154,6 +154,20 @@ def score_window(
             learned.neighbours(agg.source_ids, now_ms=now_ms) if options.discover_cohorts else None
         )
         scores = score_metric(agg, view, now_ms=now_ms, options=options, neighbours=links)
+        drifting = bool((scores.status == CODE[Status.DRIFTING]).any())
+        fleet_base = learned.fleet_view() if options.group_by and drifting else None
+        if fleet_base is not None:  # with tags, what the whole fleet says of a drifting board
+            whole = replace(agg, cohorts=("",) * len(agg))
+            fleet_scores = score_metric(
+                whole,
+                fleet_base.view(agg.source_ids, now_ms=now_ms, options=options),
+                now_ms=now_ms,
+                options=options,
+                neighbours=fleet_base.neighbours(agg.source_ids, now_ms=now_ms)
+                if options.discover_cohorts
+                else None,
+            )
+            scores = with_fleet(scores, fleet_scores, agg.cohorts, options)
         shown = agg
         if links is not None and not options.group_by:  # tags, when given, name the cohorts
             found = discover.labels(links, agg.source_ids, scores.moved_with)
@@ -172,6 +186,9 @@ def score_window(
             now_ms=now_ms,
             options=options,
             silence_ms=_silences(agg, view.last_ts, now_ms=now_ms, options=options),
+            off_usual=(scores.status == CODE[Status.DRIFTING])
+            | (scores.status == CODE[Status.ANOMALOUS]),
+            levels=agg.median - scores.offset,
         )
     return WindowScores(tuple(results), new_baseline)
 
@@ -297,6 +314,7 @@ class _Columns:
         self.buckets: list[int] = s.buckets.tolist()
         self.shared_change: list[float] = s.shared_change.tolist()
         self.trend: list[float] = s.trend.tolist()
+        self.room_moved: list[float] = s.room_moved.tolist()
         self.cohort: list[str] = list(agg.cohorts)
         self.median: list[float] = agg.median.tolist()
         self.count: list[int] = agg.count.tolist()
@@ -379,6 +397,13 @@ class _Explainer:
                 f"it usually moves with ({c.cohort[i] or 'its neighbours'}, "
                 f"{self._v(c.shared_change[i], True)}{self.unit} together): a cohort event, "
                 f"not this board (z={c.z[i]:+.1f} after it)"
+            )
+        if math.isfinite(c.room_moved[i]):
+            return (
+                f"gap {self._v(c.offset[i], True)}{self.unit} to its cohort {self.at}, but in line "
+                f"with the rest of the fleet (z={c.z[i]:+.1f}): its cohort "
+                f"({c.cohort[i]}) moved {self._v(c.room_moved[i], True)}{self.unit} against the "
+                "fleet, this board did not"
             )
         if c.has_baseline[i]:
             return self._off_usual(i)

@@ -219,6 +219,16 @@ def fill_baseline(base: MetricBaseline, learned: MetricBaseline) -> MetricBaseli
     silence[: len(base), old_cols] = base.silences()
     sblock = silence[np.ix_(rows, new_cols)]
     silence[np.ix_(rows, new_cols)] = np.where(np.isfinite(sblock), sblock, learned.silences())
+    level = np.full((len(ids), len(starts)), np.nan)
+    level[: len(base), old_cols] = base.levels()
+    lblock = level[np.ix_(rows, new_cols)]
+    lblock[fill] = learned.levels()[fill]
+    level[np.ix_(rows, new_cols)] = lblock
+    old_off, old_off_w = base.off_usuals()  # windows off the usual gap come only from sweeps
+    off = np.full((len(ids), len(starts)), np.nan)
+    off_w = np.zeros((len(ids), len(starts)))
+    off[: len(base), old_cols] = old_off
+    off_w[: len(base), old_cols] = old_off_w
     last_ts = np.pad(base.last_ts, (0, len(ids) - len(base)), constant_values=-1)
     np.maximum.at(last_ts, rows, learned.last_ts)
     interval = np.pad(base.interval_ms, (0, len(ids) - len(base)), constant_values=np.nan)
@@ -235,6 +245,9 @@ def fill_baseline(base: MetricBaseline, learned: MetricBaseline) -> MetricBaseli
         last_ts=last_ts,
         interval_ms=interval,
         silence=silence,
+        off_usual=off if off_w.any() else None,
+        off_usual_weight=off_w if off_w.any() else None,
+        level=level if np.isfinite(level).any() else None,
     )
 
 
