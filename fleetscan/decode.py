@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from fleetscan.columns import NO_LABEL, RowColumns
+from fleetscan.columns import NO_LABEL, ColumnsBuilder, RowColumns
 from fleetscan.fleet.robust import Bools, Ints
 
 CHUNK_BYTES = 8 << 20  # JSON lines decoded at once: bounded memory, whatever the file size
@@ -128,28 +128,32 @@ def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None
     """
     keys = tuple(group_by)
     decoder = _line_decoder(keys)
-    parts: list[RowColumns] = []
+    joined = ColumnsBuilder()
     with path.open("rb") as handle:
         carry = b""
         while True:
             block = handle.read(CHUNK_BYTES)
-            data = carry + block
-            cut = data.rfind(b"\n") + 1 if block else len(data)
-            carry, data = data[cut:], data[:cut]
-            if data.strip():
-                try:
-                    rows = decoder.decode_lines(data)
-                except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            last = not block
+            data = carry + block if carry else block
+            del block
+            cut = len(data) if last else data.rfind(b"\n") + 1
+            carry = data[cut:]
+            try:  # a view of the chunk's whole lines, not a copy; blank lines give no rows
+                rows = decoder.decode_lines(memoryview(data)[:cut])
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+                if data[:cut].strip():
                     return None  # the per-row path says which rows and why
+                rows = []  # only whitespace
+            if rows:
                 decoded = _columns(rows, keys, deciding_only=False)
+                del rows
                 if decoded is None:
                     return None
-                parts.append(decoded.settle())
-            if not block:
+                joined.add(decoded.settle())
+            if last:
                 break
-    if not parts:
-        return None  # an empty file: the per-row path says so
-    return RowColumns.concat(parts)
+    built = joined.build()
+    return built if len(built) or built.skipped else None  # an empty file: the per-row path says so
 
 
 def _columns(rows: list[Any], group_by: tuple[str, ...], *, deciding_only: bool) -> Decoded | None:
