@@ -182,7 +182,16 @@ def _joined(pieces: list[Array]) -> Array:
 
 
 def _recode(codes: Ints, names: tuple[str, ...], merged: dict[str, int]) -> Ints:
-    """`codes` into `names`, as codes into the growing `merged` (NO_LABEL stays NO_LABEL)."""
+    """`codes` into `names`, as codes into the growing `merged` (NO_LABEL stays NO_LABEL).
+
+    When `names` begins with the merged names in their order (chunks of one file coded in
+    turn), its codes are merged codes already: only its new names are added.
+    """
+    known = len(merged)
+    if known <= len(names) and tuple(merged) == names[:known]:
+        for name in names[known:]:
+            merged[name] = len(merged)
+        return codes
     table = np.array([merged.setdefault(n, len(merged)) for n in names] + [NO_LABEL], np.int64)
     out: Ints = table[codes]  # code -1 picks the trailing NO_LABEL
     return out

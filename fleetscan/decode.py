@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import numpy as np
@@ -41,11 +41,24 @@ _SEPARATORS = {4: "-", 7: "-", 10: " ", 13: ":", 16: ":", 19: "."}
 _DIGITS = [i for i in range(_TS_LEN) if i not in _SEPARATORS]
 
 
-class _Row(msgspec.Struct, gc=False):
-    source_id: str
-    metric: str
-    timestamp: str
-    value: float | None = None  # missing or null: skipped as "null value", as parse_row does
+_Timestamp = Annotated[str, msgspec.Meta(min_length=_TS_LEN, max_length=_TS_LEN)]
+
+
+@cache
+def _row_type(tagged: bool, metrics: tuple[str, ...] = ()) -> Any:
+    """The row struct. A timestamp is exactly Plexus's 23 characters (`plexus_ms` checks the
+    rest); `metric` is one of `metrics` when they are given, so no row keeps a copy of its
+    text; `tags` stay raw JSON when `tagged` (group-by keys) and are skipped otherwise. A missing
+    or null `value` is NaN, skipped as "null value" as `parse_row` does."""
+    fields: list[Any] = [
+        ("source_id", str),
+        ("metric", Literal.__getitem__(metrics) if metrics else str),
+        ("timestamp", _Timestamp),
+        ("value", float | None, None),
+    ]
+    if tagged:  # kept undecoded: rows share a few distinct tags
+        fields.append(("tags", msgspec.Raw, msgspec.Raw(b"null")))
+    return msgspec.defstruct("Row", fields, gc=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,32 +103,33 @@ class Decoded:
         )
 
 
-class _TaggedRow(_Row, gc=False):
-    tags: msgspec.Raw = msgspec.Raw(b"null")  # kept undecoded: rows share a few distinct tags
-
-
-def _row_type(group_by: tuple[str, ...]) -> Any:
-    """The row struct: with its `tags` kept as raw JSON when there are group-by keys."""
-    return _TaggedRow if group_by else _Row
-
-
 @cache
-def _page_decoder(group_by: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
-    page = msgspec.defstruct("Page", [("data", list[_row_type(group_by)])], gc=False)  # type: ignore[misc]
+def _page_decoder(tagged: bool, metrics: tuple[str, ...] = ()) -> msgspec.json.Decoder[Any]:
+    page = msgspec.defstruct("Page", [("data", list[_row_type(tagged, metrics)])], gc=False)  # type: ignore[misc]
     return msgspec.json.Decoder(page)
 
 
 @cache
-def _line_decoder(group_by: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(_row_type(group_by))
+def _line_decoder(tagged: bool) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(_row_type(tagged))
 
 
-def decode_page(body: bytes, *, group_by: Sequence[str] = ()) -> Decoded | None:
+def decode_page(
+    body: bytes, *, group_by: Sequence[str] = (), metrics: Sequence[str] = ()
+) -> Decoded | None:
     """A `/api/v1/telemetry` body as columns, or None when it needs the per-row path; only the
-    rows that decide a cohort are labelled (see the module doc)."""
+    rows that decide a cohort are labelled (see the module doc). `metrics`, the ones asked
+    for, are what the page should hold: decoded as known names (a page holding others is
+    decoded again without that)."""
     keys = tuple(group_by)
+    asked = tuple(dict.fromkeys(metrics))
     try:
-        rows = _page_decoder(keys).decode(body).data
+        try:
+            rows = _page_decoder(bool(keys), asked).decode(body).data
+        except msgspec.ValidationError:
+            if not asked:
+                raise
+            rows = _page_decoder(bool(keys)).decode(body).data  # another metric, or malformed
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     return _columns(rows, keys, deciding_only=True)
@@ -127,8 +141,9 @@ def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None
     Read in chunks of whole lines, so memory stays bounded by `CHUNK_BYTES` plus the columns.
     """
     keys = tuple(group_by)
-    decoder = _line_decoder(keys)
+    decoder = _line_decoder(bool(keys))
     joined = ColumnsBuilder()
+    seen: tuple[dict[str, int], dict[str, int]] = ({}, {})  # codes shared by every chunk
     with path.open("rb") as handle:
         carry = b""
         while True:
@@ -145,7 +160,7 @@ def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None
                     return None  # the per-row path says which rows and why
                 rows = []  # only whitespace
             if rows:
-                decoded = _columns(rows, keys, deciding_only=False)
+                decoded = _columns(rows, keys, deciding_only=False, seen=seen)
                 del rows
                 if decoded is None:
                     return None
@@ -156,12 +171,21 @@ def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None
     return built if len(built) or built.skipped else None  # an empty file: the per-row path says so
 
 
-def _columns(rows: list[Any], group_by: tuple[str, ...], *, deciding_only: bool) -> Decoded | None:
-    src, sources = _codes(list(map(_SOURCE, rows)))
-    met, metrics = _codes(list(map(_METRIC, rows)))
+def _columns(
+    rows: list[Any],
+    group_by: tuple[str, ...],
+    *,
+    deciding_only: bool,
+    seen: tuple[dict[str, int], dict[str, int]] | None = None,
+) -> Decoded | None:
+    """The rows as columns; with `seen` (sources and metrics met so far, by code), codes go on
+    from earlier chunks', so joining the chunks needs no recoding (see `columns._recode`)."""
+    seen_sources, seen_metrics = seen or ({}, {})
+    src, sources = _codes(list(map(_SOURCE, rows)), seen_sources)
+    met, metrics = _codes(list(map(_METRIC, rows)), seen_metrics)
     if "" in sources or "" in metrics:
         return None  # "missing source_id" / "missing metric": the validator says so
-    ts_ms = plexus_ms(list(map(_TIMESTAMP, rows)))
+    ts_ms = plexus_ms(list(map(_TIMESTAMP, rows)), sized=True)  # the decoder checked lengths
     if ts_ms is None:
         return None
     values = list(map(_VALUE, rows))
@@ -185,12 +209,12 @@ def _columns(rows: list[Any], group_by: tuple[str, ...], *, deciding_only: bool)
     return Decoded(columns, bad)
 
 
-def _codes(names: list[str]) -> tuple[Ints, tuple[str, ...]]:
-    """Each name's code, in first-seen order, and the names; a list of one name is compared,
-    not hashed, row by row."""
+def _codes(names: list[str], seen: dict[str, int]) -> tuple[Ints, tuple[str, ...]]:
+    """Each name's code, in first-seen order after the names already in `seen` (which grows),
+    and all the names; a list of one name is compared, not hashed, row by row."""
     if names and names[0] == names[-1] and names.count(names[0]) == len(names):
-        return np.zeros(len(names), np.int64), (names[0],)  # one name (a page of one metric)
-    seen: dict[str, int] = {}
+        code = seen.setdefault(names[0], len(seen))  # one name (a page of one metric)
+        return np.full(len(names), code, np.int64), tuple(seen)
     codes = np.array([seen.setdefault(n, len(seen)) for n in names], np.int64)
     return codes, tuple(seen)
 
@@ -285,10 +309,11 @@ def _label_code(text: bytes, group_by: tuple[str, ...], labels: dict[str, int]) 
     return labels.setdefault("/".join(values), len(labels))
 
 
-def plexus_ms(texts: list[str]) -> Ints | None:
+def plexus_ms(texts: list[str], *, sized: bool = False) -> Ints | None:
     """Epoch ms of Plexus `YYYY-MM-DD HH:MM:SS.mmm` (UTC) timestamps, all at once; None unless
     every one has exactly that form and is a real date and time (`parse_timestamp_ms` decides
-    the others).
+    the others). `sized`: every text is known to be 23 characters long (the typed decoder
+    checked), so only their total is checked.
 
     >>> plexus_ms(["2026-06-12 10:00:00.123"]).tolist(), plexus_ms(["2026-02-30 10:00:00.000"])
     ([1781258400123], None)
@@ -298,14 +323,17 @@ def plexus_ms(texts: list[str]) -> Ints | None:
         return np.zeros(0, np.int64)
     joined = "".join(texts)
     # As long as 23 per text and none longer: every one exactly 23 characters.
-    if len(joined) != _TS_LEN * n or max(map(len, texts)) != _TS_LEN or not joined.isascii():
+    if len(joined) != _TS_LEN * n or not joined.isascii():
+        return None
+    if not sized and max(map(len, texts)) != _TS_LEN:
         return None
     chars = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(n, _TS_LEN)
     if (chars[:, _SEPARATOR_PLACES] != _SEPARATOR_CODES).any():
         return None
-    d = chars.T[_DIGITS].astype(np.int32) - ord("0")  # one row per digit place: fast sums
-    if ((d < 0) | (d > 9)).any():
+    digits = chars.T[_DIGITS] - np.uint8(ord("0"))  # one row per digit place: fast sums
+    if (digits > 9).any():  # below "0" wraps around to above 9
         return None
+    d = digits.astype(np.int32)
     year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
     month, day = d[4] * 10 + d[5], d[6] * 10 + d[7]
     hour, minute, second = (
