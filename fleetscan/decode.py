@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from operator import attrgetter
 from pathlib import Path
@@ -34,6 +34,9 @@ from fleetscan.columns import NO_LABEL, ColumnsBuilder, RowColumns
 from fleetscan.fleet.robust import Bools, Ints
 
 CHUNK_BYTES = 8 << 20  # JSON lines decoded at once: bounded memory, whatever the file size
+PIECE_BYTES = 2 << 20  # a big page is decoded in pieces of about this size (`_decode_pieces`)
+_PAGE_HEAD = b'{"data":['  # how Plexus (and the sandbox) begin a telemetry page
+_ROW_GAP = b'},{"'  # between two rows, among other places
 
 # "YYYY-MM-DD HH:MM:SS.mmm": the separators' places, and the digits'.
 _TS_LEN = 23
@@ -110,6 +113,18 @@ def _page_decoder(tagged: bool, metrics: tuple[str, ...] = ()) -> msgspec.json.D
 
 
 @cache
+def _rows_decoder(tagged: bool, metrics: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(list[_row_type(tagged, metrics)])  # type: ignore[misc]
+
+
+@cache
+def _counted_page(tagged: bool, metrics: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    """The page with its `count`: for the last of its pieces (`_decode_pieces`)."""
+    fields: list[Any] = [("data", list[_row_type(tagged, metrics)]), ("count", int | None, None)]  # type: ignore[misc]
+    return msgspec.json.Decoder(msgspec.defstruct("Page", fields, gc=False))
+
+
+@cache
 def _line_decoder(tagged: bool) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(_row_type(tagged))
 
@@ -123,6 +138,10 @@ def decode_page(
     decoded again without that)."""
     keys = tuple(group_by)
     asked = tuple(dict.fromkeys(metrics))
+    if len(body) >= 2 * PIECE_BYTES and body.startswith(_PAGE_HEAD):
+        pieced = _decode_pieces(body, keys, asked)
+        if pieced is not None:
+            return pieced
     try:
         try:
             rows = _page_decoder(bool(keys), asked).decode(body).data
@@ -135,6 +154,46 @@ def decode_page(
     return _columns(rows, keys, deciding_only=True)
 
 
+def _decode_pieces(body: bytes, keys: tuple[str, ...], asked: tuple[str, ...]) -> Decoded | None:
+    """A big page decoded piece by piece (each piece's row objects stay in the CPU's cache while
+    they become columns), or None to decode it whole.
+
+    The pieces are cut at `},{"` between rows about every `PIECE_BYTES`; each but the last is
+    decoded as a JSON array `[row,...]`, the last (`{"data":[row,...` and the page's end) as
+    the page. Where those four bytes are not between two rows of `data` (inside a string, or
+    between objects nested in a row), the piece before them leaves a string or a nesting open,
+    so it is not a JSON array of rows and the page is decoded whole; when every piece decodes,
+    their rows are the page's rows. The page's `count` must match them too (guarding against
+    a second `data` key, which the whole decode would take instead).
+    """
+    rows_decoder, page_decoder = _rows_decoder(bool(keys), asked), _counted_page(bool(keys), asked)
+    seen, joined, bad, total = _Seen(), ColumnsBuilder(), [], 0
+    start = len(_PAGE_HEAD)
+    while True:
+        cut = body.find(_ROW_GAP, start + PIECE_BYTES)
+        try:
+            if cut < 0:
+                page = page_decoder.decode(_PAGE_HEAD + body[start:])
+                rows, count = page.data, page.count
+            else:
+                rows, count = rows_decoder.decode(b"[" + body[start : cut + 1] + b"]"), None
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        decoded = _columns(rows, keys, deciding_only=True, seen=seen)
+        if decoded is None:
+            return None  # the whole page decides (a bad tag here may not decide a cohort there)
+        total += len(rows)
+        del rows
+        joined.add(decoded.columns)
+        bad.append(decoded.bad)
+        if cut < 0:
+            break
+        start = cut + 2  # past "}," : the next row's "{"
+    if count != total:
+        return None
+    return Decoded(joined.build(), np.concatenate(bad))
+
+
 def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None:
     """A JSON-lines file of plain Plexus rows as columns, or None when it needs `read_rows`.
 
@@ -143,7 +202,7 @@ def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None
     keys = tuple(group_by)
     decoder = _line_decoder(bool(keys))
     joined = ColumnsBuilder()
-    seen: tuple[dict[str, int], dict[str, int]] = ({}, {})  # codes shared by every chunk
+    seen = _Seen()  # codes shared by every chunk
     with path.open("rb") as handle:
         carry = b""
         while True:
@@ -171,18 +230,29 @@ def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None
     return built if len(built) or built.skipped else None  # an empty file: the per-row path says so
 
 
+@dataclass(eq=False)
+class _Seen:
+    """The names met so far, by code, shared by the chunks of one file or the pieces of one
+    page: each chunk's codes go on from the earlier ones', so joining them needs no recoding
+    (see `columns._recode`), and each distinct tags text is decoded once."""
+
+    sources: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, int] = field(default_factory=dict)
+    tags: dict[bytes, int] = field(default_factory=dict)  # raw tags text -> label code
+
+
 def _columns(
     rows: list[Any],
     group_by: tuple[str, ...],
     *,
     deciding_only: bool,
-    seen: tuple[dict[str, int], dict[str, int]] | None = None,
+    seen: _Seen | None = None,
 ) -> Decoded | None:
-    """The rows as columns; with `seen` (sources and metrics met so far, by code), codes go on
-    from earlier chunks', so joining the chunks needs no recoding (see `columns._recode`)."""
-    seen_sources, seen_metrics = seen or ({}, {})
-    src, sources = _codes(list(map(_SOURCE, rows)), seen_sources)
-    met, metrics = _codes(list(map(_METRIC, rows)), seen_metrics)
+    """The rows as columns, coded after the names in `seen` (which grows)."""
+    seen = seen or _Seen()
+    src, sources = _codes(list(map(_SOURCE, rows)), seen.sources)
+    met, metrics = _codes(list(map(_METRIC, rows)), seen.metrics)
     if "" in sources or "" in metrics:
         return None  # "missing source_id" / "missing metric": the validator says so
     ts_ms = plexus_ms(list(map(_TIMESTAMP, rows)), sized=True)  # the decoder checked lengths
@@ -192,7 +262,7 @@ def _columns(
     value = np.array(values, dtype=np.float64)  # None becomes NaN
     bad = ~np.isfinite(value)  # JSON has no NaN or infinity, and msgspec refuses 1e999
     series = np.where(bad, -1, src * len(metrics) + met) if deciding_only else None
-    labelled = _labels(rows, group_by, ts_ms, series=series)
+    labelled = _labels(rows, group_by, ts_ms, series=series, seen=seen)
     if labelled is None:
         return None
     label, labels = labelled
@@ -232,7 +302,7 @@ class _NotText(Exception):
 
 
 def _labels(
-    rows: list[Any], group_by: tuple[str, ...], ts_ms: Ints, *, series: Ints | None
+    rows: list[Any], group_by: tuple[str, ...], ts_ms: Ints, *, series: Ints | None, seen: _Seen
 ) -> tuple[Ints, tuple[str, ...]] | None:
     """Each row's cohort label code (NO_LABEL without a group-by tag) and the labels; None when
     a group-by tag is not a string (the validator's `str()` decides those).
@@ -245,8 +315,7 @@ def _labels(
     """
     if not group_by:
         return np.full(len(rows), NO_LABEL, np.int64), ()
-    labels: dict[str, int] = {}
-    codes: dict[bytes, int] = {}
+    labels, codes = seen.labels, seen.tags
 
     def code(i: int) -> int:
         text = bytes(rows[i].tags)  # only the rows asked about: no list of every row's tags
