@@ -4,7 +4,10 @@ msgspec decodes a page (`{"data": [...]}`) or a JSON-lines file into small typed
 skipping the fields fleetscan does not read (`org_id`, `metadata`, and `tags` unless `--group-by`
 needs them; then each row's tags stay raw JSON and each distinct text is decoded once); the
 columns are then filled in a few list passes, and the `YYYY-MM-DD HH:MM:SS.mmm` timestamps are
-checked and converted all at once by NumPy arithmetic on their digits.
+checked and converted all at once by NumPy arithmetic on their digits. The metrics a sweep asked
+for are decoded as known names, not copied per row. Both go a few MiB at a time (file chunks,
+pieces of a big page, see `_decode_pieces`), so the row objects become columns while they are
+still in the CPU's cache, with codes shared by the chunks so joining them recodes nothing.
 
 A page only labels the rows that decide a cohort (per source and metric, the newest valid row
 carrying a group-by tag, as `columns.batches` picks it), so the tags of the other rows are never
