@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from fleetscan.fleet.batch import SeriesBatch, cohort_label
 from fleetscan.fleet.robust import Bools, Floats, Ints
 from fleetscan.telemetry import ParsedRows, Reading
 
+Array = TypeVar("Array", Ints, Floats)
 NO_LABEL = -1  # the row carries none of the group-by tags: it says nothing about its cohort
 
 
@@ -119,38 +121,77 @@ class RowColumns:
     def concat(parts: Iterable[RowColumns]) -> RowColumns:
         """The parts' readings one after the other, codes merged; skip tallies added up."""
         chunks = list(parts)
-        if not chunks:
-            return RowColumns.empty()
         if len(chunks) == 1:
             return chunks[0]
-        sources: dict[str, int] = {}
-        metrics: dict[str, int] = {}
-        labels: dict[str, int] = {}
-        src, met, lab = [], [], []
-        skipped: Counter[str] = Counter()
-        by_series: Counter[tuple[str, str]] = Counter()
+        joined = ColumnsBuilder()
         for c in chunks:
-            src.append(_recode(c.source, c.source_ids, sources))
-            met.append(_recode(c.metric, c.metrics, metrics))
-            lab.append(_recode(c.label, c.labels, labels))
-            skipped.update(c.skipped)
-            by_series.update(c.skipped_by_series)
+            joined.add(c)
+        del chunks
+        return joined.build()
+
+
+class ColumnsBuilder:
+    """`RowColumns` joined part by part (as `RowColumns.concat`), each part's codes merged as it
+    comes: a reader can drop each part once added, and `build` joins one column at a time, so
+    the parts and the joined columns are not all held at once."""
+
+    def __init__(self) -> None:
+        self._sources: dict[str, int] = {}
+        self._metrics: dict[str, int] = {}
+        self._labels: dict[str, int] = {}
+        self._columns: tuple[list[Ints], list[Ints], list[Ints], list[Floats], list[Ints]] = (
+            [], [], [], [], []
+        )  # fmt: skip
+        self._skipped: Counter[str] = Counter()
+        self._by_series: Counter[tuple[str, str]] = Counter()
+
+    def add(self, part: RowColumns) -> None:
+        source, metric, ts_ms, value, label = self._columns
+        source.append(_recode(part.source, part.source_ids, self._sources))
+        metric.append(_recode(part.metric, part.metrics, self._metrics))
+        ts_ms.append(part.ts_ms)
+        value.append(part.value)
+        label.append(_recode(part.label, part.labels, self._labels))
+        self._skipped.update(part.skipped)
+        self._by_series.update(part.skipped_by_series)
+
+    def build(self) -> RowColumns:
+        """The readings added, as one `RowColumns` (once: the pieces are released as joined)."""
+        if not self._columns[0]:
+            return RowColumns.empty()
+        source, metric, ts_ms, value, label = self._columns
         return RowColumns(
-            tuple(sources),
-            tuple(metrics),
-            tuple(labels),
-            np.concatenate(src),
-            np.concatenate(met),
-            np.concatenate([c.ts_ms for c in chunks]),
-            np.concatenate([c.value for c in chunks]),
-            np.concatenate(lab),
-            skipped,
-            by_series,
+            tuple(self._sources),
+            tuple(self._metrics),
+            tuple(self._labels),
+            _joined(source),
+            _joined(metric),
+            _joined(ts_ms),
+            _joined(value),
+            _joined(label),
+            self._skipped,
+            self._by_series,
         )
 
 
+def _joined(pieces: list[Array]) -> Array:
+    """The pieces end to end; the list is emptied, so each column's pieces go once joined."""
+    out = np.concatenate(pieces)
+    pieces.clear()
+    return out
+
+
 def _recode(codes: Ints, names: tuple[str, ...], merged: dict[str, int]) -> Ints:
-    """`codes` into `names`, as codes into the growing `merged` (NO_LABEL stays NO_LABEL)."""
+    """`codes` into `names`, as codes into the growing `merged` (NO_LABEL stays NO_LABEL).
+
+    When `names` begins with the merged names in their order (chunks of one file coded in
+    turn), its codes are merged codes already: only its new names are added.
+    """
+    known = len(merged)
+    if known <= len(names) and tuple(merged) == names[:known]:
+        for name in names[known:]:
+            merged[name] = len(merged)
+        return codes
     table = np.array([merged.setdefault(n, len(merged)) for n in names] + [NO_LABEL], np.int64)
     out: Ints = table[codes]  # code -1 picks the trailing NO_LABEL
     return out
@@ -172,13 +213,19 @@ def batches(
     code_of = {m: i for i, m in enumerate(columns.metrics)}
     for m in dict.fromkeys(metrics):
         code = code_of.get(m)
-        rows = np.flatnonzero(columns.metric == code) if code is not None else np.zeros(0, np.int64)
+        rows: Ints | slice = (
+            np.zeros(0, np.int64)
+            if code is None
+            else slice(None)  # every row is of this metric: views, not copies
+            if len(columns.metrics) == 1
+            else np.flatnonzero(columns.metric == code)
+        )
         out[m] = _metric_batch(columns, m, rows, dropped or {})
     return out
 
 
 def _metric_batch(
-    columns: RowColumns, metric: str, rows: Ints, dropped: Mapping[tuple[str, str], int]
+    columns: RowColumns, metric: str, rows: Ints | slice, dropped: Mapping[tuple[str, str], int]
 ) -> SeriesBatch:
     src = columns.source[rows]
     first = np.full(len(columns.source_ids), len(src), np.int64)

@@ -4,7 +4,10 @@ msgspec decodes a page (`{"data": [...]}`) or a JSON-lines file into small typed
 skipping the fields fleetscan does not read (`org_id`, `metadata`, and `tags` unless `--group-by`
 needs them; then each row's tags stay raw JSON and each distinct text is decoded once); the
 columns are then filled in a few list passes, and the `YYYY-MM-DD HH:MM:SS.mmm` timestamps are
-checked and converted all at once by NumPy arithmetic on their digits.
+checked and converted all at once by NumPy arithmetic on their digits. The metrics a sweep asked
+for are decoded as known names, not copied per row. Both go a few MiB at a time (file chunks,
+pieces of a big page, see `_decode_pieces`), so the row objects become columns while they are
+still in the CPU's cache, with codes shared by the chunks so joining them recodes nothing.
 
 A page only labels the rows that decide a cohort (per source and metric, the newest valid row
 carrying a group-by tag, as `columns.batches` picks it), so the tags of the other rows are never
@@ -21,19 +24,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import numpy as np
 
-from fleetscan.columns import NO_LABEL, RowColumns
+from fleetscan.columns import NO_LABEL, ColumnsBuilder, RowColumns
 from fleetscan.fleet.robust import Bools, Ints
 
 CHUNK_BYTES = 8 << 20  # JSON lines decoded at once: bounded memory, whatever the file size
+PIECE_BYTES = 2 << 20  # a big page is decoded in pieces of about this size (`_decode_pieces`)
+_PAGE_HEAD = b'{"data":['  # how Plexus (and the sandbox) begin a telemetry page
+_ROW_GAP = b'},{"'  # between two rows, among other places
 
 # "YYYY-MM-DD HH:MM:SS.mmm": the separators' places, and the digits'.
 _TS_LEN = 23
@@ -41,11 +47,24 @@ _SEPARATORS = {4: "-", 7: "-", 10: " ", 13: ":", 16: ":", 19: "."}
 _DIGITS = [i for i in range(_TS_LEN) if i not in _SEPARATORS]
 
 
-class _Row(msgspec.Struct, gc=False):
-    source_id: str
-    metric: str
-    timestamp: str
-    value: float | None = None  # missing or null: skipped as "null value", as parse_row does
+_Timestamp = Annotated[str, msgspec.Meta(min_length=_TS_LEN, max_length=_TS_LEN)]
+
+
+@cache
+def _row_type(tagged: bool, metrics: tuple[str, ...] = ()) -> Any:
+    """The row struct. A timestamp is exactly Plexus's 23 characters (`plexus_ms` checks the
+    rest); `metric` is one of `metrics` when they are given, so no row keeps a copy of its
+    text; `tags` stay raw JSON when `tagged` (group-by keys) and are skipped otherwise. A missing
+    or null `value` is NaN, skipped as "null value" as `parse_row` does."""
+    fields: list[Any] = [
+        ("source_id", str),
+        ("metric", Literal.__getitem__(metrics) if metrics else str),
+        ("timestamp", _Timestamp),
+        ("value", float | None, None),
+    ]
+    if tagged:  # kept undecoded: rows share a few distinct tags
+        fields.append(("tags", msgspec.Raw, msgspec.Raw(b"null")))
+    return msgspec.defstruct("Row", fields, gc=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,35 +109,92 @@ class Decoded:
         )
 
 
-class _TaggedRow(_Row, gc=False):
-    tags: msgspec.Raw = msgspec.Raw(b"null")  # kept undecoded: rows share a few distinct tags
-
-
-def _row_type(group_by: tuple[str, ...]) -> Any:
-    """The row struct: with its `tags` kept as raw JSON when there are group-by keys."""
-    return _TaggedRow if group_by else _Row
-
-
 @cache
-def _page_decoder(group_by: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
-    page = msgspec.defstruct("Page", [("data", list[_row_type(group_by)])], gc=False)  # type: ignore[misc]
+def _page_decoder(tagged: bool, metrics: tuple[str, ...] = ()) -> msgspec.json.Decoder[Any]:
+    page = msgspec.defstruct("Page", [("data", list[_row_type(tagged, metrics)])], gc=False)  # type: ignore[misc]
     return msgspec.json.Decoder(page)
 
 
 @cache
-def _line_decoder(group_by: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(_row_type(group_by))
+def _rows_decoder(tagged: bool, metrics: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(list[_row_type(tagged, metrics)])  # type: ignore[misc]
 
 
-def decode_page(body: bytes, *, group_by: Sequence[str] = ()) -> Decoded | None:
+@cache
+def _counted_page(tagged: bool, metrics: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    """The page with its `count`: for the last of its pieces (`_decode_pieces`)."""
+    fields: list[Any] = [("data", list[_row_type(tagged, metrics)]), ("count", int | None, None)]  # type: ignore[misc]
+    return msgspec.json.Decoder(msgspec.defstruct("Page", fields, gc=False))
+
+
+@cache
+def _line_decoder(tagged: bool) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(_row_type(tagged))
+
+
+def decode_page(
+    body: bytes, *, group_by: Sequence[str] = (), metrics: Sequence[str] = ()
+) -> Decoded | None:
     """A `/api/v1/telemetry` body as columns, or None when it needs the per-row path; only the
-    rows that decide a cohort are labelled (see the module doc)."""
+    rows that decide a cohort are labelled (see the module doc). `metrics`, the ones asked
+    for, are what the page should hold: decoded as known names (a page holding others is
+    decoded again without that)."""
     keys = tuple(group_by)
+    asked = tuple(dict.fromkeys(metrics))
+    if len(body) >= 2 * PIECE_BYTES and body.startswith(_PAGE_HEAD):
+        pieced = _decode_pieces(body, keys, asked)
+        if pieced is not None:
+            return pieced
     try:
-        rows = _page_decoder(keys).decode(body).data
+        try:
+            rows = _page_decoder(bool(keys), asked).decode(body).data
+        except msgspec.ValidationError:
+            if not asked:
+                raise
+            rows = _page_decoder(bool(keys)).decode(body).data  # another metric, or malformed
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     return _columns(rows, keys, deciding_only=True)
+
+
+def _decode_pieces(body: bytes, keys: tuple[str, ...], asked: tuple[str, ...]) -> Decoded | None:
+    """A big page decoded piece by piece (each piece's row objects stay in the CPU's cache while
+    they become columns), or None to decode it whole.
+
+    The pieces are cut at `},{"` between rows about every `PIECE_BYTES`; each but the last is
+    decoded as a JSON array `[row,...]`, the last (`{"data":[row,...` and the page's end) as
+    the page. Where those four bytes are not between two rows of `data` (inside a string, or
+    between objects nested in a row), the piece before them leaves a string or a nesting open,
+    so it is not a JSON array of rows and the page is decoded whole; when every piece decodes,
+    their rows are the page's rows. The page's `count` must match them too (guarding against
+    a second `data` key, which the whole decode would take instead).
+    """
+    rows_decoder, page_decoder = _rows_decoder(bool(keys), asked), _counted_page(bool(keys), asked)
+    seen, joined, bad, total = _Seen(), ColumnsBuilder(), [], 0
+    start = len(_PAGE_HEAD)
+    while True:
+        cut = body.find(_ROW_GAP, start + PIECE_BYTES)
+        try:
+            if cut < 0:
+                page = page_decoder.decode(_PAGE_HEAD + body[start:])
+                rows, count = page.data, page.count
+            else:
+                rows, count = rows_decoder.decode(b"[" + body[start : cut + 1] + b"]"), None
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        decoded = _columns(rows, keys, deciding_only=True, seen=seen)
+        if decoded is None:
+            return None  # the whole page decides (a bad tag here may not decide a cohort there)
+        total += len(rows)
+        del rows
+        joined.add(decoded.columns)
+        bad.append(decoded.bad)
+        if cut < 0:
+            break
+        start = cut + 2  # past "}," : the next row's "{"
+    if count != total:
+        return None
+    return Decoded(joined.build(), np.concatenate(bad))
 
 
 def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None:
@@ -127,44 +203,69 @@ def read_lines(path: Path, *, group_by: Sequence[str] = ()) -> RowColumns | None
     Read in chunks of whole lines, so memory stays bounded by `CHUNK_BYTES` plus the columns.
     """
     keys = tuple(group_by)
-    decoder = _line_decoder(keys)
-    parts: list[RowColumns] = []
+    decoder = _line_decoder(bool(keys))
+    joined = ColumnsBuilder()
+    seen = _Seen()  # codes shared by every chunk
     with path.open("rb") as handle:
         carry = b""
         while True:
             block = handle.read(CHUNK_BYTES)
-            data = carry + block
-            cut = data.rfind(b"\n") + 1 if block else len(data)
-            carry, data = data[cut:], data[:cut]
-            if data.strip():
-                try:
-                    rows = decoder.decode_lines(data)
-                except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            last = not block
+            data = carry + block if carry else block
+            del block
+            cut = len(data) if last else data.rfind(b"\n") + 1
+            carry = data[cut:]
+            try:  # a view of the chunk's whole lines, not a copy; blank lines give no rows
+                rows = decoder.decode_lines(memoryview(data)[:cut])
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+                if data[:cut].strip():
                     return None  # the per-row path says which rows and why
-                decoded = _columns(rows, keys, deciding_only=False)
+                rows = []  # only whitespace
+            if rows:
+                decoded = _columns(rows, keys, deciding_only=False, seen=seen)
+                del rows
                 if decoded is None:
                     return None
-                parts.append(decoded.settle())
-            if not block:
+                joined.add(decoded.settle())
+            if last:
                 break
-    if not parts:
-        return None  # an empty file: the per-row path says so
-    return RowColumns.concat(parts)
+    built = joined.build()
+    return built if len(built) or built.skipped else None  # an empty file: the per-row path says so
 
 
-def _columns(rows: list[Any], group_by: tuple[str, ...], *, deciding_only: bool) -> Decoded | None:
-    src, sources = _codes(list(map(_SOURCE, rows)))
-    met, metrics = _codes(list(map(_METRIC, rows)))
+@dataclass(eq=False)
+class _Seen:
+    """The names met so far, by code, shared by the chunks of one file or the pieces of one
+    page: each chunk's codes go on from the earlier ones', so joining them needs no recoding
+    (see `columns._recode`), and each distinct tags text is decoded once."""
+
+    sources: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, int] = field(default_factory=dict)
+    tags: dict[bytes, int] = field(default_factory=dict)  # raw tags text -> label code
+
+
+def _columns(
+    rows: list[Any],
+    group_by: tuple[str, ...],
+    *,
+    deciding_only: bool,
+    seen: _Seen | None = None,
+) -> Decoded | None:
+    """The rows as columns, coded after the names in `seen` (which grows)."""
+    seen = seen or _Seen()
+    src, sources = _codes(list(map(_SOURCE, rows)), seen.sources)
+    met, metrics = _codes(list(map(_METRIC, rows)), seen.metrics)
     if "" in sources or "" in metrics:
         return None  # "missing source_id" / "missing metric": the validator says so
-    ts_ms = plexus_ms(list(map(_TIMESTAMP, rows)))
+    ts_ms = plexus_ms(list(map(_TIMESTAMP, rows)), sized=True)  # the decoder checked lengths
     if ts_ms is None:
         return None
     values = list(map(_VALUE, rows))
     value = np.array(values, dtype=np.float64)  # None becomes NaN
     bad = ~np.isfinite(value)  # JSON has no NaN or infinity, and msgspec refuses 1e999
     series = np.where(bad, -1, src * len(metrics) + met) if deciding_only else None
-    labelled = _labels(rows, group_by, ts_ms, series=series)
+    labelled = _labels(rows, group_by, ts_ms, series=series, seen=seen)
     if labelled is None:
         return None
     label, labels = labelled
@@ -181,12 +282,12 @@ def _columns(rows: list[Any], group_by: tuple[str, ...], *, deciding_only: bool)
     return Decoded(columns, bad)
 
 
-def _codes(names: list[str]) -> tuple[Ints, tuple[str, ...]]:
-    """Each name's code, in first-seen order, and the names; a list of one name is compared,
-    not hashed, row by row."""
+def _codes(names: list[str], seen: dict[str, int]) -> tuple[Ints, tuple[str, ...]]:
+    """Each name's code, in first-seen order after the names already in `seen` (which grows),
+    and all the names; a list of one name is compared, not hashed, row by row."""
     if names and names[0] == names[-1] and names.count(names[0]) == len(names):
-        return np.zeros(len(names), np.int64), (names[0],)  # one name (a page of one metric)
-    seen: dict[str, int] = {}
+        code = seen.setdefault(names[0], len(seen))  # one name (a page of one metric)
+        return np.full(len(names), code, np.int64), tuple(seen)
     codes = np.array([seen.setdefault(n, len(seen)) for n in names], np.int64)
     return codes, tuple(seen)
 
@@ -204,7 +305,7 @@ class _NotText(Exception):
 
 
 def _labels(
-    rows: list[Any], group_by: tuple[str, ...], ts_ms: Ints, *, series: Ints | None
+    rows: list[Any], group_by: tuple[str, ...], ts_ms: Ints, *, series: Ints | None, seen: _Seen
 ) -> tuple[Ints, tuple[str, ...]] | None:
     """Each row's cohort label code (NO_LABEL without a group-by tag) and the labels; None when
     a group-by tag is not a string (the validator's `str()` decides those).
@@ -217,8 +318,7 @@ def _labels(
     """
     if not group_by:
         return np.full(len(rows), NO_LABEL, np.int64), ()
-    labels: dict[str, int] = {}
-    codes: dict[bytes, int] = {}
+    labels, codes = seen.labels, seen.tags
 
     def code(i: int) -> int:
         text = bytes(rows[i].tags)  # only the rows asked about: no list of every row's tags
@@ -281,10 +381,11 @@ def _label_code(text: bytes, group_by: tuple[str, ...], labels: dict[str, int]) 
     return labels.setdefault("/".join(values), len(labels))
 
 
-def plexus_ms(texts: list[str]) -> Ints | None:
+def plexus_ms(texts: list[str], *, sized: bool = False) -> Ints | None:
     """Epoch ms of Plexus `YYYY-MM-DD HH:MM:SS.mmm` (UTC) timestamps, all at once; None unless
     every one has exactly that form and is a real date and time (`parse_timestamp_ms` decides
-    the others).
+    the others). `sized`: every text is known to be 23 characters long (the typed decoder
+    checked), so only their total is checked.
 
     >>> plexus_ms(["2026-06-12 10:00:00.123"]).tolist(), plexus_ms(["2026-02-30 10:00:00.000"])
     ([1781258400123], None)
@@ -294,14 +395,17 @@ def plexus_ms(texts: list[str]) -> Ints | None:
         return np.zeros(0, np.int64)
     joined = "".join(texts)
     # As long as 23 per text and none longer: every one exactly 23 characters.
-    if len(joined) != _TS_LEN * n or max(map(len, texts)) != _TS_LEN or not joined.isascii():
+    if len(joined) != _TS_LEN * n or not joined.isascii():
+        return None
+    if not sized and max(map(len, texts)) != _TS_LEN:
         return None
     chars = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(n, _TS_LEN)
     if (chars[:, _SEPARATOR_PLACES] != _SEPARATOR_CODES).any():
         return None
-    d = chars.T[_DIGITS].astype(np.int32) - ord("0")  # one row per digit place: fast sums
-    if ((d < 0) | (d > 9)).any():
+    digits = chars.T[_DIGITS] - np.uint8(ord("0"))  # one row per digit place: fast sums
+    if (digits > 9).any():  # below "0" wraps around to above 9
         return None
+    d = digits.astype(np.int32)
     year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
     month, day = d[4] * 10 + d[5], d[6] * 10 + d[7]
     hour, minute, second = (

@@ -33,7 +33,7 @@ def fetch_columns(
     keys = tuple(group_by)
 
     def parse(body: bytes) -> Any:
-        return decode_page(body, group_by=keys) or orjson.loads(body)
+        return decode_page(body, group_by=keys, metrics=metrics) or orjson.loads(body)
 
     pages: list[RowColumns] = []
     upper = to_ms

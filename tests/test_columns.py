@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from fleetscan.client import PlexusClient
 from fleetscan.columns import RowColumns, batches
-from fleetscan.decode import decode_page, plexus_ms, read_columns, read_lines
+from fleetscan.decode import _decode_pieces, decode_page, plexus_ms, read_columns, read_lines
 from fleetscan.fleet import BatchBuilder, SeriesBatch
 from fleetscan.inputs import read_rows
 from fleetscan.pages import fetch_columns
@@ -193,6 +193,87 @@ def test_plexus_ms_declines_what_is_not_exactly_plexus_form() -> None:
                 "0000-01-01 00:00:00.000", "2026-06-12 10:00:00.1234", "2026-06-12 1a:00:00.123"]:  # fmt: skip
         assert plexus_ms([good, bad]) is None, bad
     assert plexus_ms([good]).tolist() == [parse_timestamp_ms(good)]  # type: ignore[union-attr]
+
+
+def compact_body(rows: list[dict[str, Any]], **extra: Any) -> bytes:
+    """A page as Plexus and the sandbox write it: no spaces, `data` first."""
+    return json.dumps({"data": rows, "count": len(rows), **extra}, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("group_by", GROUPINGS)
+def test_a_big_page_decoded_in_pieces_builds_the_per_row_paths_batches(
+    group_by: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fleetscan.decode.PIECE_BYTES", 700)  # a few rows a piece
+    rows = fleet_rows(30, 15)
+    rows[5]["value"] = None
+    rows[-3]["value"] = None
+    body = compact_body(rows)
+    assert _decode_pieces(body, group_by, ()) is not None  # the pieces path, not the whole page
+    decoded = decode_page(body, group_by=group_by, metrics=["temperature", "humidity"])
+    assert decoded is not None
+    columns, parsed = decoded.settle(), parse_rows(rows)
+    assert columns.skipped_summary() == parsed.skipped_summary() == "skipped 2 rows: 2 null value"
+    assert columns.skipped_by_series == parsed.skipped_by_series
+    metrics = ["temperature", "humidity"]
+    assert_same(
+        batches(columns, metrics, dropped=columns.skipped_by_series),
+        old_batches(parsed, metrics, group_by, dropped=True),
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tags": {"room": 'x},{"room":"y', "site": "hq"}},  # the cut's bytes inside a string
+        {"tags": {"room": "r1", "site": "},{"}},
+        {"metadata": [{"a": 1}, {"b": [{"c": 2}, {"d": 3}]}]},  # and between nested objects
+        {"value": None, "tags": [{"room": "r9"}, {"x": 1}]},
+    ],
+)
+def test_cut_bytes_that_are_not_between_rows_do_not_change_a_pieced_page(
+    change: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fleetscan.decode.PIECE_BYTES", 300)
+    rows = fleet_rows(12, 8)
+    for i in range(0, len(rows), 3):
+        rows[i] = {**rows[i], **change}
+    metrics = ["temperature", "humidity"]
+    for group_by in GROUPINGS:
+        decoded = decode_page(compact_body(rows), group_by=group_by, metrics=metrics)
+        assert decoded is not None
+        assert_same(
+            batches(decoded.settle(), metrics),
+            old_batches(parse_rows(rows), metrics, group_by, dropped=False),
+        )
+
+
+def test_a_pieced_page_whose_count_or_data_disagree_is_decoded_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("fleetscan.decode.PIECE_BYTES", 300)
+    rows, later = fleet_rows(12, 8, seed=1), fleet_rows(5, 2, seed=2)
+    wrong_count = compact_body(rows)[:-1] + b',"count":3}'  # a second count: the last one holds
+    assert _decode_pieces(wrong_count, (), ()) is None
+    twice = compact_body(rows)[:-1] + b',"data":' + json.dumps(later).encode() + b"}"
+    assert _decode_pieces(twice, ("room",), ()) is None  # a second `data`: the last one holds
+    for body, kept in ((wrong_count, rows), (twice, later)):
+        decoded = decode_page(body, group_by=("room",))
+        assert decoded is not None
+        assert_same(
+            batches(decoded.settle(), ["temperature"]),
+            old_batches(parse_rows(kept), ["temperature"], ("room",), dropped=False),
+        )
+
+
+def test_a_page_holding_metrics_not_asked_for_decodes_as_without_them() -> None:
+    rows = fleet_rows(6, 4)  # temperature and humidity
+    asked = decode_page(compact_body(rows), group_by=("room",), metrics=["temperature"])
+    plain = decode_page(compact_body(rows), group_by=("room",))
+    assert asked is not None and plain is not None
+    metrics = ["temperature", "humidity"]
+    assert_same(batches(asked.settle(), metrics), batches(plain.settle(), metrics))
+    assert asked.columns.metrics == plain.columns.metrics == ("temperature", "humidity")
 
 
 # -- files ---------------------------------------------------------------------------------------

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -27,6 +26,8 @@ from fleetscan.fleet.score import MetricScores, score_metric, with_fleet
 from fleetscan.fleet.status import CODE, CODES, Status
 from fleetscan.sensors import profile_for
 from fleetscan.timeutil import HOUR_MS, human_duration, iso_z
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,13 +253,30 @@ def _results(
     now_ms: int,
     options: SweepOptions,
 ) -> list[FleetResult]:
-    c = _Columns(agg, scores)  # plain Python lists: indexing NumPy scalars 10,000 times is slow
-    explain = _Explainer(agg.metric, c, options, now_ms=now_ms)
+    # The loop reads plain Python lists (indexing NumPy scalars 10,000 times is slow); they go
+    # when it ends. The reasons, written later if at all, read the NumPy columns one value at a
+    # time: a sweep's results keep 8 bytes per column and source alive, not a list of floats.
+    status_codes, z_values = scores.status.tolist(), scores.z.tolist()
+    rows = zip(
+        agg.median.tolist(),
+        agg.count.tolist(),
+        scores.age_ms.tolist(),
+        scores.peer_median.tolist(),
+        scores.scale.tolist(),
+        scores.offset.tolist(),
+        scores.usual_offset.tolist(),
+        scores.peers.tolist(),
+        scores.shared_change.tolist(),
+        strict=True,
+    )
+    explain = _Explainer(agg.metric, _Columns(agg, scores), options, now_ms=now_ms)
     floor_score = options.threshold + 1.0
     out = []
-    for i, source_id in enumerate(agg.source_ids):
-        status = CODES[c.status[i]]
-        z = c.z[i]
+    for i, (source_id, code, z, row) in enumerate(
+        zip(agg.source_ids, status_codes, z_values, rows, strict=True)
+    ):
+        median, count, age_ms, peer_median, scale, offset, usual_offset, peers, shared = row
+        status = CODES[code]
         if not status.flagged:
             score = 0.0
         elif status.z_based:
@@ -273,59 +291,84 @@ def _results(
                 cohort=agg.cohorts[i],
                 status=status,
                 score=score,
-                value=c.median[i],
-                count=c.count[i],
-                age_ms=c.age_ms[i],
-                fleet_median=c.peer_median[i],
-                fleet_scale=c.scale[i],
+                value=median,
+                count=count,
+                age_ms=age_ms,
+                fleet_median=peer_median,
+                fleet_scale=scale,
                 z=z,
-                offset=c.offset[i],
-                baseline_offset=c.usual_offset[i],
-                peers=c.peers[i],
-                explain=partial(explain, i, status),
-                shared_change=c.shared_change[i],
+                offset=offset,
+                baseline_offset=usual_offset,
+                peers=peers,
+                explain=_Reason(explain, i, status),
+                shared_change=shared,
             )
         )
     return out
 
 
+class _Column(Generic[T]):
+    """A NumPy column read one Python scalar at a time (`column[i]`), without a list of them."""
+
+    __slots__ = ("_item",)
+
+    def __init__(self, values: np.ndarray[Any, Any]) -> None:
+        self._item = values.item
+
+    def __getitem__(self, i: int) -> T:
+        value: T = self._item(i)
+        return value
+
+
 class _Columns:
-    """The columns results and reasons need, as lists."""
+    """The columns reasons need."""
 
     def __init__(self, agg: WindowAggregates, s: MetricScores) -> None:
-        self.status: list[int] = s.status.tolist()
-        self.z: list[float] = s.z.tolist()
-        self.scale: list[float] = s.scale.tolist()
-        self.peer_median: list[float] = s.peer_median.tolist()
-        self.offset: list[float] = s.offset.tolist()
-        self.usual_offset: list[float] = s.usual_offset.tolist()
-        self.peers: list[int] = s.peers.tolist()
-        self.age_ms: list[float] = s.age_ms.tolist()
-        self.stale_after_ms: list[float] = s.stale_after_ms.tolist()
-        self.noise_ratio: list[float] = s.noise_ratio.tolist()
-        self.peer_noise: list[float] = s.peer_noise.tolist()
-        self.peer_range: list[float] = s.peer_range.tolist()
-        self.simulated: list[bool] = s.simulated.tolist()
-        self.has_baseline: list[bool] = s.has_baseline.tolist()
-        self.usual_low: list[float] = s.usual_low.tolist()
-        self.usual_high: list[float] = s.usual_high.tolist()
-        self.level: list[int] = s.level.tolist()
-        self.days: list[int] = s.days.tolist()
-        self.buckets: list[int] = s.buckets.tolist()
-        self.shared_change: list[float] = s.shared_change.tolist()
-        self.trend: list[float] = s.trend.tolist()
-        self.room_moved: list[float] = s.room_moved.tolist()
-        self.cohort: list[str] = list(agg.cohorts)
-        self.median: list[float] = agg.median.tolist()
-        self.count: list[int] = agg.count.tolist()
-        self.nan: list[int] = agg.nan.tolist()
-        self.invalid: list[int] = agg.invalid.tolist()
-        self.future: list[int] = agg.future.tolist()
-        self.past: list[int] = agg.past.tolist()
-        self.noise: list[float] = agg.noise.tolist()
-        self.spikes: list[int] = agg.spikes.tolist()
-        self.grid: list[float] = agg.grid.tolist()
-        self.lag1: list[float] = agg.lag1.tolist()
+        self.status: _Column[int] = _Column(s.status)
+        self.z: _Column[float] = _Column(s.z)
+        self.scale: _Column[float] = _Column(s.scale)
+        self.peer_median: _Column[float] = _Column(s.peer_median)
+        self.offset: _Column[float] = _Column(s.offset)
+        self.usual_offset: _Column[float] = _Column(s.usual_offset)
+        self.peers: _Column[int] = _Column(s.peers)
+        self.age_ms: _Column[float] = _Column(s.age_ms)
+        self.stale_after_ms: _Column[float] = _Column(s.stale_after_ms)
+        self.noise_ratio: _Column[float] = _Column(s.noise_ratio)
+        self.peer_noise: _Column[float] = _Column(s.peer_noise)
+        self.peer_range: _Column[float] = _Column(s.peer_range)
+        self.simulated: _Column[bool] = _Column(s.simulated)
+        self.has_baseline: _Column[bool] = _Column(s.has_baseline)
+        self.usual_low: _Column[float] = _Column(s.usual_low)
+        self.usual_high: _Column[float] = _Column(s.usual_high)
+        self.level: _Column[int] = _Column(s.level)
+        self.days: _Column[int] = _Column(s.days)
+        self.buckets: _Column[int] = _Column(s.buckets)
+        self.shared_change: _Column[float] = _Column(s.shared_change)
+        self.trend: _Column[float] = _Column(s.trend)
+        self.room_moved: _Column[float] = _Column(s.room_moved)
+        self.cohort: tuple[str, ...] = agg.cohorts
+        self.median: _Column[float] = _Column(agg.median)
+        self.count: _Column[int] = _Column(agg.count)
+        self.nan: _Column[int] = _Column(agg.nan)
+        self.invalid: _Column[int] = _Column(agg.invalid)
+        self.future: _Column[int] = _Column(agg.future)
+        self.past: _Column[int] = _Column(agg.past)
+        self.noise: _Column[float] = _Column(agg.noise)
+        self.spikes: _Column[int] = _Column(agg.spikes)
+        self.grid: _Column[float] = _Column(agg.grid)
+        self.lag1: _Column[float] = _Column(agg.lag1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reason:
+    """`FleetResult.explain` of a scored source: its reason, written when read."""
+
+    explainer: _Explainer
+    i: int
+    status: Status
+
+    def __call__(self) -> str:
+        return self.explainer(self.i, self.status)
 
 
 class _Explainer:

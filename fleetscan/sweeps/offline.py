@@ -41,7 +41,9 @@ def offline_sweep(
         raise InputError(f"no row of {path} could be read ({rows.skipped_summary() or 'no rows'})")
     if at_ms is not None:
         sweep_at = at_ms
-        rows = rows.select(rows.ts_ms <= sweep_at)
+        counted = rows.ts_ms <= sweep_at
+        if not counted.all():  # a file of rows up to --at is not copied
+            rows = rows.select(counted)
     else:
         past = rows.ts_ms[rows.ts_ms <= wall_ms]
         sweep_at = int(past.max()) if len(past) else wall_ms
@@ -50,4 +52,5 @@ def offline_sweep(
     if rows.skipped:
         unknown = " (their times are unknown, so --at does not count them)" if at_ms else ""
         skipped = rows.skipped_summary() + unknown
+    del rows  # the batches hold what the sweep reads: the file's columns go before it runs
     return OfflineSweep(step_lifecycle(SweepState(), found, sweep_at, options), skipped)
