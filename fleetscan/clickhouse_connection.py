@@ -245,13 +245,8 @@ def _pool_manager(scheme: str, host: str, port: int | None) -> Any:
         ) -> BaseHTTPResponse:
             return kept(self, super().urlopen(method, url, redirect=False, **kw))
 
-    class RefusingProxy(ProxyManager):
-        redirect: tuple[int, str] | None = None
-
-        def urlopen(  # type: ignore[override]
-            self, method: str, url: str, redirect: bool = True, **kw: Any
-        ) -> BaseHTTPResponse:
-            return kept(self, super().urlopen(method, url, redirect=False, **kw))
+    class RefusingProxy(Refusing, ProxyManager):  # Refusing's urlopen, then the proxy's
+        pass
 
     options = get_pool_manager_options()
     proxy = check_env_proxy(scheme, host, port or _default_port(scheme))
