@@ -355,7 +355,9 @@ def _group_change(
     as much (within `threshold` × the `scale` of both rows: what the judgement itself can tell
     apart) and had made about the same share of that change in the sweeps before (`before`, the
     shares within `ONSET_SHARE`: a change that started at the same time), where at least
-    `MIN_GROUP` - 1 did; NaN elsewhere. Also those rows, (rows, K) padded with -1. A board that steps by the size
+    `MIN_GROUP` - 1 did and the row's own change is recent enough for its onset to be told
+    (at most 1 - `ONSET_SHARE` of it made before: an hour-old change matches any other); NaN
+    elsewhere. Also those rows, (rows, K) padded with -1. A board that steps by the size
     of a room's HVAC change a quarter of an hour after it is not part of it.
 
     `MIN_GROUP` is 4: learned links vouch for a pair, but here only numbers do. Two or three
@@ -365,7 +367,7 @@ def _group_change(
 
     >>> moved = np.array([2.0, 2.1, 1.9, 2.05, 4.0, np.nan, -2.0])
     >>> codes, scale = np.zeros(7, np.int64), np.full(7, 0.125)
-    >>> change, rows = _group_change(codes, moved, np.zeros(7), scale, 4.0)
+    >>> change, rows = _group_change(codes, moved, np.zeros(7), scale, 4.0)  # within 0.5
     >>> change.round(2).tolist()
     [2.05, 2.0, 2.05, 2.0, nan, nan, nan]
     >>> rows[0].tolist()
@@ -388,6 +390,7 @@ def _group_change(
             & (np.sign(c)[:, None] == np.sign(c)[None, :])
             & (np.abs(c[:, None] - c[None, :]) <= threshold * both)
             & (np.abs(done[:, None] - done[None, :]) <= ONSET_SHARE)
+            & (done[:, None] <= 1.0 - ONSET_SHARE)  # its onset can still be told
         )
     np.fill_diagonal(near, False)
     mates = near.sum(axis=1)
