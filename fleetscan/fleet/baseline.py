@@ -236,6 +236,27 @@ class MetricBaseline:
         out[known] = to_window[links[rows[known]]]
         return out
 
+    def recent(self, source_ids: Sequence[str], *, now_ms: int) -> Floats:
+        """(len(source_ids),) where each board was in the sweeps just before `now_ms`: the mean
+        gap of the windows judged so far in the bucket holding `now_ms` (`moves`), or in the
+        bucket before for a board with none there yet; NaN where neither has one. Boards whose
+        gaps leave their usual figures together now, but did not before, did not start together.
+        """
+        out = np.full(len(source_ids), np.nan)
+        if not len(self.bucket_start):
+            return out
+        moves = self.moves()
+        current = now_ms // self.bucket_ms * self.bucket_ms
+        index = {s: i for i, s in enumerate(self.source_ids)}
+        rows = np.array([index.get(s, -1) for s in source_ids], dtype=np.int64)
+        known = rows >= 0
+        for start in (current - self.bucket_ms, current):  # the later one wins where it has data
+            column = np.flatnonzero(self.bucket_start == start)
+            if len(column):
+                mean = moves[rows[known], column[0]]
+                out[known] = np.where(np.isfinite(mean), mean, out[known])
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (NaN becomes None); `from_dict` reads it back."""
         sources = []

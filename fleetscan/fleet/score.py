@@ -21,6 +21,7 @@ Input is one metric's `WindowAggregates` (one row per source) and its `BaselineV
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -42,6 +43,11 @@ STEADY_SIGMA_FACTOR = 3.0
 TREND_MIN_PAIRS = 24
 # Stale after this many times a board's usual longest silence (see `BaselineView.silence_ms`).
 SILENCE_FACTOR = 1.5
+# Boards (itself included) that must leave their usual gaps in one sweep, by about the same change,
+# before they count as one group change without learned links (`_group_change`).
+MIN_GROUP = 4
+# ...and whose shares of that change already made in the sweeps before differ by at most this.
+ONSET_SHARE = 0.2
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +76,7 @@ class MetricScores:
     buckets: Ints  # completed buckets learned so far
     shared_change: Floats  # the change its usual neighbours share, where that explains it
     moved_with: Bools  # far from the fleet only together with its usual neighbours
+    group: Ints  # (rows, K) the boards of its cohort that left their gaps with it now, -1 = none
     trend: Floats  # units/day where the gap trended through the whole history, else NaN
     room_moved: Floats  # with tags: its cohort's change against the fleet, where that explains it
 
@@ -81,11 +88,15 @@ def score_metric(
     now_ms: int,
     options: SweepOptions,
     neighbours: Ints | None = None,
+    recent: Floats | None = None,
 ) -> MetricScores:
     """Score every source of `agg` against its peers (and its baseline, where there is one).
 
     `neighbours` (rows × K indexes into `agg`, -1 = none) are the boards each source usually
     moves with (`discover`): a change its neighbours share is taken out before it is judged.
+    `recent` (`MetricBaseline.recent`) is where each board's gap was in the sweeps just before:
+    boards that left their usual gaps by about the same change, and had moved about as far
+    before, are one group change even without such links (`_group_change`).
     """
     prof = profile_for(agg.metric)
     floor = options.scale_floor(agg.metric, prof)
@@ -167,7 +178,20 @@ def score_metric(
     with np.errstate(invalid="ignore"):
         unusual = has_base & peer & (np.abs(z_fleet) > options.threshold)
     change = offset - base.offset
-    shared = _shared_change(neighbours, np.where(unusual, change, np.nan), change)
+    moved = np.where(unusual, change, np.nan)
+    shared = _shared_change(neighbours, moved, change)
+    # Without links from history, a group that leaves its usual gaps in this sweep by about the
+    # same change is one change too (a room whose HVAC changes before discovery links it).
+    before = np.zeros(len(change)) if recent is None else np.nan_to_num(recent - base.offset)
+    # (no `recent`, no groups: tagged cohorts, or a caller that does not look for them)
+    group_shared, group = _group_change(
+        groups.codes, moved, before, scale, options.threshold, enabled=recent is not None
+    )
+    with np.errstate(invalid="ignore"):
+        nearer = np.isfinite(group_shared) & (
+            np.abs(change - group_shared) < np.abs(change - shared)
+        )
+    shared = np.where(nearer, group_shared, shared)
     alone = offset - shared  # the gap without the change its usual neighbours share
     z_alone = np.where(has_base, alone - np.clip(alone, low, high), offset) / scale
     # Neighbours may explain a change, never create one: a board that stayed put while they
@@ -237,6 +261,7 @@ def score_metric(
         buckets=base.buckets,
         shared_change=np.where(moved_with, shared, np.nan),
         moved_with=moved_with,
+        group=np.where(moved_with[:, None], group, -1),
         trend=np.where(trending, base.trend, np.nan),
         room_moved=np.full(len(z), np.nan),
     )
@@ -314,6 +339,72 @@ def _shared_change(neighbours: Ints | None, delta: Floats, own: Floats) -> Float
     nearest = np.take_along_axis(theirs, np.argmin(distance, axis=1)[:, None], axis=1)[:, 0]
     out: Floats = np.where(np.isfinite(nearest), nearest, 0.0)
     return out
+
+
+def _group_change(
+    codes: Ints,
+    moved: Floats,
+    before: Floats,
+    scale: Floats,
+    threshold: float,
+    *,
+    enabled: bool = True,
+) -> tuple[Floats, Ints]:
+    """For each row that moved (`moved` finite: its change from its usual gap, where that was
+    unusual), the median change of the other rows of its cohort that moved the same way by about
+    as much (within `threshold` × the `scale` of both rows: what the judgement itself can tell
+    apart) and had made about the same share of that change in the sweeps before (`before`, the
+    shares within `ONSET_SHARE`: a change that started at the same time), where at least
+    `MIN_GROUP` - 1 did and the row's own change is recent enough for its onset to be told
+    (at most 1 - `ONSET_SHARE` of it made before: an hour-old change matches any other); NaN
+    elsewhere. Also those rows, (rows, K) padded with -1. A board that steps by the size
+    of a room's HVAC change a quarter of an hour after it is not part of it.
+
+    `MIN_GROUP` is 4: learned links vouch for a pair, but here only numbers do. Two or three
+    faults of one size and sign at once in a cohort happen (two boards in the sun on one clear
+    morning, one failing sensor batch), four boards stepping together is a shared cause; and a
+    group that small is still smaller than a room.
+
+    >>> moved = np.array([2.0, 2.1, 1.9, 2.05, 4.0, np.nan, -2.0])
+    >>> codes, scale = np.zeros(7, np.int64), np.full(7, 0.125)
+    >>> change, rows = _group_change(codes, moved, np.zeros(7), scale, 4.0)  # within 0.5
+    >>> change.round(2).tolist()
+    [2.05, 2.0, 2.05, 2.0, nan, nan, nan]
+    >>> rows[0].tolist()
+    [1, 2, 3]
+    >>> late = np.array([2.0, 2.1, 1.9, 0.0, 0.0, 0.0, 0.0])  # the fourth moved just now
+    >>> _group_change(codes, moved, late, scale, 4.0)[0].round(2).tolist()
+    [nan, nan, nan, nan, nan, nan, nan]
+    """
+    n = len(moved)
+    out = np.full(n, np.nan)
+    idx = np.flatnonzero(np.isfinite(moved))
+    if not enabled or len(idx) < MIN_GROUP:
+        return out, np.full((n, 0), -1, np.int64)
+    c, sigma = moved[idx], scale[idx]
+    both = np.fmin(sigma[:, None], sigma[None, :])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        done = np.clip(before[idx] / c, 0.0, 1.0)  # the share of its change made before
+        near = (
+            (codes[idx][:, None] == codes[idx][None, :])
+            & (np.sign(c)[:, None] == np.sign(c)[None, :])
+            & (np.abs(c[:, None] - c[None, :]) <= threshold * both)
+            & (np.abs(done[:, None] - done[None, :]) <= ONSET_SHARE)
+            & (done[:, None] <= 1.0 - ONSET_SHARE)  # its onset can still be told
+        )
+    np.fill_diagonal(near, False)
+    mates = near.sum(axis=1)
+    grouped = mates >= MIN_GROUP - 1
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(np.where(near, c[None, :], np.nan), axis=1)
+    out[idx] = np.where(grouped, median, np.nan)
+    rows = np.full((n, int(mates.max()) if grouped.any() else 0), -1, np.int64)
+    for k, i in enumerate(idx.tolist()):
+        if grouped[k]:
+            found = idx[near[k]]
+            rows[i, : len(found)] = found
+    return out, rows
 
 
 def _steady_references(

@@ -154,7 +154,13 @@ def score_window(
         links = (
             learned.neighbours(agg.source_ids, now_ms=now_ms) if options.discover_cohorts else None
         )
-        scores = score_metric(agg, view, now_ms=now_ms, options=options, neighbours=links)
+        # Groups moving together in this sweep are looked for where no tag defines the cohorts
+        # (without tags, and in the fleet view below): a tagged room that moves is its level.
+        found_here = links is not None and not options.group_by
+        recent = learned.recent(agg.source_ids, now_ms=now_ms) if found_here else None
+        scores = score_metric(
+            agg, view, now_ms=now_ms, options=options, neighbours=links, recent=recent
+        )
         drifting = bool((scores.status == CODE[Status.DRIFTING]).any())
         fleet_base = learned.fleet_view() if options.group_by and drifting else None
         if fleet_base is not None:  # with tags, what the whole fleet says of a drifting board
@@ -167,11 +173,13 @@ def score_window(
                 neighbours=fleet_base.neighbours(agg.source_ids, now_ms=now_ms)
                 if options.discover_cohorts
                 else None,
+                recent=fleet_base.recent(agg.source_ids, now_ms=now_ms),
             )
             scores = with_fleet(scores, fleet_scores, agg.cohorts, options)
         shown = agg
         if links is not None and not options.group_by:  # tags, when given, name the cohorts
-            found = discover.labels(links, agg.source_ids, scores.moved_with)
+            together = np.hstack([links, scores.group])  # learned links, and this sweep's groups
+            found = discover.labels(together, agg.source_ids, scores.moved_with)
             shown = replace(
                 agg, cohorts=tuple(f or c for f, c in zip(found, agg.cohorts, strict=True))
             )

@@ -289,6 +289,7 @@ def _scored(
     opts = options.sweep
     results, folded = score_window(window, baselines, now_ms=now_ms, options=opts)
     found = storms(((r.cohort, r.metric, r.flagged) for r in results), options.lifecycle)
+    found += _moved_storms(results, found, options)
     found += cohort_events(results, found)
     verdicts, series, last_seen = _lifecycle(state, results, found, window, now_ms, options)
     kept_baselines = dict(state.baselines)
@@ -374,6 +375,21 @@ def _lifecycle(
     ]:
         del last_seen[key]
     return tuple(verdicts), series, last_seen
+
+
+def _moved_storms(
+    results: Sequence[FleetResult], found: Sequence[Storm], options: StepOptions
+) -> list[Storm]:
+    """Fleet-wide storms of a metric where the boards that left their usual gaps together
+    (explained by a shared change, so not flagged) count as flagged: a storm's share of the
+    fleet moving at once stays a storm, however many of its boards moved in step."""
+    fleet_wide = {s.metric for s in found if s.cohort is None}
+    flags = (
+        ("", r.metric, r.flagged or math.isfinite(r.shared_change))
+        for r in results
+        if r.metric not in fleet_wide
+    )
+    return storms(flags, options.lifecycle)
 
 
 def cohort_events(results: Sequence[FleetResult], found: Sequence[Storm]) -> list[Storm]:

@@ -1,0 +1,109 @@
+"""Without tags and without history linking them, boards that leave their usual gaps in the same
+sweep by about the same change are one group change (a cohort event), not N drifting boards; a
+board whose own change differs from the group's by more than its scale still drifts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fleetscan.fleet import SeriesBatch, Status, SweepOptions, learn_baseline, score_window
+from fleetscan.fleet.baseline import MetricBaseline
+from fleetscan.fleet.score import MIN_GROUP
+from fleetscan.fleet.sweep import FleetResult
+from fleetscan.sweeps.step import cohort_events
+
+START = 1_781_222_400_000  # 2026-06-12 00:00 UTC
+HOUR = 3_600_000
+MIN = 60_000
+OPTS = SweepOptions(min_peers=3)
+BOARDS = 16
+
+
+def fleet(
+    hours: int, shifts: dict[int, float], late: dict[int, float] | None = None
+) -> SeriesBatch:
+    """16 boards, each with its own calibration offset and noise (nothing links any two of
+    them), one reading a minute; in the last 30 minutes board i moves by `shifts[i]`, in the last
+    8 minutes by `late[i]`."""
+    rng = np.random.default_rng(8)
+    ts = START + np.arange(hours * 60) * MIN
+    recent = ts >= ts[-1] - 30 * MIN
+    latest = ts >= ts[-1] - 8 * MIN
+    src, when, val = [], [], []
+    for i in range(BOARDS):
+        wander = np.repeat(rng.normal(0, 0.1, hours), 60)  # its own, hour by hour
+        v = 21 + rng.normal(0, 0.5) + wander + rng.normal(0, 0.05, len(ts))
+        v = v + np.where(recent, shifts.get(i, 0.0), 0.0)
+        v = v + np.where(latest, (late or {}).get(i, 0.0), 0.0)
+        src.append(np.full(len(ts), i))
+        when.append(ts)
+        val.append(np.round(v, 2))
+    s, t, v = np.concatenate(src), np.concatenate(when), np.concatenate(val)
+    order = np.argsort(t, kind="stable")
+    ids = [f"b{i:02d}" for i in range(BOARDS)]
+    return SeriesBatch.from_arrays("temperature", ids, s[order], t[order], v[order])
+
+
+def sweep(shifts: dict[int, float]) -> tuple[dict[str, FleetResult], MetricBaseline, int]:
+    batch = fleet(9, shifts)  # 8 h of history: too few hours for discovery to link any boards
+    now = int(batch.ts_ms.max()) + 1
+    base = learn_baseline(batch.until(now - 40 * MIN), now_ms=now - 40 * MIN, options=OPTS)
+    window = {"temperature": batch.between(now - OPTS.window_ms, now)}
+    results, _ = score_window(window, {"temperature": base}, now_ms=now, options=OPTS)
+    return {r.source_id: r for r in results}, base, now
+
+
+def drifts(r: FleetResult) -> bool:
+    return r.status in (Status.DRIFTING, Status.ANOMALOUS)
+
+
+def flagged(r: dict[str, FleetResult]) -> list[str]:
+    return sorted(s for s, x in r.items() if x.status.flagged)
+
+
+def test_a_group_that_moves_together_for_the_first_time_is_one_cohort_event() -> None:
+    group = {i: 2.5 for i in range(5)}
+    r, base, now = sweep(group)
+    links = base.neighbours([f"b{i:02d}" for i in range(BOARDS)], now_ms=now)
+    assert (links[:5] == -1).all()  # history links none of them: the group is found in the sweep
+    assert flagged(r) == []
+    assert {r[f"b{i:02d}"].cohort for i in group} == {"~b00"}
+    (event,) = cohort_events(list(r.values()), [])
+    assert event.members == tuple(f"b{i:02d}" for i in range(5))
+    assert 2.2 < event.change < 2.8
+
+
+def test_fewer_boards_than_a_group_moving_together_still_drift() -> None:
+    r, _, _ = sweep({i: 2.5 for i in range(MIN_GROUP - 1)})
+    assert flagged(r) == [f"b{i:02d}" for i in range(MIN_GROUP - 1)]
+    assert all(x.status is Status.DRIFTING for x in r.values() if x.status.flagged)
+
+
+def test_a_faulty_board_inside_a_moving_group_still_drifts() -> None:
+    shifts = {i: 2.5 for i in range(6)} | {2: 2.5 + 1.5}  # board 2 moves further: its own fault
+    r, _, _ = sweep(shifts)
+    assert flagged(r) == ["b02"]
+    assert r["b02"].status is Status.DRIFTING
+    assert {r[f"b{i:02d}"].cohort for i in (0, 1, 3, 4, 5)} == {"~b00"}
+
+
+def test_a_board_moving_the_other_way_at_the_same_time_still_drifts() -> None:
+    r, _, _ = sweep({i: 2.5 for i in range(5)} | {9: -2.5})
+    assert flagged(r) == ["b09"]
+
+
+def test_a_board_that_moves_by_the_groups_change_after_the_group_still_drifts() -> None:
+    """The group left its gaps 30 minutes ago and was swept every 5 minutes since; board 9 steps
+    by the same +2.5 °C 8 minutes before this sweep: same size and sign, not the same onset."""
+    group = {i: 2.5 for i in range(5)}
+    batch = fleet(9, group, {9: 2.5})
+    now = int(batch.ts_ms.max()) + 1
+    start = now - 40 * MIN
+    baseline = {"temperature": learn_baseline(batch.until(start), now_ms=start, options=OPTS)}
+    for at in range(start + 5 * MIN, now + 1, 5 * MIN):
+        window = {"temperature": batch.between(at - OPTS.window_ms, at)}
+        results, baseline = score_window(window, baseline, now_ms=at, options=OPTS)
+        assert not any(drifts(r) for r in results if r.source_id != "b09")
+    last = {r.source_id: r for r in results}
+    assert [s for s, r in last.items() if drifts(r)] == ["b09"]
+    assert {last[f"b{i:02d}"].cohort for i in group} == {"~b00"}
