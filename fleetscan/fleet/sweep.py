@@ -444,8 +444,8 @@ class _Explainer:
         c = self.c
         if math.isfinite(c.shared_change[i]):
             return (
-                f"gap {self._v(c.offset[i], True)}{self.unit} {self.at} moved with the boards "
-                f"it usually moves with ({c.cohort[i] or 'its neighbours'}, "
+                f"gap {self._v(c.offset[i], True)}{self.unit} {self.at} moved together with other "
+                f"boards ({c.cohort[i] or 'its neighbours'}, "
                 f"{self._v(c.shared_change[i], True)}{self.unit} together): a cohort event, "
                 f"not this board (z={c.z[i]:+.1f} after it)"
             )
