@@ -7,42 +7,22 @@ import doctest
 
 import numpy as np
 import pytest
+from room_fleets import MIN, PER_ROOM, rooms_fleet
 
 import fleetscan.fleet.discover
 from fleetscan.fleet import SeriesBatch, Status, SweepOptions, learn_baseline, score_window
 from fleetscan.fleet.baseline import MetricBaseline
 from fleetscan.fleet.sweep import FleetResult
 
-START = 1_781_222_400_000  # 2026-06-12 00:00 UTC
 HOUR = 3_600_000
-MIN = 60_000
 OPTS = SweepOptions(min_peers=3)
-ROOMS = 3
-PER_ROOM = 5
 
 
 def fleet(hours: int, *, room_shift: float = 0.0, board_shift: float = 0.0) -> SeriesBatch:
-    """15 boards in 3 untagged rooms, each room wandering on its own (HVAC, doors), one reading
-    a minute. In the last 30 minutes room 0 moves by `room_shift` and board b12 (room 2) by
-    `board_shift`."""
-    rng = np.random.default_rng(8)
-    ts = START + np.arange(hours * 60) * MIN
-    late = ts >= ts[-1] - 30 * MIN
-    src, when, val = [], [], []
-    for room in range(ROOMS):
-        wander = np.repeat(rng.normal(0, 0.2, hours), 60)  # each room's own hourly moves
-        for k in range(PER_ROOM):
-            i = room * PER_ROOM + k
-            v = 21 + room + wander + rng.normal(0, 0.03, len(ts))
-            v = v + np.where(late & (room == 0), room_shift, 0.0)
-            v = v + np.where(late & (i == 12), board_shift, 0.0)
-            src.append(np.full(len(ts), i))
-            when.append(ts)
-            val.append(np.round(v, 2))
-    s, t, v = np.concatenate(src), np.concatenate(when), np.concatenate(val)
-    order = np.argsort(t, kind="stable")
-    ids = [f"b{i:02d}" for i in range(ROOMS * PER_ROOM)]
-    return SeriesBatch.from_arrays("temperature", ids, s[order], t[order], v[order])
+    """The 15 boards of `rooms_fleet`, untagged; in the last 30 minutes room 0 moves by
+    `room_shift` and board b12 (room 2) by `board_shift`."""
+    shifts = dict.fromkeys(range(PER_ROOM), room_shift) | {12: board_shift}
+    return rooms_fleet(hours, shifts, tagged=False)
 
 
 def sweep(batch: SeriesBatch) -> dict[str, FleetResult]:

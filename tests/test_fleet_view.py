@@ -7,39 +7,19 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from room_fleets import MIN, rooms_fleet
 
 from fleetscan.fleet import SeriesBatch, Status, SweepOptions, learn_baseline, score_window
 from fleetscan.fleet.baseline import MetricBaseline
 from fleetscan.fleet.sweep import FleetResult
 
-START = 1_781_222_400_000  # 2026-06-12 00:00 UTC
 HOUR = 3_600_000
-MIN = 60_000
 OPTS = SweepOptions(min_peers=3, group_by=("room",))
-ROOMS, PER_ROOM = 3, 5
 
 
 def fleet(hours: int, movers: frozenset[int], shift: float) -> SeriesBatch:
-    """15 boards tagged with 3 rooms, each room wandering on its own, one reading a minute; in
-    the last 30 minutes the boards `movers` move by `shift`."""
-    rng = np.random.default_rng(8)
-    ts = START + np.arange(hours * 60) * MIN
-    late = ts >= ts[-1] - 30 * MIN
-    src, when, val = [], [], []
-    for room in range(ROOMS):
-        wander = np.repeat(rng.normal(0, 0.2, hours), 60)
-        for k in range(PER_ROOM):
-            i = room * PER_ROOM + k
-            v = 21 + room + wander + rng.normal(0, 0.03, len(ts))
-            v = v + np.where(late & (i in movers), shift, 0.0)
-            src.append(np.full(len(ts), i))
-            when.append(ts)
-            val.append(np.round(v, 2))
-    s, t, v = np.concatenate(src), np.concatenate(when), np.concatenate(val)
-    order = np.argsort(t, kind="stable")
-    ids = [f"b{i:02d}" for i in range(ROOMS * PER_ROOM)]
-    rooms = [f"room-{i // PER_ROOM}" for i in range(ROOMS * PER_ROOM)]
-    return SeriesBatch.from_arrays("temperature", ids, s[order], t[order], v[order], cohorts=rooms)
+    """The 15 tagged boards of `rooms_fleet`; in the last 30 minutes `movers` move by `shift`."""
+    return rooms_fleet(hours, dict.fromkeys(movers, shift), tagged=True)
 
 
 def learned(batch: SeriesBatch) -> tuple[int, MetricBaseline]:
