@@ -107,3 +107,18 @@ def test_a_board_that_moves_by_the_groups_change_after_the_group_still_drifts() 
     last = {r.source_id: r for r in results}
     assert [s for s, r in last.items() if drifts(r)] == ["b09"]
     assert {last[f"b{i:02d}"].cohort for i in group} == {"~b00"}
+
+
+def test_a_fleet_wide_move_is_compared_in_blocks_with_the_same_answer() -> None:
+    """More boards move than one block of the pairwise comparison holds (GROUP_BLOCK): every one
+    is in the group, with the others' median change, and its mates are every other board."""
+    from fleetscan.fleet.score import GROUP_BLOCK, _group_change
+
+    n = 2 * GROUP_BLOCK + 100
+    moved = 2.0 + np.linspace(-0.05, 0.05, n)
+    change, rows = _group_change(np.zeros(n, np.int64), moved, np.zeros(n), np.full(n, 0.1), 3.0)
+    assert np.isfinite(change).all()
+    assert abs(change[0] - float(np.median(moved[1:]))) < 1e-12
+    assert rows.shape == (n, n - 1)
+    assert rows[n - 1].tolist() == list(range(n - 1))
+    assert rows[GROUP_BLOCK].tolist() == [i for i in range(n) if i != GROUP_BLOCK]

@@ -21,7 +21,6 @@ Input is one metric's `WindowAggregates` (one row per source) and its `BaselineV
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -48,6 +47,8 @@ SILENCE_FACTOR = 1.5
 MIN_GROUP = 4
 # ...and whose shares of that change already made in the sweeps before differ by at most this.
 ONSET_SHARE = 0.2
+# Rows compared at once in `_group_change` (memory: this × the boards that moved).
+GROUP_BLOCK = 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -382,28 +383,34 @@ def _group_change(
     if not enabled or len(idx) < MIN_GROUP:
         return out, np.full((n, 0), -1, np.int64)
     c, sigma = moved[idx], scale[idx]
-    both = np.fmin(sigma[:, None], sigma[None, :])
+    code, sign = codes[idx], np.sign(c)
     with np.errstate(invalid="ignore", divide="ignore"):
         done = np.clip(before[idx] / c, 0.0, 1.0)  # the share of its change made before
-        near = (
-            (codes[idx][:, None] == codes[idx][None, :])
-            & (np.sign(c)[:, None] == np.sign(c)[None, :])
-            & (np.abs(c[:, None] - c[None, :]) <= threshold * both)
-            & (np.abs(done[:, None] - done[None, :]) <= ONSET_SHARE)
-            & (done[:, None] <= 1.0 - ONSET_SHARE)  # its onset can still be told
-        )
-    np.fill_diagonal(near, False)
-    mates = near.sum(axis=1)
-    grouped = mates >= MIN_GROUP - 1
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(np.where(near, c[None, :], np.nan), axis=1)
-    out[idx] = np.where(grouped, median, np.nan)
-    rows = np.full((n, int(mates.max()) if grouped.any() else 0), -1, np.int64)
-    for k, i in enumerate(idx.tolist()):
-        if grouped[k]:
-            found = idx[near[k]]
-            rows[i, : len(found)] = found
+    found: list[Ints] = []
+    # Row blocks of the pairwise comparison, so memory stays block × moved however many boards
+    # move in one sweep (a fleet-wide event moves them all).
+    for lo in range(0, len(idx), GROUP_BLOCK):
+        b = slice(lo, lo + GROUP_BLOCK)
+        with np.errstate(invalid="ignore"):
+            near = (
+                (code[b, None] == code[None, :])
+                & (sign[b, None] == sign[None, :])
+                & (np.abs(c[b, None] - c[None, :]) <= threshold * np.fmin(sigma[b, None], sigma))
+                & (np.abs(done[b, None] - done[None, :]) <= ONSET_SHARE)
+                & (done[b, None] <= 1.0 - ONSET_SHARE)  # its onset can still be told
+            )
+        near[np.arange(near.shape[0]), np.arange(lo, lo + near.shape[0])] = False  # not itself
+        for k, mates in enumerate(near):
+            ks = np.flatnonzero(mates)
+            if len(ks) >= MIN_GROUP - 1:
+                out[idx[lo + k]] = float(np.median(c[ks]))
+                found.append(idx[ks])
+            else:
+                found.append(idx[:0])
+    width = max((len(f) for f in found), default=0)
+    rows = np.full((n, width), -1, np.int64)
+    for i, f in zip(idx.tolist(), found, strict=True):
+        rows[i, : len(f)] = f
     return out, rows
 
 
