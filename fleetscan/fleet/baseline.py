@@ -61,6 +61,10 @@ class BaselineView:
     cohorts: tuple[str, ...]  # the cohort the offsets were learned in ("" when unknown)
 
 
+# Buckets `MetricBaseline.recent` looks back over: an onset up to this many hours old is told.
+RECENT_POINTS = 6
+
+
 @dataclass(frozen=True, eq=False)
 class MetricBaseline:
     """Per-source offset history for one metric (rows: sources, columns: buckets)."""
@@ -83,6 +87,8 @@ class MetricBaseline:
     # the same windows as `offset`: with tags, `fleet_view` turns gaps to the room into gaps to
     # the whole fleet.
     level: Floats | None = None
+    # (S, B) mean level of its cohort over the `off_usual` windows: the fleet view sees them too.
+    off_level: Floats | None = None
 
     def silences(self) -> Floats:
         """`silence`, or all NaN for a baseline (or stored state) that has none."""
@@ -102,6 +108,12 @@ class MetricBaseline:
             return np.full(self.offset.shape, np.nan)
         return self.level
 
+    def off_levels(self) -> Floats:
+        """`off_level`, or all NaN for a baseline (or stored state) that has none."""
+        if self.off_level is None:
+            return np.full(self.offset.shape, np.nan)
+        return self.off_level
+
     def fleet_view(self) -> MetricBaseline | None:
         """The same history as gaps to the whole fleet rather than to each board's cohort
         (cohort level + gap, less the leave-one-out median of every other board in the bucket),
@@ -112,6 +124,12 @@ class MetricBaseline:
         n_sources, n_buckets = raw.shape
         codes = np.repeat(np.arange(n_buckets, dtype=np.int64), n_sources)
         centre = grouped_loo_median(raw.T.reshape(-1), codes).reshape(n_buckets, n_sources).T
+        # Windows off the usual gap to its room (a board that moved with the room next door)
+        # are gaps to the fleet too, measured from the same centre: `recent` and `neighbours`
+        # see what the board did.
+        off, off_w = self.off_usuals()
+        off_fleet = off + self.off_levels() - centre
+        off_w = np.where(np.isfinite(off_fleet), off_w, 0.0)
         return MetricBaseline(
             metric=self.metric,
             bucket_ms=self.bucket_ms,
@@ -123,6 +141,8 @@ class MetricBaseline:
             last_ts=self.last_ts,
             interval_ms=self.interval_ms,
             silence=self.silence,
+            off_usual=off_fleet if off_w.any() else None,
+            off_usual_weight=off_w if off_w.any() else None,
         )
 
     def moves(self) -> Floats:
@@ -237,12 +257,15 @@ class MetricBaseline:
         return out
 
     def recent(self, source_ids: Sequence[str], *, now_ms: int) -> Floats:
-        """(len(source_ids),) where each board was in the sweeps just before `now_ms`: the mean
-        gap of the windows judged so far in the bucket holding `now_ms` (`moves`), or in the
-        bucket before for a board with none there yet; NaN where neither has one. Boards whose
-        gaps leave their usual figures together now, but did not before, did not start together.
+        """(len(source_ids), RECENT_POINTS) where each board was in the sweeps just before
+        `now_ms`: the mean gap of the windows judged (`moves`) in the newest bucket that has some
+        (the one holding `now_ms`, else the one before) in the last column, and in the buckets
+        before that one in the columns before; NaN where a bucket has none. Boards whose gaps
+        leave their usual figures together now, but did not before, did not start together;
+        and a change complete in the newest bucket still shows its onset in the earlier ones.
         """
-        out = np.full(len(source_ids), np.nan)
+        points = RECENT_POINTS
+        out = np.full((len(source_ids), points), np.nan)
         if not len(self.bucket_start):
             return out
         moves = self.moves()
@@ -250,11 +273,13 @@ class MetricBaseline:
         index = {s: i for i, s in enumerate(self.source_ids)}
         rows = np.array([index.get(s, -1) for s in source_ids], dtype=np.int64)
         known = rows >= 0
-        for start in (current - self.bucket_ms, current):  # the later one wins where it has data
-            column = np.flatnonzero(self.bucket_start == start)
+        means = np.full((len(source_ids), points + 1), np.nan)  # oldest first, current last
+        for k in range(points + 1):
+            column = np.flatnonzero(self.bucket_start == current - (points - k) * self.bucket_ms)
             if len(column):
-                mean = moves[rows[known], column[0]]
-                out[known] = np.where(np.isfinite(mean), mean, out[known])
+                means[known, k] = moves[rows[known], column[0]]
+        has_current = np.isfinite(means[:, -1])[:, None]
+        out[:] = np.where(has_current, means[:, 1:], means[:, :-1])
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -266,7 +291,7 @@ class MetricBaseline:
             filled = np.flatnonzero(
                 np.isfinite(self.offset[i]) | np.isfinite(silence[i]) | (off_w[i] > 0)
             )
-            level = self.levels()[i]
+            level, off_level = self.levels()[i], self.off_levels()[i]
             sources.append(
                 {
                     "source_id": source_id,
@@ -286,6 +311,11 @@ class MetricBaseline:
                             else []
                         )
                         + ([float(off[i, j]), float(off_w[i, j])] if off_w[i, j] > 0 else [])
+                        + (
+                            [float(off_level[j])]
+                            if off_w[i, j] > 0 and np.isfinite(off_level[j])
+                            else []
+                        )
                         for j in filled
                     ],
                 }
@@ -303,11 +333,12 @@ class MetricBaseline:
         off = np.full((len(sources), len(starts)), np.nan)
         off_w = np.zeros((len(sources), len(starts)))
         level = np.full((len(sources), len(starts)), np.nan)
+        off_level = np.full((len(sources), len(starts)), np.nan)
         for i, s in enumerate(sources):
             # Schema 1 stored [start, offset, weight]; later ones add the bucket's longest
             # silence, and an offset may be null where only a silence was seen; then the
             # cohort's level (null if unknown), and for a bucket with windows off the usual gap
-            # their mean and count.
+            # their mean and count, and the cohort's mean level over them.
             for start, value, w, *rest in s.get("buckets", []):
                 j = column[int(start)]
                 offset[i, j] = np.nan if value is None else float(value)
@@ -318,6 +349,8 @@ class MetricBaseline:
                     level[i, j] = float(rest[1])
                 if len(rest) >= 4 and rest[2] is not None and float(rest[3]) > 0:
                     off[i, j], off_w[i, j] = float(rest[2]), float(rest[3])
+                    if len(rest) >= 5 and rest[4] is not None:
+                        off_level[i, j] = float(rest[4])
         interval = [s.get("interval_ms") for s in sources]
         return cls(
             metric=str(data["metric"]),
@@ -333,6 +366,7 @@ class MetricBaseline:
             off_usual=off if off_w.any() else None,
             off_usual_weight=off_w if off_w.any() else None,
             level=level if np.isfinite(level).any() else None,
+            off_level=off_level if np.isfinite(off_level).any() else None,
         )
 
 
@@ -539,6 +573,9 @@ def fold_window(
     off = np.pad(old_off, ((0, grow), (0, int(new_column))), constant_values=np.nan)
     off_w = np.pad(old_off_w, ((0, grow), (0, int(new_column))))
     level = np.pad(baseline.levels(), ((0, grow), (0, int(new_column))), constant_values=np.nan)
+    off_level = np.pad(
+        baseline.off_levels(), ((0, grow), (0, int(new_column))), constant_values=np.nan
+    )
     last_seen = np.pad(baseline.last_ts, (0, grow), constant_values=-1)
     interval = np.pad(baseline.interval_ms, (0, grow), constant_values=np.nan)
     if moved:
@@ -547,10 +584,11 @@ def fold_window(
         off[moved] = np.nan
         off_w[moved] = 0.0
         level[moved] = np.nan
+        off_level[moved] = np.nan
     order = np.argsort(starts, kind="stable")
     starts, offset, weight = starts[order], offset[:, order], weight[:, order]
     silence, off, off_w = silence[:, order], off[:, order], off_w[:, order]
-    level = level[:, order]
+    level, off_level = level[:, order], off_level[:, order]
     col = int(np.searchsorted(starts, current))
     take = learn & np.isfinite(offsets)
     r = rows[take]
@@ -570,6 +608,11 @@ def fold_window(
         old = np.where(w > 0, off[r, col], 0.0)
         off[r, col] = (old * w + offsets[seen]) / (w + 1.0)
         off_w[r, col] = w + 1.0
+        if levels is not None:
+            before = off_level[r, col]
+            known = (w > 0) & np.isfinite(before)
+            mean = (np.where(known, before, 0.0) * w + levels[seen]) / (w + 1.0)
+            off_level[r, col] = np.where(known, mean, levels[seen])
     if silence_ms is not None:
         heard = np.isfinite(silence_ms)
         silence[rows[heard], col] = np.fmax(silence[rows[heard], col], silence_ms[heard])
@@ -600,4 +643,5 @@ def fold_window(
         off_usual=off[keep_rows][:, keep_cols] if kept_off_w.any() else None,
         off_usual_weight=kept_off_w if kept_off_w.any() else None,
         level=level[keep_rows][:, keep_cols] if np.isfinite(level).any() else None,
+        off_level=off_level[keep_rows][:, keep_cols] if np.isfinite(off_level).any() else None,
     )

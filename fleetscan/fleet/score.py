@@ -183,10 +183,22 @@ def score_metric(
     shared = _shared_change(neighbours, moved, change)
     # Without links from history, a group that leaves its usual gaps in this sweep by about the
     # same change is one change too (a room whose HVAC changes before discovery links it).
-    before = np.zeros(len(change)) if recent is None else np.nan_to_num(recent - base.offset)
+    before = np.zeros((len(change), 1))
+    if recent is not None:  # the newest bucket's NaN: nothing made before; earlier ones: unknown
+        before = recent - base.offset[:, None]
+        before[:, -1] = np.nan_to_num(before[:, -1])
     # (no `recent`, no groups: tagged cohorts, or a caller that does not look for them)
+    # A group's members are every board that left its usual gap that far, also those whose range
+    # at this hour happens to hold the change (a board that did the same on a past day).
+    with np.errstate(invalid="ignore"):
+        left = has_base & peer & (np.abs(change) > options.threshold * scale)
     group_shared, group = _group_change(
-        groups.codes, moved, before, scale, options.threshold, enabled=recent is not None
+        groups.codes,
+        np.where(left, change, np.nan),
+        before,
+        scale,
+        options.threshold,
+        enabled=recent is not None,
     )
     with np.errstate(invalid="ignore"):
         nearer = np.isfinite(group_shared) & (
@@ -289,7 +301,7 @@ def with_fleet(
     own_change = room.offset - room.usual_offset  # against its room
     # Its room-mates moved the other way against the fleet, noticeably (beyond the room's own
     # limit) and further than the board did; or the neighbours it usually moves with (fleet-wide)
-    # shared its change, as precisely as its room judges it.
+    # shared its change against the fleet, as precisely as its room judges it.
     limit = options.threshold * room.scale
     with np.errstate(invalid="ignore"):
         stayed = (
@@ -297,7 +309,7 @@ def with_fleet(
             & (np.abs(room_change) > limit)
             & (np.abs(room_change) > np.abs(fleet_change))
         )
-        moved = fleet.moved_with & (np.abs(own_change - fleet.shared_change) <= limit)
+        moved = fleet.moved_with & (np.abs(fleet_change - fleet.shared_change) <= limit)
     cleared = drifting & fleet_ok & (stayed | moved)
     if not cleared.any():
         return room
@@ -354,11 +366,12 @@ def _group_change(
     """For each row that moved (`moved` finite: its change from its usual gap, where that was
     unusual), the median change of the other rows of its cohort that moved the same way by about
     as much (within `threshold` × the `scale` of both rows: what the judgement itself can tell
-    apart) and had made about the same share of that change in the sweeps before (`before`, the
-    shares within `ONSET_SHARE`: a change that started at the same time), where at least
-    `MIN_GROUP` - 1 did and the row's own change is recent enough for its onset to be told
-    (at most 1 - `ONSET_SHARE` of it made before: an hour-old change matches any other); NaN
-    elsewhere. Also those rows, (rows, K) padded with -1. A board that steps by the size
+    apart) and had made about the same share of that change in the sweeps before (`before`: its
+    gap's change at one or more earlier points, (rows,) or (rows, P), NaN where unknown; the
+    same point as the last where at most `ONSET_SHARE` of it was made, and the shares within
+    `ONSET_SHARE` at the points after it: a change that started at the same time), where at
+    least `MIN_GROUP` - 1 did and the row's own onset can be told (a change complete at every
+    point matches any other); NaN elsewhere. Also those rows, (rows, K) padded with -1. A board that steps by the size
     of a room's HVAC change a quarter of an hour after it is not part of it.
 
     `MIN_GROUP` is 4: learned links vouch for a pair, but here only numbers do. Two or three
@@ -384,8 +397,9 @@ def _group_change(
         return out, np.full((n, 0), -1, np.int64)
     c, sigma = moved[idx], scale[idx]
     code, sign = codes[idx], np.sign(c)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        done = np.clip(before[idx] / c, 0.0, 1.0)  # the share of its change made before
+    with np.errstate(invalid="ignore", divide="ignore"):  # the shares of its change made before
+        done = np.clip(before.reshape(n, -1)[idx] / c[:, None], 0.0, 1.0)
+    onset = _onsets(done)
     found: list[Ints] = []
     # Row blocks of the pairwise comparison, so memory stays block × moved however many boards
     # move in one sweep (a fleet-wide event moves them all).
@@ -396,8 +410,8 @@ def _group_change(
                 (code[b, None] == code[None, :])
                 & (sign[b, None] == sign[None, :])
                 & (np.abs(c[b, None] - c[None, :]) <= threshold * np.fmin(sigma[b, None], sigma))
-                & (np.abs(done[b, None] - done[None, :]) <= ONSET_SHARE)
-                & (done[b, None] <= 1.0 - ONSET_SHARE)  # its onset can still be told
+                & _same_onset(done[b], onset[b], done, onset)
+                & (onset[b, None] >= 0)  # its onset can be told
             )
         near[np.arange(near.shape[0]), np.arange(lo, lo + near.shape[0])] = False  # not itself
         for k, mates in enumerate(near):
@@ -412,6 +426,30 @@ def _group_change(
     for i, f in zip(idx.tolist(), found, strict=True):
         rows[i, : len(f)] = f
     return out, rows
+
+
+def _onsets(done: Floats) -> Ints:
+    """Per row of `done` (its shares of the change made at earlier points, oldest first, NaN
+    where unknown), the last point where at most `ONSET_SHARE` of it was made: where the change
+    began. -1 where none (complete at every point: its onset cannot be told)."""
+    small = done <= ONSET_SHARE  # NaN compares False
+    last = done.shape[1] - 1 - np.argmax(small[:, ::-1], axis=1)
+    out: Ints = np.where(small.any(axis=1), last, -1)
+    return out
+
+
+def _same_onset(a: Floats, onset_a: Ints, b: Floats, onset_b: Ints) -> Bools:
+    """(len(a), len(b)): each pair made about the same share of its change (within
+    `ONSET_SHARE`, wherever both are known) at every point after the earlier of their onsets
+    (`_onsets`): they began together. What a board did before then (another event hours
+    earlier) has no say."""
+    out: Bools = np.ones((len(a), len(b)), np.bool_)
+    since = np.fmin(onset_a[:, None], onset_b[None, :])
+    with np.errstate(invalid="ignore"):
+        for p in range(a.shape[1]):  # a point at a time: memory stays len(a) × len(b)
+            apart = np.abs(a[:, p, None] - b[None, :, p]) > ONSET_SHARE  # NaN compares False
+            out &= ~(apart & (since < p))
+    return out
 
 
 def _steady_references(

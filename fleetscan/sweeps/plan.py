@@ -229,6 +229,8 @@ def fill_baseline(base: MetricBaseline, learned: MetricBaseline) -> MetricBaseli
     off_w = np.zeros((len(ids), len(starts)))
     off[: len(base), old_cols] = old_off
     off_w[: len(base), old_cols] = old_off_w
+    off_level = np.full((len(ids), len(starts)), np.nan)
+    off_level[: len(base), old_cols] = base.off_levels()
     last_ts = np.pad(base.last_ts, (0, len(ids) - len(base)), constant_values=-1)
     np.maximum.at(last_ts, rows, learned.last_ts)
     interval = np.pad(base.interval_ms, (0, len(ids) - len(base)), constant_values=np.nan)
@@ -248,6 +250,7 @@ def fill_baseline(base: MetricBaseline, learned: MetricBaseline) -> MetricBaseli
         off_usual=off if off_w.any() else None,
         off_usual_weight=off_w if off_w.any() else None,
         level=level if np.isfinite(level).any() else None,
+        off_level=off_level if np.isfinite(off_level).any() else None,
     )
 
 
