@@ -122,3 +122,28 @@ def test_a_fleet_wide_move_is_compared_in_blocks_with_the_same_answer() -> None:
     assert rows.shape == (n, n - 1)
     assert rows[n - 1].tolist() == list(range(n - 1))
     assert rows[GROUP_BLOCK].tolist() == [i for i in range(n) if i != GROUP_BLOCK]
+
+
+def test_onset_is_told_from_where_each_change_began_over_several_points() -> None:
+    """`before` at four hourly points (oldest first): five boards began their +2 °C together at
+    the third point and completed it by the fourth, more than ONSET_SHARE from the start at
+    every point after the onset, so the last point alone could not tell their onset."""
+    from fleetscan.fleet.score import _group_change
+
+    shares = np.array(
+        [
+            [0.0, 0.0, 0.6, 1.0],
+            [0.0, 0.0, 0.65, 1.0],
+            [0.0, 0.05, 0.55, 1.0],
+            [0.9, 0.0, 0.6, 1.0],  # its own event three hours ago has no say
+            [np.nan, 0.0, 0.6, 1.0],  # no windows then: no say either
+            [0.0, 0.6, 1.0, 1.0],  # began an hour before them: not in their group
+            [1.0, 1.0, 1.0, 1.0],  # complete at every point: its onset cannot be told
+        ]
+    )
+    moved = np.full(len(shares), 2.0)
+    change, rows = _group_change(
+        np.zeros(len(moved), np.int64), moved, 2.0 * shares, np.full(len(moved), 0.1), 3.0
+    )
+    assert np.isfinite(change[:5]).all() and np.isnan(change[5:]).all()
+    assert sorted(rows[0][rows[0] >= 0].tolist()) == [1, 2, 3, 4]
