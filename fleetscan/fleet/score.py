@@ -80,6 +80,9 @@ class MetricScores:
     group: Ints  # (rows, K) the boards of its cohort that left their gaps with it now, -1 = none
     trend: Floats  # units/day where the gap trended through the whole history, else NaN
     room_moved: Floats  # with tags: its cohort's change against the fleet, where that explains it
+    # the change of the boards that left their usual gaps with it in this sweep (`_group_change`),
+    # wherever such a group was found, also where its range at this hour holds the change
+    group_change: Floats
 
 
 def score_metric(
@@ -277,6 +280,7 @@ def score_metric(
         group=np.where(moved_with[:, None], group, -1),
         trend=np.where(trending, base.trend, np.nan),
         room_moved=np.full(len(z), np.nan),
+        group_change=group_shared,
     )
 
 
@@ -289,8 +293,8 @@ def with_fleet(
     A board off its usual gap to its room is not at fault when it is in line with the fleet and
     either its room-mates moved against the fleet the other way, further than it did (the
     room moved, the board stayed), or it moved with the boards it usually moves with in the
-    fleet (a group of neighbours that crosses a room boundary). Its own fault shows against
-    both, so it still drifts.
+    fleet or with a group that left its gaps to the fleet with it in this sweep (neighbours
+    across a room boundary). Its own fault shows against both, so it still drifts.
     """
     groups = Cohorts(cohorts)
     drifting = room.status == CODE[Status.DRIFTING]
@@ -310,6 +314,10 @@ def with_fleet(
             & (np.abs(room_change) > np.abs(fleet_change))
         )
         moved = fleet.moved_with & (np.abs(fleet_change - fleet.shared_change) <= limit)
+        # or a group that left its gaps to the fleet with it in this sweep shares its change,
+        # even where the fleet view's range at this hour holds it (what it did on a past day)
+        grouped = np.abs(fleet_change - fleet.group_change) <= limit  # NaN: no group
+        moved |= grouped
     cleared = drifting & fleet_ok & (stayed | moved)
     if not cleared.any():
         return room
@@ -317,7 +325,11 @@ def with_fleet(
         room,
         status=np.where(cleared, CODE[Status.OK], room.status).astype(np.int64),
         z=np.where(cleared, fleet.z, room.z),
-        shared_change=np.where(cleared & moved, fleet.shared_change, room.shared_change),
+        shared_change=np.where(
+            cleared & moved,
+            np.where(np.isfinite(fleet.shared_change), fleet.shared_change, fleet.group_change),
+            room.shared_change,
+        ),
         moved_with=room.moved_with | (cleared & moved),
         room_moved=np.where(cleared & ~moved, room_change, room.room_moved),
     )
@@ -409,7 +421,7 @@ def _group_change(
             near = (
                 (code[b, None] == code[None, :])
                 & (sign[b, None] == sign[None, :])
-                & (np.abs(c[b, None] - c[None, :]) <= threshold * np.fmin(sigma[b, None], sigma))
+                & (np.abs(c[b, None] - c[None, :]) <= _alike(c[b], sigma[b], c, sigma, threshold))
                 & _same_onset(done[b], onset[b], done, onset)
                 & (onset[b, None] >= 0)  # its onset can be told
             )
@@ -426,6 +438,15 @@ def _group_change(
     for i, f in zip(idx.tolist(), found, strict=True):
         rows[i, : len(f)] = f
     return out, rows
+
+
+def _alike(c_a: Floats, sigma_a: Floats, c_b: Floats, sigma_b: Floats, threshold: float) -> Floats:
+    """(len(a), len(b)): how far apart two changes may be and still be one shared change: what
+    the judgement can tell apart (`threshold` × the smaller scale), plus `ONSET_SHARE` of the
+    smaller change (one cause moves a board by the door less than one in the middle)."""
+    tell = threshold * np.fmin(sigma_a[:, None], sigma_b[None, :])
+    out: Floats = tell + ONSET_SHARE * np.fmin(np.abs(c_a)[:, None], np.abs(c_b)[None, :])
+    return out
 
 
 def _onsets(done: Floats) -> Ints:
