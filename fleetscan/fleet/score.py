@@ -311,7 +311,7 @@ def with_fleet(
         stayed = (
             (np.sign(room_change) == -np.sign(own_change))
             & (np.abs(room_change) > limit)
-            & (np.abs(room_change) > np.abs(fleet.z * fleet.scale))
+            & (np.abs(room_change) > np.abs(fleet_change))
         )
         moved = fleet.moved_with & (np.abs(fleet_change - fleet.shared_change) <= limit)
         # or a group that left its gaps to the fleet with it in this sweep shares its change,
