@@ -375,16 +375,17 @@ def _group_change(
     *,
     enabled: bool = True,
 ) -> tuple[Floats, Ints]:
-    """For each row that moved (`moved` finite: its change from its usual gap, where that was
-    unusual), the median change of the other rows of its cohort that moved the same way by about
-    as much (within `threshold` × the `scale` of both rows: what the judgement itself can tell
-    apart) and had made about the same share of that change in the sweeps before (`before`: its
-    gap's change at one or more earlier points, (rows,) or (rows, P), NaN where unknown; the
-    same point as the last where at most `ONSET_SHARE` of it was made, and the shares within
-    `ONSET_SHARE` at the points after it: a change that started at the same time), where at
-    least `MIN_GROUP` - 1 did and the row's own onset can be told (a change complete at every
-    point matches any other); NaN elsewhere. Also those rows, (rows, K) padded with -1. A board that steps by the size
-    of a room's HVAC change a quarter of an hour after it is not part of it.
+    """For each row that moved (`moved` finite: its change from its usual gap, where it left it
+    by more than the judgement's limit), the median change of the other rows of its cohort that
+    moved the same way by about as much (`_alike`) and began at the same time (`_same_onset`),
+    where at least `MIN_GROUP` - 1 did and the row's own onset can be told; NaN elsewhere. Also
+    those rows, (rows, K) padded with -1.
+
+    `before` is each row's change at one or more earlier points, (rows,) or (rows, P) oldest
+    first, NaN where unknown (`MetricBaseline.recent` less the usual gap); divided by the row's
+    change, it is the share made by then. A board that steps by the size of a room's HVAC change
+    a quarter of an hour after it did not begin with it, and a change complete at every point
+    has no onset that can be told, so it joins no group.
 
     `MIN_GROUP` is 4: learned links vouch for a pair, but here only numbers do. Two or three
     faults of one size and sign at once in a cohort happen (two boards in the sun on one clear
