@@ -315,9 +315,9 @@ def with_fleet(
         )
         moved = fleet.moved_with & (np.abs(fleet_change - fleet.shared_change) <= limit)
         # or a group that left its gaps to the fleet with it in this sweep shares its change,
-        # even where the fleet view's range at this hour holds it (what it did on a past day)
-        grouped = np.abs(fleet_change - fleet.group_change) <= limit  # NaN: no group
-        moved |= grouped
+        # even where the fleet view's range at this hour holds it (what it did on a past day),
+        # one shared change as `_group_change` has it (the room's limit plus a fifth)
+        moved |= _one_change(fleet_change, fleet.group_change, limit)  # NaN: no group
     cleared = drifting & fleet_ok & (stayed | moved)
     if not cleared.any():
         return room
@@ -447,6 +447,18 @@ def _alike(c_a: Floats, sigma_a: Floats, c_b: Floats, sigma_b: Floats, threshold
     smaller change (one cause moves a board by the door less than one in the middle)."""
     tell = threshold * np.fmin(sigma_a[:, None], sigma_b[None, :])
     out: Floats = tell + ONSET_SHARE * np.fmin(np.abs(c_a)[:, None], np.abs(c_b)[None, :])
+    return out
+
+
+def _one_change(a: Floats, b: Floats, limit: Floats) -> Bools:
+    """Row by row, `a` and `b` are one shared change: apart by at most `limit` (what the
+    judgement tells apart) plus `ONSET_SHARE` of the smaller, as `_alike` has it; False at NaN.
+
+    >>> _one_change(np.array([2.95, 2.0, 1.0]), np.array([3.64, 4.0, np.nan]), np.full(3, 0.37))
+    array([ True, False, False])
+    """
+    with np.errstate(invalid="ignore"):
+        out: Bools = np.abs(a - b) <= limit + ONSET_SHARE * np.fmin(np.abs(a), np.abs(b))
     return out
 
 
