@@ -142,6 +142,14 @@ def test_windows_off_the_gap_to_the_room_are_kept_with_their_room_level() -> Non
     assert older_view is not None and older_view.off_usual is None
 
 
+def test_a_board_by_the_door_moving_less_than_the_next_room_is_part_of_its_change() -> None:
+    """One cause moves a board by the door less: b04 warms 3.3 °C while room 1 warms 4 °C."""
+    batch = rooms_fleet(60, dict.fromkeys(range(5, 10), 4.0) | {4: 3.3}, tagged=True)
+    r, _ = swept(batch)
+    assert [s for s, x in r.items() if x.status.flagged] == []
+    assert "moved together" in r["b04"].reason
+
+
 def test_a_board_moving_alone_by_the_next_rooms_change_still_drifts() -> None:
     """b04 warms with room 1 but by twice as much: no group shares that change."""
     batch = rooms_fleet(60, dict.fromkeys(range(5, 10), 4.0) | {4: 8.0}, tagged=True)
