@@ -61,7 +61,7 @@ class BaselineView:
     cohorts: tuple[str, ...]  # the cohort the offsets were learned in ("" when unknown)
 
 
-# Buckets `MetricBaseline.recent` looks back over: an onset up to this many hours old is told.
+# Buckets `MetricBaseline.recent` looks back over: an onset up to this many buckets old is told.
 RECENT_POINTS = 6
 
 
@@ -265,9 +265,8 @@ class MetricBaseline:
         and a change complete in the newest bucket still shows its onset in the earlier ones.
         """
         points = RECENT_POINTS
-        out = np.full((len(source_ids), points), np.nan)
         if not len(self.bucket_start):
-            return out
+            return np.full((len(source_ids), points), np.nan)
         moves = self.moves()
         current = now_ms // self.bucket_ms * self.bucket_ms
         index = {s: i for i, s in enumerate(self.source_ids)}
@@ -279,7 +278,7 @@ class MetricBaseline:
             if len(column):
                 means[known, k] = moves[rows[known], column[0]]
         has_current = np.isfinite(means[:, -1])[:, None]
-        out[:] = np.where(has_current, means[:, 1:], means[:, :-1])
+        out: Floats = np.where(has_current, means[:, 1:], means[:, :-1])
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -597,10 +596,7 @@ def fold_window(
     offset[r, col] = (old * w + offsets[take]) / (w + 1.0)
     weight[r, col] = w + 1.0
     if levels is not None:
-        before = level[r, col]
-        known = (w > 0) & np.isfinite(before)
-        mean = (np.where(known, before, 0.0) * w + levels[take]) / (w + 1.0)
-        level[r, col] = np.where(known, mean, levels[take])
+        level[r, col] = _joined_mean(level[r, col], w, levels[take])
     if off_usual is not None:
         seen = off_usual & ~take & np.isfinite(offsets)
         r = rows[seen]
@@ -609,10 +605,7 @@ def fold_window(
         off[r, col] = (old * w + offsets[seen]) / (w + 1.0)
         off_w[r, col] = w + 1.0
         if levels is not None:
-            before = off_level[r, col]
-            known = (w > 0) & np.isfinite(before)
-            mean = (np.where(known, before, 0.0) * w + levels[seen]) / (w + 1.0)
-            off_level[r, col] = np.where(known, mean, levels[seen])
+            off_level[r, col] = _joined_mean(off_level[r, col], w, levels[seen])
     if silence_ms is not None:
         heard = np.isfinite(silence_ms)
         silence[rows[heard], col] = np.fmax(silence[rows[heard], col], silence_ms[heard])
@@ -645,3 +638,17 @@ def fold_window(
         level=level[keep_rows][:, keep_cols] if np.isfinite(level).any() else None,
         off_level=off_level[keep_rows][:, keep_cols] if np.isfinite(off_level).any() else None,
     )
+
+
+def _joined_mean(mean: Floats, weight: Floats, value: Floats) -> Floats:
+    """A running `mean` of `weight` windows with one more window's `value`; the value alone where
+    the mean is unknown (NaN, or no windows yet).
+
+    >>> _joined_mean(np.array([2.0, np.nan, 5.0]), np.array([3.0, 2.0, 0.0]), np.ones(3)).tolist()
+    [1.75, 1.0, 1.0]
+    """
+    known = (weight > 0) & np.isfinite(mean)
+    out: Floats = np.where(
+        known, (np.where(known, mean, 0.0) * weight + value) / (weight + 1.0), value
+    )
+    return out

@@ -377,7 +377,7 @@ def _group_change(
 ) -> tuple[Floats, Ints]:
     """For each row that moved (`moved` finite: its change from its usual gap, where it left it
     by more than the judgement's limit), the median change of the other rows of its cohort that
-    moved the same way by about as much (`_alike`) and began at the same time (`_same_onset`),
+    moved the same way by about as much (`_one_change`) and began at the same time (`_same_onset`),
     where at least `MIN_GROUP` - 1 did and the row's own onset can be told; NaN elsewhere. Also
     those rows, (rows, K) padded with -1.
 
@@ -422,7 +422,7 @@ def _group_change(
             near = (
                 (code[b, None] == code[None, :])
                 & (sign[b, None] == sign[None, :])
-                & (np.abs(c[b, None] - c[None, :]) <= _alike(c[b], sigma[b], c, sigma, threshold))
+                & _one_change(c[b, None], c[None, :], threshold * np.fmin(sigma[b, None], sigma))
                 & _same_onset(done[b], onset[b], done, onset)
                 & (onset[b, None] >= 0)  # its onset can be told
             )
@@ -441,18 +441,10 @@ def _group_change(
     return out, rows
 
 
-def _alike(c_a: Floats, sigma_a: Floats, c_b: Floats, sigma_b: Floats, threshold: float) -> Floats:
-    """(len(a), len(b)): how far apart two changes may be and still be one shared change: what
-    the judgement can tell apart (`threshold` × the smaller scale), plus `ONSET_SHARE` of the
-    smaller change (one cause moves a board by the door less than one in the middle)."""
-    tell = threshold * np.fmin(sigma_a[:, None], sigma_b[None, :])
-    out: Floats = tell + ONSET_SHARE * np.fmin(np.abs(c_a)[:, None], np.abs(c_b)[None, :])
-    return out
-
-
 def _one_change(a: Floats, b: Floats, limit: Floats) -> Bools:
-    """Row by row, `a` and `b` are one shared change: apart by at most `limit` (what the
-    judgement tells apart) plus `ONSET_SHARE` of the smaller, as `_alike` has it; False at NaN.
+    """Element by element (broadcast), `a` and `b` are one shared change: apart by at most
+    `limit` (what the judgement tells apart) plus `ONSET_SHARE` of the smaller (one cause moves
+    a board by the door less than one in the middle); False at NaN.
 
     >>> _one_change(np.array([2.95, 2.0, 1.0]), np.array([3.64, 4.0, np.nan]), np.full(3, 0.37))
     array([ True, False, False])
