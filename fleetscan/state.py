@@ -13,6 +13,9 @@ It stores a `SweepState` (fleetscan.sweeps.step) and the outbox:
 | `events`    | alert event             | `fleetscan.alert` events not accepted yet (wire JSON)  |
 | `silences`  | silence                 | `fleetscan silence add`: source, metric, span, reason  |
 
+`storms` lists `[metric, cohort, since]` per active storm, and for a cohort event also its last
+sweep, boards and shared change (`SweepState.cohort_tracks`); three-element entries (older files) still load.
+
 Safety rules:
 - `open_state()` takes an exclusive file lock (`<path>.lock`, via `filelock`) before touching the
   database; a second sweep waits up to `lock_wait_s` and then gets `StateLockedError`.
@@ -38,7 +41,7 @@ from fleetscan.emitter import Point
 from fleetscan.errors import StateError, StateLockedError
 from fleetscan.fleet.baseline import MetricBaseline
 from fleetscan.lifecycle import SeriesState
-from fleetscan.sweeps.step import StormKey, SweepState
+from fleetscan.sweeps.step import CohortTrack, StormKey, SweepState
 
 SCHEMA_VERSION = (
     4  # 3: silences (`fleetscan silence`); 4: the events outbox; each only adds a table
@@ -111,11 +114,16 @@ class Store:
         }
         storms_row = db.execute("SELECT value FROM meta WHERE key = 'storms'").fetchone()
         storms: dict[StormKey, int] = {}
+        tracks: dict[StormKey, CohortTrack] = {}
         stored_storms = json.loads(storms_row[0]) if storms_row else []
         if not isinstance(stored_storms, list):
             raise ValueError(f"meta.storms holds {type(stored_storms).__name__}, not a list")
-        for metric, cohort, since in stored_storms:
-            storms[(str(metric), None if cohort is None else str(cohort))] = int(since)
+        for metric, cohort, since, *track in stored_storms:  # a cohort event: seen, boards, change
+            key = (str(metric), None if cohort is None else str(cohort))
+            storms[key] = int(since)
+            if track:
+                seen, boards, change = track
+                tracks[key] = (int(seen), tuple(str(b) for b in boards), float(change))
         return SweepState(
             last_sweep_ms=self.last_sweep_ms(),
             swept_ms={m: int(t) for m, t, _ in metrics},
@@ -129,6 +137,7 @@ class Store:
                 for s, m, t in db.execute("SELECT source_id, metric, ts_ms FROM seen")
             },
             storms=storms,
+            cohort_tracks=tracks,
         )
 
     def outbox(self) -> list[Point]:
@@ -208,7 +217,10 @@ class Store:
                 "INSERT INTO events (event) VALUES (?)",
                 [(json.dumps(dict(e), allow_nan=False),) for e in events[-MAX_EVENTS:]],
             )
-            storms = [[m, c, since] for (m, c), since in state.storms.items()]
+            storms = [
+                [m, c, since, *state.cohort_tracks.get((m, c), ())]
+                for (m, c), since in state.storms.items()
+            ]
             meta = [("storms", json.dumps(storms))]
             if state.last_sweep_ms is not None:
                 meta.append(("last_sweep_ms", str(state.last_sweep_ms)))

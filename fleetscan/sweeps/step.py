@@ -55,6 +55,7 @@ from fleetscan.timeutil import iso_z
 
 Key = tuple[str, str]  # (source_id, metric)
 StormKey = tuple[str, str | None]  # (metric, cohort or None for the whole fleet)
+CohortTrack = tuple[int, tuple[str, ...], float]  # a cohort event's last sweep, boards, change
 
 IDLE = SeriesState()
 DISCOVERED = "~"  # the label prefix of cohorts found from the data (`fleet.discover.labels`)
@@ -91,7 +92,8 @@ class SweepState:
     """What survives between sweeps, as one value (`fleetscan.state` stores it in SQLite).
 
     `series` holds only series whose lifecycle is not idle; `last_seen` the newest reading of
-    every series seen within the baseline span; `storms` the active storms and since when.
+    every series seen within the baseline span; `storms` the active storms and since when;
+    `cohort_tracks` the active cohort events' last sweep and boards (`_continued`).
     """
 
     last_sweep_ms: int | None = None
@@ -100,6 +102,7 @@ class SweepState:
     series: Mapping[Key, SeriesState] = field(default_factory=dict)
     last_seen: Mapping[Key, int] = field(default_factory=dict)
     storms: Mapping[StormKey, int] = field(default_factory=dict)
+    cohort_tracks: Mapping[StormKey, CohortTrack] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +293,15 @@ def _scored(
     results, folded = score_window(window, baselines, now_ms=now_ms, options=opts)
     found = storms(((r.cohort, r.metric, r.flagged) for r in results), options.lifecycle)
     found += _moved_storms(results, found, options)
-    found += cohort_events(results, found)
+    grace = options.lifecycle.recovery_ms  # an event missing from a sweep or two goes on
+    going = {
+        k: t for k, t in state.cohort_tracks.items() if k[0] not in window or now_ms - t[0] <= grace
+    }
+    events = cohort_events(results, found, going)
+    found += events
+    tracks = going | {
+        (e.metric, e.cohort): (now_ms, _boards_so_far(going, e), e.change) for e in events
+    }
     verdicts, series, last_seen = _lifecycle(state, results, found, window, now_ms, options)
     kept_baselines = dict(state.baselines)
     if options.use_baseline:
@@ -301,11 +312,11 @@ def _scored(
         baselines=kept_baselines,
         series=series,
         last_seen=last_seen,
-        storms=_storm_state(state.storms, found, window, now_ms),
+        storms=_storm_state(state.storms, found, tracks, window, now_ms),
+        cohort_tracks=tracks,
     )
-    return LifecycleStep(
-        now_ms, verdicts, _storm_findings(state.storms, found, window, now_ms), new_state
-    )
+    findings = _storm_findings(state.storms, found, tracks, window, now_ms)
+    return LifecycleStep(now_ms, verdicts, findings, new_state)
 
 
 def _lifecycle(
@@ -392,10 +403,20 @@ def _moved_storms(
     return storms(flags, options.lifecycle)
 
 
-def cohort_events(results: Sequence[FleetResult], found: Sequence[Storm]) -> list[Storm]:
+def cohort_events(
+    results: Sequence[FleetResult],
+    found: Sequence[Storm],
+    going: Mapping[StormKey, CohortTrack] | None = None,
+) -> list[Storm]:
     """Boards of one discovered cohort (`~` label, no tags) that each read normal only because
     the boards they usually move with moved as well: one finding per group (at least two of
-    them) with the median of their shared changes, unless a storm already covers them."""
+    them) with the median of their shared changes, unless a storm already covers them.
+
+    A cohort event lasts as long as the change its boards share, under one name: which of a
+    room's boards moved varies from sweep to sweep (lossy, quantised readings), and so would
+    the group's `~<first board>` name, so a group that shares a board with an event still
+    `going` (its boards so far, `SweepState.cohort_tracks`) is that event, and groups of one
+    event are one finding."""
     fleet_wide = {s.metric for s in found if s.cohort is None}
     taken = {(s.metric, s.cohort) for s in found}
     groups: dict[tuple[str, str], list[FleetResult]] = {}
@@ -409,7 +430,7 @@ def cohort_events(results: Sequence[FleetResult], found: Sequence[Storm]) -> lis
         for (metric, cohort), members in sorted(groups.items())
         if len(members) >= 2 and (metric, cohort) not in taken
     ]
-    for metric, cohort, members in _together(kept):
+    for metric, cohort, members in _continued(_together(kept), going or {}):
         out.append(
             Storm(
                 metric,
@@ -440,13 +461,45 @@ def _together(
         change = statistics.median(m.shared_change for m in members)
         if out and out[-1][0] == metric:
             last = statistics.median(m.shared_change for m in out[-1][2])
-            if last * change > 0 and max(abs(last), abs(change)) <= SAME_CHANGE_RATIO * min(
-                abs(last), abs(change)
-            ):
+            if _same_change(last, change):
                 out[-1] = (metric, min(out[-1][1], cohort), out[-1][2] + members)
                 continue
         out.append((metric, cohort, members))
     return out
+
+
+def _boards_so_far(going: Mapping[StormKey, CohortTrack], event: Storm) -> tuple[str, ...]:
+    """The boards of a cohort event over its sweeps so far, this one's included."""
+    before = going.get((event.metric, event.cohort))
+    return tuple(sorted({*(before[1] if before else ()), *event.members}))
+
+
+def _same_change(a: float, b: float) -> bool:
+    """Two shared changes of the same sign that agree within `SAME_CHANGE_RATIO`."""
+    return a * b > 0 and max(abs(a), abs(b)) <= SAME_CHANGE_RATIO * min(abs(a), abs(b))
+
+
+def _continued(
+    groups: list[tuple[str, str, list[FleetResult]]],
+    going: Mapping[StormKey, CohortTrack],
+) -> list[tuple[str, str, list[FleetResult]]]:
+    """Each group named after the event still going that shares most boards with it, else one
+    whose change it shares (`_together`'s rule, across sweeps), else its own name; groups of
+    one name merged."""
+    named: dict[tuple[str, str], list[FleetResult]] = {}
+    for metric, cohort, members in groups:
+        boards = {m.source_id for m in members}
+        change = statistics.median(m.shared_change for m in members)
+        shared, _, name = max(
+            (
+                (len(boards.intersection(b)), -abs(c - change), k[1] or "")
+                for k, (_, b, c) in going.items()
+                if k[0] == metric and (boards.intersection(b) or _same_change(c, change))
+            ),
+            default=(0, 0.0, cohort),
+        )
+        named.setdefault((metric, name), []).extend(members)
+    return [(metric, cohort, members) for (metric, cohort), members in named.items()]
 
 
 def _forgotten(key: Key, now_ms: int, last_seen_ms: int | None) -> FleetResult:
@@ -475,10 +528,13 @@ def _forgotten(key: Key, now_ms: int, last_seen_ms: int | None) -> FleetResult:
 def _storm_state(
     active: Mapping[StormKey, int],
     found: list[Storm],
+    tracks: Mapping[StormKey, CohortTrack],
     window: Mapping[str, object],
     now_ms: int,
 ) -> dict[StormKey, int]:
-    kept = {k: since for k, since in active.items() if k[0] not in window}
+    """The active storms and since when: those found in this sweep, and cohort events `tracks`
+    still holds open (missing from this sweep, within the grace)."""
+    kept = {k: since for k, since in active.items() if k[0] not in window or k in tracks}
     for s in found:
         kept[(s.metric, s.cohort)] = active.get((s.metric, s.cohort), now_ms)
     return kept
@@ -487,6 +543,7 @@ def _storm_state(
 def _storm_findings(
     active: Mapping[StormKey, int],
     found: list[Storm],
+    tracks: Mapping[StormKey, CohortTrack],
     window: Mapping[str, object],
     now_ms: int,
 ) -> tuple[StormFinding, ...]:
@@ -496,6 +553,6 @@ def _storm_findings(
     ]
     current = {(s.metric, s.cohort) for s in found}
     for (metric, cohort), since in active.items():
-        if metric in window and (metric, cohort) not in current:
+        if metric in window and (metric, cohort) not in current.union(tracks):
             out.append(StormFinding(metric, cohort, since, None, now_ms))
     return tuple(out)
