@@ -20,18 +20,23 @@ BOARDS = 16
 
 
 def fleet(
-    hours: int, shifts: dict[int, float], late: dict[int, float] | None = None
+    hours: int,
+    shifts: dict[int, float],
+    late: dict[int, float] | None = None,
+    twins: tuple[int, ...] = (),
 ) -> SeriesBatch:
     """16 boards, each with its own calibration offset and noise (nothing links any two of
-    them), one reading a minute; in the last 30 minutes board i moves by `shifts[i]`, in the last
-    8 minutes by `late[i]`."""
+    them but the `twins`, which wander together), one reading a minute; in the last 30 minutes
+    board i moves by `shifts[i]`, in the last 8 minutes by `late[i]`."""
     rng = np.random.default_rng(8)
     ts = START + np.arange(hours * 60) * MIN
     recent = ts >= ts[-1] - 30 * MIN
     latest = ts >= ts[-1] - 8 * MIN
+    shared = np.repeat(rng.normal(0, 0.3, hours), 60)
     src, when, val = [], [], []
     for i in range(BOARDS):
         wander = np.repeat(rng.normal(0, 0.1, hours), 60)  # its own, hour by hour
+        wander = wander + (shared if i in twins else 0.0)
         v = 21 + rng.normal(0, 0.5) + wander + rng.normal(0, 0.05, len(ts))
         v = v + np.where(recent, shifts.get(i, 0.0), 0.0)
         v = v + np.where(latest, (late or {}).get(i, 0.0), 0.0)
@@ -77,6 +82,29 @@ def test_fewer_boards_than_a_group_moving_together_still_drift() -> None:
     r, _, _ = sweep({i: 2.5 for i in range(MIN_GROUP - 1)})
     assert flagged(r) == [f"b{i:02d}" for i in range(MIN_GROUP - 1)]
     assert all(x.status is Status.DRIFTING for x in r.values() if x.status.flagged)
+
+
+def test_a_board_moving_with_two_that_history_links_is_part_of_their_change() -> None:
+    """Boards 0 and 1 wander together for 30 h (discovery links them); then 0, 1 and 2 move by
+    +2.5 °C together: three boards, fewer than a group without links (`MIN_GROUP`), but the
+    linked pair vouches for the cause, so board 2 is part of their change, not drifting."""
+    batch = fleet(31, {0: 2.5, 1: 2.5, 2: 2.5}, twins=(0, 1))
+    now = int(batch.ts_ms.max()) + 1
+    start = now - 40 * MIN
+    baseline = {"temperature": learn_baseline(batch.until(start), now_ms=start, options=OPTS)}
+    links = baseline["temperature"].neighbours(["b00", "b01", "b02"], now_ms=start)
+    assert 1 in links[0] and 0 in links[1] and (links[2] == -1).all()
+    for at in range(start + 5 * MIN, now + 1, 5 * MIN):
+        window = {"temperature": batch.between(at - OPTS.window_ms, at)}
+        results, baseline = score_window(window, baseline, now_ms=at, options=OPTS)
+        assert not any(drifts(r) for r in results), [r.reason for r in results if drifts(r)]
+    last = {r.source_id: r for r in results}
+    assert {last[f"b{i:02d}"].cohort for i in range(3)} == {"~b00"}
+    alone = fleet(31, {2: 2.5}, twins=(0, 1))  # without the pair moving, board 2 drifts
+    base = learn_baseline(alone.until(start), now_ms=start, options=OPTS)
+    window = {"temperature": alone.between(now - OPTS.window_ms, now)}
+    results, _ = score_window(window, {"temperature": base}, now_ms=now, options=OPTS)
+    assert [r.source_id for r in results if drifts(r)] == ["b02"]
 
 
 def test_a_faulty_board_inside_a_moving_group_still_drifts() -> None:

@@ -45,6 +45,8 @@ SILENCE_FACTOR = 1.5
 # Boards (itself included) that must leave their usual gaps in one sweep, by about the same change,
 # before they count as one group change without learned links (`_group_change`).
 MIN_GROUP = 4
+# ...or this many, where two of the others' change a learned neighbour shares (history vouches).
+VOUCHED_GROUP = 3
 # ...and whose shares of that change already made in the sweeps before differ by at most this.
 ONSET_SHARE = 0.2
 # Rows compared at once in `_group_change` (memory: this × the boards that moved).
@@ -195,6 +197,10 @@ def score_metric(
     # at this hour happens to hold the change (a board that did the same on a past day).
     with np.errstate(invalid="ignore"):
         left = has_base & peer & (np.abs(change) > options.threshold * scale)
+    # Boards whose change a learned neighbour shares (history vouches for their cause).
+    vouched = (
+        np.isfinite(moved) & (shared != 0) & _one_change(change, shared, options.threshold * scale)
+    )
     group_shared, group = _group_change(
         groups.codes,
         np.where(left, change, np.nan),
@@ -202,6 +208,7 @@ def score_metric(
         scale,
         options.threshold,
         enabled=recent is not None,
+        vouched=vouched,
     )
     with np.errstate(invalid="ignore"):
         nearer = np.isfinite(group_shared) & (
@@ -374,6 +381,7 @@ def _group_change(
     threshold: float,
     *,
     enabled: bool = True,
+    vouched: Bools | None = None,
 ) -> tuple[Floats, Ints]:
     """For each row that moved (`moved` finite: its change from its usual gap, where it left it
     by more than the judgement's limit), the median change of the other rows of its cohort that
@@ -390,7 +398,10 @@ def _group_change(
     `MIN_GROUP` is 4: learned links vouch for a pair, but here only numbers do. Two or three
     faults of one size and sign at once in a cohort happen (two boards in the sun on one clear
     morning, one failing sensor batch), four boards stepping together is a shared cause; and a
-    group that small is still smaller than a room.
+    group that small is still smaller than a room. Two `vouched` mates (boards whose change a
+    learned neighbour shares: history already vouches for their cause) are enough
+    (`VOUCHED_GROUP`): a third board moving as they do, when they do, is part of the change
+    learned links found.
 
     >>> moved = np.array([2.0, 2.1, 1.9, 2.05, 4.0, np.nan, -2.0])
     >>> codes, scale = np.zeros(7, np.int64), np.full(7, 0.125)
@@ -406,7 +417,8 @@ def _group_change(
     n = len(moved)
     out = np.full(n, np.nan)
     idx = np.flatnonzero(np.isfinite(moved))
-    if not enabled or len(idx) < MIN_GROUP:
+    sure = np.zeros(n, np.bool_) if vouched is None else vouched & np.isfinite(moved)
+    if not enabled or len(idx) < (VOUCHED_GROUP if sure.sum() >= 2 else MIN_GROUP):
         return out, np.full((n, 0), -1, np.int64)
     c, sigma = moved[idx], scale[idx]
     code, sign = codes[idx], np.sign(c)
@@ -416,6 +428,7 @@ def _group_change(
     found: list[Ints] = []
     # Row blocks of the pairwise comparison, so memory stays block × moved however many boards
     # move in one sweep (a fleet-wide event moves them all).
+    sure_idx = sure[idx]
     for lo in range(0, len(idx), GROUP_BLOCK):
         b = slice(lo, lo + GROUP_BLOCK)
         with np.errstate(invalid="ignore"):
@@ -429,7 +442,7 @@ def _group_change(
         near[np.arange(near.shape[0]), np.arange(lo, lo + near.shape[0])] = False  # not itself
         for k, mates in enumerate(near):
             ks = np.flatnonzero(mates)
-            if len(ks) >= MIN_GROUP - 1:
+            if len(ks) >= MIN_GROUP - 1 or int(sure_idx[ks].sum()) >= VOUCHED_GROUP - 1:
                 out[idx[lo + k]] = float(np.median(c[ks]))
                 found.append(idx[ks])
             else:
