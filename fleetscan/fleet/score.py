@@ -197,10 +197,7 @@ def score_metric(
     # at this hour happens to hold the change (a board that did the same on a past day).
     with np.errstate(invalid="ignore"):
         left = has_base & peer & (np.abs(change) > options.threshold * scale)
-    # Boards whose change a learned neighbour shares (history vouches for their cause).
-    vouched = (
-        np.isfinite(moved) & (shared != 0) & _one_change(change, shared, options.threshold * scale)
-    )
+    vouched = _linked_pairs(neighbours, moved, scale, options.threshold)
     group_shared, group = _group_change(
         groups.codes,
         np.where(left, change, np.nan),
@@ -398,10 +395,10 @@ def _group_change(
     `MIN_GROUP` is 4: learned links vouch for a pair, but here only numbers do. Two or three
     faults of one size and sign at once in a cohort happen (two boards in the sun on one clear
     morning, one failing sensor batch), four boards stepping together is a shared cause; and a
-    group that small is still smaller than a room. Two `vouched` mates (boards whose change a
-    learned neighbour shares: history already vouches for their cause) are enough
-    (`VOUCHED_GROUP`): a third board moving as they do, when they do, is part of the change
-    learned links found.
+    group that small is still smaller than a room. Three are enough (`VOUCHED_GROUP`) where two
+    of them are `vouched` (`_linked_pairs`: learned neighbours that moved by one change, so
+    history already vouches for their cause): a third board moving as they do, when they do, is
+    part of the change learned links found.
 
     >>> moved = np.array([2.0, 2.1, 1.9, 2.05, 4.0, np.nan, -2.0])
     >>> codes, scale = np.zeros(7, np.int64), np.full(7, 0.125)
@@ -442,7 +439,8 @@ def _group_change(
         near[np.arange(near.shape[0]), np.arange(lo, lo + near.shape[0])] = False  # not itself
         for k, mates in enumerate(near):
             ks = np.flatnonzero(mates)
-            if len(ks) >= MIN_GROUP - 1 or int(sure_idx[ks].sum()) >= VOUCHED_GROUP - 1:
+            sure_here = int(sure_idx[ks].sum()) + int(sure_idx[lo + k])
+            if len(ks) >= MIN_GROUP - 1 or (len(ks) >= VOUCHED_GROUP - 1 and sure_here >= 2):
                 out[idx[lo + k]] = float(np.median(c[ks]))
                 found.append(idx[ks])
             else:
@@ -452,6 +450,26 @@ def _group_change(
     for i, f in zip(idx.tolist(), found, strict=True):
         rows[i, : len(f)] = f
     return out, rows
+
+
+def _linked_pairs(neighbours: Ints | None, moved: Floats, scale: Floats, threshold: float) -> Bools:
+    """Rows that, with a row that lists it or that it lists among its learned `neighbours`
+    (moving together is mutual), both moved (`moved` finite) by one change (`_one_change`).
+
+    >>> links = np.array([[2, -1], [-1, -1], [-1, -1], [-1, -1]])
+    >>> _linked_pairs(links, np.array([2.0, 2.0, 2.1, 2.0]), np.full(4, 0.1), 3.0).tolist()
+    [True, False, True, False]
+    """
+    out = np.zeros(len(moved), np.bool_)
+    if neighbours is None or neighbours.shape[1] == 0:
+        return out
+    rows, cols = np.nonzero(neighbours >= 0)
+    other = neighbours[rows, cols]
+    limit = threshold * np.fmin(scale[rows], scale[other])
+    pair = _one_change(moved[rows], moved[other], limit)  # False where either did not move
+    out[rows[pair]] = True
+    out[other[pair]] = True
+    return out
 
 
 def _one_change(a: Floats, b: Floats, limit: Floats) -> Bools:
