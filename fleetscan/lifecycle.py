@@ -71,6 +71,8 @@ class SeriesState:
     """What one (source, metric) carries from sweep to sweep.
 
     `score` is the fleet_z of the open alert (the latest flagged sweep's score); 0 when idle.
+    `returning` is the change a group shared with it, while it is still on its way back from it
+    (`sweeps.step`): None when none.
     """
 
     streak: int = 0
@@ -79,6 +81,7 @@ class SeriesState:
     recovering_since_ms: int | None = None
     cooldown_until_ms: int | None = None
     score: float = 0.0
+    returning: float | None = None
 
     @property
     def fleet_z(self) -> float:
@@ -93,6 +96,7 @@ class SeriesState:
             "recovering_since_ms": self.recovering_since_ms,
             "cooldown_until_ms": self.cooldown_until_ms,
             "score": self.score,
+            "returning": self.returning,
         }
 
     @classmethod
@@ -103,6 +107,7 @@ class SeriesState:
 
         streak = data.get("streak", 0)
         score = data.get("score", 0.0)
+        back = data.get("returning")
         return cls(
             streak=int(streak) if isinstance(streak, int | float) else 0,
             alerting=bool(data.get("alerting", False)),
@@ -110,6 +115,9 @@ class SeriesState:
             recovering_since_ms=opt_int("recovering_since_ms"),
             cooldown_until_ms=opt_int("cooldown_until_ms"),
             score=float(score) if isinstance(score, int | float) and math.isfinite(score) else 0.0,
+            returning=float(back)
+            if isinstance(back, int | float) and math.isfinite(back)
+            else None,
         )
 
 

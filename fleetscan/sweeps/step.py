@@ -340,7 +340,8 @@ def _lifecycle(
         key = (r.source_id, r.metric)
         seen_keys.add(key)
         prev = old_series.get(key, IDLE)
-        flagged = r.flagged
+        returning = _returning(prev.returning, r)
+        flagged = r.flagged and not (returning is not None and prev.returning is not None)
         storm = (
             (fleet_storm.get(r.metric) or cohort_storm.get((r.metric, r.cohort)))
             if flagged
@@ -358,6 +359,8 @@ def _lifecycle(
         else:
             new, event = step(prev, flagged, now_ms, lopts, score=r.score)
             held = ""
+        if new.returning != returning:
+            new = replace(new, returning=returning)
         if math.isfinite(r.age_ms):
             last_seen[key] = int(now_ms - r.age_ms)
         if new is IDLE or new == IDLE:
@@ -386,6 +389,22 @@ def _lifecycle(
     ]:
         del last_seen[key]
     return tuple(verdicts), series, last_seen
+
+
+def _returning(before: float | None, r: FleetResult) -> float | None:
+    """The change a group shared with this series that it is still coming back from: this
+    sweep's shared change where one explains it; in a flagged sweep right after, the one before
+    while the series' own change keeps its sign and is no larger (a room's change ramping out:
+    a board whose window lags its neighbours' is not a fresh fault); None otherwise, and once a
+    sweep reads it normal without a shared change. A drift from there grows past it, and a step
+    the other way is judged as usual."""
+    change = r.offset - r.baseline_offset
+    if not r.flagged:  # explained by a shared change now, or back to normal
+        shared = r.shared_change
+        return shared if math.isfinite(shared) and shared != 0 else None
+    if before is not None and change * before > 0 and abs(change) <= abs(before):
+        return before
+    return None
 
 
 def _moved_storms(
