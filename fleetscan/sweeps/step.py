@@ -93,7 +93,7 @@ class SweepState:
 
     `series` holds only series whose lifecycle is not idle; `last_seen` the newest reading of
     every series seen within the baseline span; `storms` the active storms and since when;
-    `cohort_tracks` the active cohort events' last sweep and boards (`_continued`).
+    `cohort_tracks` the active cohort events' last sweep, boards and change (`_continued`).
     """
 
     last_sweep_ms: int | None = None
@@ -341,7 +341,7 @@ def _lifecycle(
         seen_keys.add(key)
         prev = old_series.get(key, IDLE)
         returning = _returning(prev.returning, r)
-        flagged = r.flagged and not (returning is not None and prev.returning is not None)
+        flagged = r.flagged and returning is None  # coming back with its group: normal
         storm = (
             (fleet_storm.get(r.metric) or cohort_storm.get((r.metric, r.cohort)))
             if flagged
