@@ -105,7 +105,29 @@ def test_an_hour_with_too_little_history_falls_back_visibly_to_all_hours() -> No
     base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
     r = at(history, now, base)["b03"]
     assert r.status is Status.OK
-    assert "at any hour, time-of-day figures from 2 days of history" in r.reason
+    assert "at any hour" in r.reason and "time-of-day figures after 2 days of history" in r.reason
+
+
+def test_a_habit_seen_on_one_past_day_is_not_drift_the_next_day_but_a_night_drift_is() -> None:
+    """On its second day b01's sun (weaker: a cloudy day) is inside what it did at this hour
+    the day before; the hour keeps its all-hours centre and σ, so b02 drifting from 22:00 that
+    evening, an hour with nothing unusual the day before, is caught within the hour."""
+    onset = MIDNIGHT + DAY_MS + 22 * HOUR_MS
+    history = fleet(2.0, night_drift_from=onset)
+    noon = MIDNIGHT + DAY_MS + 12 * HOUR_MS
+    base = learn_baseline(history.until(noon), now_ms=noon, options=OPTS)
+    sun = at(history, noon, base)["b01"]
+    assert sun.status is Status.OK, sun.reason
+    assert "at any hour, range" in sun.reason and "from 1 past day at this hour" in sun.reason
+    assert sun.offset - sun.baseline_offset > 1.0  # it is off its all-hours gap, as the sun is
+    base = learn_baseline(history.until(onset), now_ms=onset, options=OPTS)
+    first = None
+    for minutes in range(10, 125, 5):
+        r = at(history, onset + minutes * MIN, base)["b02"]
+        if r.status is Status.DRIFTING:
+            first = minutes
+            break
+    assert first is not None and first <= 60, first
 
 
 def test_early_on_the_reason_says_what_is_being_learned() -> None:

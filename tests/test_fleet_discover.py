@@ -4,6 +4,7 @@ first, so a room moving together is one cohort event, and a board leaving its ro
 from __future__ import annotations
 
 import doctest
+import re
 
 import numpy as np
 import pytest
@@ -119,3 +120,25 @@ def test_a_board_flagged_while_it_moved_still_learns_that_it_moved() -> None:
     older = MetricBaseline.from_dict(old_format)
     assert older.off_usual is None
     np.testing.assert_array_equal(older.moves(), older.offset)
+
+
+def test_a_board_that_moved_less_than_its_room_says_so() -> None:
+    """Room 0 warms by 8 °C together but b01 by 4.5: off the fleet and off its room both ways,
+    it drifts, judged by the nearer of the two (its change against the boards it moves with),
+    and the reason names that change so the z's sign reads true."""
+    shifts = dict.fromkeys(range(PER_ROOM), 8.0) | {1: 4.5}
+    r = sweep(rooms_fleet(60, shifts, tagged=False))
+    b01 = r["b01"]
+    assert b01.status is Status.DRIFTING and b01.z < -3, b01.reason
+    said = re.search(
+        r"; ([-+]\d+\.\d+) °C against the boards it moves with, which moved "
+        r"([-+]\d+\.\d+) °C",
+        b01.reason,
+    )
+    assert said is not None, b01.reason
+    against, moved = float(said[1]), float(said[2])
+    assert -4.0 < against < -3.0 and 7.0 < moved < 8.5, b01.reason  # 4.5 - 8, the room's 8
+    others = [s for s, x in r.items() if x.status.flagged]
+    assert others == ["b01"], others
+    plain = sweep(fleet(60, board_shift=2.5))["b12"]
+    assert plain.status is Status.DRIFTING and "against the boards" not in plain.reason

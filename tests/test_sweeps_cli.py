@@ -359,6 +359,8 @@ def test_prom_file_is_written_atomically(blip_sandbox: Sandbox, tmp_path: Path) 
         (["--recovery", "x"], "invalid duration"),
         (["--min-scale", "x=y"], "--min-scale"),
         (["--outbox", "o.jsonl"], "--outbox is for --no-state"),
+        (["--no-state", "--state", "s.db"], "--state is not read by --no-state, --input"),
+        (["--input", "in.jsonl", "--state", "s.db"], "--state is not read by"),
         (["--at", "yesterday"], "invalid timestamp"),
         (["--no-such-option"], "No such option"),
         (["--consecutive", "0"], "--consecutive"),

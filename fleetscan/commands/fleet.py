@@ -168,7 +168,8 @@ def fleet(
 
     Warm-up: snapshots only (anomalous beyond 3 σ with the BME280's unit-to-unit floor) until a
     source has 6 hourly buckets (6 h) of history; drift is judged against the same hour (±1 h)
-    on at least 2 past days of the same kind (weekday/weekend), else ±3 h, else all hours; a gap
+    on at least 2 past days of the same kind (weekday/weekend), else ±3 h, else all hours
+    (widened by a clear habit seen at this hour on the one past day there is); a gap
     moving day after day over 24+ hourly pairs is drifting. Without --group-by, boards that
     usually move together (gap correlation ≥ 0.6 over 24+ hours, fleets of up to 500) are
     found and a change they share is one cohort event. Stale after 5 intervals, a minute and
@@ -185,6 +186,12 @@ def fleet(
             check_url(clickhouse)
         if outbox is not None and not no_state:
             raise InputError("--outbox is for --no-state sweeps: with state, the state keeps them")
+        given = ctx.get_parameter_source("state")  # typer's own click: compared by name
+        if one_off and given is not None and given.name == "COMMANDLINE":
+            raise InputError(  # FLEETSCAN_STATE in the environment is simply not used
+                "--state is not read by --no-state, --input or --clickhouse sweeps: each is one "
+                "sweep on its own; use `fleetscan replay` to run sweeps over a file with state"
+            )
     except (FleetscanError, ValueError) as exc:
         fail(str(exc), code=ExitCode.USAGE)
     if input_file is not None or clickhouse is not None:

@@ -199,6 +199,7 @@ class MetricBaseline:
                 scale_hours=opts.daily_scale_hours,
                 min_days=opts.daily_min_days,
                 threshold=opts.threshold,
+                floor=opts.scale_floor(self.metric),
             )
             usual, sigma = daily.usual, daily.sigma
             low, high, level, days = daily.low, daily.high, daily.level, daily.days

@@ -91,6 +91,7 @@ def daily_figures(
     scale_hours: int,
     min_days: int,
     threshold: float,
+    floor: float = 0.0,
 ) -> DailyFigures:
     """The figures of every row of `offsets` (S × B, NaN = no gap learned) for a window at `at_ms`.
 
@@ -104,6 +105,17 @@ def daily_figures(
     (8.01, 'ANY_DAYS')
     >>> round(float(f.low[0]), 3), round(float(f.high[0]), 2)  # a habit: see `habit_range`
     (0.015, 24.03)
+
+    On the second day an hour has one past day: all-hours figures, but a clear habit seen there
+    widens the range (at 12:00, the sun of the day before), while a plain hour keeps its point.
+
+    >>> kw = dict(bucket_ms=HOUR_MS, hours=1, scale_hours=3, min_days=2, threshold=3.0)
+    >>> for at in (DAY_MS + 12 * HOUR_MS, DAY_MS + 3 * HOUR_MS):
+    ...     g = daily_figures(sunny[None, :36], starts[:36], at_ms=at, **kw)
+    ...     print(Level(int(g.level[0])).name, float(g.usual[0]), float(g.low[0]),
+    ...           round(float(g.high[0]), 2))
+    ALL_HOURS 0.005 0.005 23.99
+    ALL_HOURS 0.005 0.005 0.01
     """
     n_sources = offsets.shape[0]
     middle = bucket_start + bucket_ms // 2
@@ -150,8 +162,29 @@ def daily_figures(
         everything[rows],
         spread_all[rows],
     )
+    # An hour seen on too few past days keeps the all-hours figures, but a clear habit there
+    # (its gap on those days more than `threshold` σ from its all-hours gap: sun on the window
+    # yesterday morning) is no drift: its range reaches as far as `habit_range` lets a habit.
+    # The centre and σ stay the all-hours ones, and such windows are still learned whatever
+    # their status, so one odd day cannot become a board's normal.
+    seen_days = days_in(near)
+    seen = np.flatnonzero(rows & (seen_days > 0))
+    chosen = offsets[np.ix_(seen, near)]
+    once = nan_median(chosen)
+    with np.errstate(invalid="ignore"):
+        clear = np.abs(once - everything[seen]) > threshold * np.fmax(spread_all[seen], floor)
+    seen, chosen, once = seen[clear], chosen[clear], once[clear]
+    if len(seen):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN
+            once_low = np.fmin(everything[seen], np.nanmin(chosen, axis=1))
+            once_high = np.fmax(everything[seen], np.nanmax(chosen, axis=1))
+        low[seen], high[seen] = habit_range(
+            everything[seen], once, once_low, once_high, spread_all[seen]
+        )
     all_days = days_in(np.ones(len(day_of), np.bool_))
     days = np.where(rows, all_days, days)
+    days[seen] = seen_days[seen]
     for code in (Level.SAME_DAYS, Level.ANY_DAYS, Level.NEAR_HOURS):
         rows = level == int(code)
         if not rows.any():

@@ -85,6 +85,9 @@ class MetricScores:
     # the change of the boards that left their usual gaps with it in this sweep (`_group_change`),
     # wherever such a group was found, also where its range at this hour holds the change
     group_change: Floats
+    # a flagged board judged without the change its usual neighbours (or this sweep's group)
+    # shared, because that is nearer its range: that change, else NaN (the reason names it)
+    taken_out: Floats
 
 
 def score_metric(
@@ -230,6 +233,10 @@ def score_metric(
             & (np.abs(z_trend) > options.threshold)
         )
     z = np.where(trending, z_trend, z)
+    with np.errstate(invalid="ignore"):
+        taken_out = np.where(
+            has_base & far & (shared != 0) & (np.abs(z_alone) < np.abs(z_fleet)), shared, np.nan
+        )
     few_peers = peers < options.min_peers
     conditions = [
         invalid,
@@ -285,6 +292,7 @@ def score_metric(
         trend=np.where(trending, base.trend, np.nan),
         room_moved=np.full(len(z), np.nan),
         group_change=group_shared,
+        taken_out=taken_out,
     )
 
 
@@ -336,6 +344,7 @@ def with_fleet(
         ),
         moved_with=room.moved_with | (cleared & moved),
         room_moved=np.where(cleared & ~moved, room_change, room.room_moved),
+        taken_out=np.where(cleared, np.nan, room.taken_out),
     )
 
 

@@ -354,6 +354,7 @@ class _Columns:
         self.shared_change: _Column[float] = _Column(s.shared_change)
         self.trend: _Column[float] = _Column(s.trend)
         self.room_moved: _Column[float] = _Column(s.room_moved)
+        self.taken_out: _Column[float] = _Column(s.taken_out)
         self.cohort: tuple[str, ...] = agg.cohorts
         self.median: _Column[float] = _Column(agg.median)
         self.count: _Column[int] = _Column(agg.count)
@@ -426,8 +427,15 @@ class _Explainer:
             f"{LEVEL_TEXT[level]}"
         )
         if level == Level.ALL_HOURS:
-            need = self.options.daily_min_days
-            return f"{text}, time-of-day figures from {_count(need, 'day')} of history"
+            need = _count(self.options.daily_min_days, "day")
+            low, high = c.usual_low[i], c.usual_high[i]
+            seen = ""
+            if low < c.usual_offset[i] or high > c.usual_offset[i]:  # a past day at this hour
+                seen = (
+                    f", range {self._v(low, True)}..{self._v(high, True)} from "
+                    f"{_count(c.days[i], 'past day')} at this hour"
+                )
+            return f"{text}{seen}, time-of-day figures after {need} of history"
         return (
             f"{text}, past {_count(c.days[i], 'day')} {self._v(c.usual_low[i], True)}.."
             f"{self._v(c.usual_high[i], True)}"
@@ -486,8 +494,16 @@ class _Explainer:
     def _off_usual(self, i: int) -> str:
         """The gap to peers now against its usual one (for a baseline-judged z)."""
         c = self.c
+        shared = c.taken_out[i]
+        beside = ""
+        if math.isfinite(shared):  # z is its change against the boards it moves with
+            against = c.offset[i] - c.usual_offset[i] - shared
+            beside = (
+                f"; {self._v(against, True)}{self.unit} against the boards it moves with, "
+                f"which moved {self._v(shared, True)}{self.unit}"
+            )
         return (
-            f"gap {self._v(c.offset[i], True)}{self.unit} {self.at}, {self._usual(i)} "
+            f"gap {self._v(c.offset[i], True)}{self.unit} {self.at}, {self._usual(i)}{beside} "
             f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
         )
 
