@@ -291,6 +291,9 @@ class Score:
     false_sweeps: int  # alerting sweeps (or readings) on healthy series
     false_boards: int  # healthy boards that alerted at least once
     late_false_sweeps: int  # false-alarm sweeps after the first `WARMUP_H` hours
+    # share of the sweeps (readings) from the first alert to the end with an alert open on one of
+    # the fault's metrics: an alert that closes while the board is still off is a miss too
+    held: dict[str, float | None]
 
 
 def score(fleet: SimulatedFleet, timelines: Timelines) -> Score:
@@ -323,7 +326,23 @@ def score(fleet: SimulatedFleet, timelines: Timelines) -> Score:
         ((onset[b][1] if b in onset else fleet.end_ms) - start) / 86_400_000.0 for b in fleet.boards
     )
     rate = 100.0 * false_alarms / max(board_days, 1e-9)
-    return Score(delays, rate, false_sweeps, len(noisy_boards), late)
+    held = {
+        label: _held(timelines, board, metrics, since + 60_000 * delay)
+        for board, (label, since, metrics) in onset.items()
+        if (delay := delays[label]) is not None
+    }
+    return Score(delays, rate, false_sweeps, len(noisy_boards), late, held)
+
+
+def _held(timelines: Timelines, board: str, metrics: Sequence[str], from_ms: float) -> float:
+    """The share of `board`'s sweeps from `from_ms` on with an alert open on any of `metrics`."""
+    spans = [timelines[(board, m)] for m in metrics if (board, m) in timelines]
+    ts = np.unique(np.concatenate([tl.ts for tl in spans]))
+    open_ = np.zeros(len(ts), np.bool_)
+    for tl in spans:
+        open_[np.searchsorted(ts, tl.ts[tl.alerting])] = True
+    after = ts >= from_ms
+    return float(open_[after].mean()) if after.any() else 0.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -419,6 +438,16 @@ def evaluate(args: argparse.Namespace, *, real: bool) -> None:
         "runs the fleet/replay commands' sweep (default guard: 3 flagged sweeps open an alert, "
         "15 min of normal ones resolve it) and a storm or a cohort event counts as one finding."
     )
+    print(f"\n#### alert kept open: % of sweeps from the first alert to the end ({name})\n")
+    print("| method | " + " | ".join(kinds) + " |")
+    print("|" + "---|" * (len(kinds) + 1))
+    for method, result in scores.items():
+        cells = [_percent(result.held.get(k)) for k in kinds]
+        print(f"| {method} | " + " | ".join(cells) + " |")
+    print(
+        "\nEvery fault lasts to the end of the run; an alert that resolves while the board is "
+        "still off counts against it (spikes come in bursts, so a gap between them may resolve)."
+    )
     for label, run in fleetscan.items():
         print(f"\n#### fleetscan, {label}: false-alarm sweeps after {WARMUP_H:g} h\n")
         print(breakdown(fleet, run))
@@ -501,6 +530,10 @@ def _findings(runs: dict[str, FleetscanRun], method: str) -> str:
 def _hours(fleet: SimulatedFleet, at: object) -> str:
     assert isinstance(at, int)
     return f"h{(at - fleet.start_ms) / HOUR_MS:.1f}"
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.0f}"
 
 
 def _minutes(delay: float | None) -> str:

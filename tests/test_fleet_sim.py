@@ -108,3 +108,7 @@ def test_eval_script_prints_a_markdown_table(
     for label in ("tags", "no tags"):
         row = next(line for line in out.splitlines() if line.startswith(f"| fleetscan, {label} |"))
         assert row.split("|")[2].strip() != "—"  # the drift was detected
+    held = out.split("#### alert kept open")[1].splitlines()
+    row = next(line for line in held if line.startswith("| fleetscan, tags |"))
+    drift_held = row.split("|")[2].strip()
+    assert drift_held != "—" and 50 <= int(drift_held) <= 100, row  # a drift stays off its peers
