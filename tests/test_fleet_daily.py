@@ -32,9 +32,11 @@ def fleet(
     sun: float = 6.0,
     night_drift_from: int | None = None,
     drift_per_day: float = 0.0,
+    step_from: int | None = None,
 ) -> SeriesBatch:
     """8 boards a minute apart over `days`; b01 is in the sun 10:00-14:00 (weaker every other
-    day, as on cloudy days); b02 optionally drifts 0.5 °C/h from `night_drift_from` (epoch ms)."""
+    day, as on cloudy days); b02 optionally drifts 0.5 °C/h from `night_drift_from` (epoch ms),
+    b04 steps by +1.5 °C at `step_from`."""
     rng = np.random.default_rng(3)
     ts = MIDNIGHT + np.arange(int(days * DAY_MS // MIN)) * MIN
     hour = (ts % DAY_MS) / HOUR_MS
@@ -49,6 +51,8 @@ def fleet(
             v = v + np.where((into > 0) & (into < 1), sun * clear * np.sin(np.pi * into) ** 2, 0)
         if i == 3:  # a drift under way before the history begins (0 by default)
             v = v + drift_per_day * (ts - MIDNIGHT + 6 * HOUR_MS) / DAY_MS
+        if i == 4 and step_from is not None:  # a +1.5 °C step that stays
+            v = v + np.where(ts >= step_from, 1.5, 0.0)
         if i == 2 and night_drift_from is not None:
             v = v + 0.5 * np.clip(ts - night_drift_from, 0, None) / HOUR_MS
         source.append(np.full(len(ts), i))
@@ -235,3 +239,31 @@ def test_the_first_clear_day_after_dull_ones_is_no_drift_and_does_not_pull_the_r
     for board in ("b00", "b03", "b04"):
         assert r[board].status is Status.OK, r[board].reason
         assert abs(r[board].offset - r[board].baseline_offset) < 0.3, r[board].reason
+
+
+def test_a_step_in_an_hour_still_learning_is_not_that_hours_normal_a_day_later() -> None:
+    """Sweeps every 10 min from no history. b04 steps +1.5 °C at 17:00 on day 2, an hour with
+    one past day, whose flagged windows are learned (so a habit seen then gets an hour of its
+    own); a day later that hour's range would hold the step, but the board has been off its
+    usual gap in every window since the night, so it is judged against all hours and still
+    drifts. b01's sun, off for a few hours only, keeps its hours' ranges."""
+    step = MIDNIGHT + DAY_MS + 17 * HOUR_MS
+    history = fleet(2.9, step_from=step)
+    baseline: dict[str, MetricBaseline] = {}
+    seen: dict[tuple[str, int], FleetResult] = {}
+    for now in range(MIDNIGHT + HOUR_MS, MIDNIGHT + int(2.9 * DAY_MS), 10 * MIN):
+        window = {"temperature": history.between(now - OPTS.window_ms, now)}
+        results, baseline = score_window(window, baseline, now_ms=now, options=OPTS)
+        for r in results:
+            seen[(r.source_id, now)] = r
+    noon = 12 * HOUR_MS
+    assert seen[("b01", MIDNIGHT + noon)].flagged  # the first sunny noon: nothing known yet
+    later = [seen[("b01", MIDNIGHT + d * DAY_MS + noon)].status for d in (1, 2)]
+    assert later == [Status.OK, Status.OK], later
+    after = [seen[("b04", step + d * DAY_MS + 30 * MIN)] for d in (0, 1)]
+    assert [r.status for r in after] == [Status.DRIFTING, Status.DRIFTING], after[1].reason
+    assert "off its usual gap in every window for 12 h+" in after[1].reason
+    held = [
+        seen[("b04", t)].status for t in range(step + 30 * MIN, step + DAY_MS + HOUR_MS, HOUR_MS)
+    ]
+    assert all(status is Status.DRIFTING for status in held), held

@@ -63,6 +63,10 @@ class BaselineView:
 
 # Buckets `MetricBaseline.recent` looks back over: an onset up to this many buckets old is told.
 RECENT_POINTS = 6
+# A board off its usual gap in every window of this long (no habit lasts half a day: the sun
+# sets) is judged against its all-hours figures: a step or a drift that began in an hour still
+# learning must not become, a day later, what that hour's range allows.
+LONG_OFF_MS = 12 * 3_600_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,6 +212,22 @@ class MetricBaseline:
             sigma = MAD_TO_SIGMA * nan_median(np.abs(history - usual[:, None]))
             low, high, days = usual, usual, np.zeros(len(usual), np.int64)
             level = np.where(buckets > 0, int(Level.ALL_HOURS), int(Level.NONE))
+
+        # Off its usual gap for the last LONG_OFF_MS straight: every completed bucket since holds
+        # windows judged off it and none learned.
+        off_w = self.off_usuals()[1][:, done]
+        off_only = ((off_w > 0) & ~np.isfinite(history))[:, ::-1]
+        run = np.zeros(len(off_only), np.int64)
+        if off_only.shape[1]:  # the trailing run: buckets before the newest not off only
+            run = np.where(off_only.all(axis=1), off_only.shape[1], np.argmin(off_only, axis=1))
+        long_off = (run * self.bucket_ms >= LONG_OFF_MS) & (buckets > 0)
+        if long_off.any():
+            rows_off = history[long_off]
+            centre = nan_median(rows_off)
+            usual, low, high, sigma = (np.array(a, np.float64) for a in (usual, low, high, sigma))
+            usual[long_off] = low[long_off] = high[long_off] = centre
+            sigma[long_off] = MAD_TO_SIGMA * nan_median(np.abs(rows_off - centre[:, None]))
+            level = np.where(long_off, int(Level.LONG_OFF), level)
 
         trend = daily_trend(history, self.bucket_start[done])
         silence = (

@@ -48,6 +48,7 @@ class Level(IntEnum):
     NEAR_HOURS = 2  # ± scale_hours on any past day
     ALL_HOURS = 3  # every completed bucket: the median and σ, no range
     NONE = 4  # nothing learned
+    LONG_OFF = 5  # all hours again: off its usual gap so long no hour's range may vouch for it
 
 
 LEVEL_TEXT = {
@@ -56,6 +57,7 @@ LEVEL_TEXT = {
     Level.NEAR_HOURS: "around this hour",
     Level.ALL_HOURS: "at any hour",
     Level.NONE: "",
+    Level.LONG_OFF: "at any hour",
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import numpy as np
 
 from fleetscan.fleet import discover
-from fleetscan.fleet.baseline import Baseline, MetricBaseline, fold_window
+from fleetscan.fleet.baseline import LONG_OFF_MS, Baseline, MetricBaseline, fold_window
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.profile import LEVEL_TEXT, Level
@@ -426,6 +426,8 @@ class _Explainer:
             f"usually {self._v(c.usual_offset[i], True)} ± {self._v(c.scale[i])} "
             f"{LEVEL_TEXT[level]}"
         )
+        if level == Level.LONG_OFF:
+            return f"{text}: off its usual gap in every window for {LONG_OFF_MS // HOUR_MS} h+"
         if level == Level.ALL_HOURS:
             need = _count(self.options.daily_min_days, "day")
             low, high = c.usual_low[i], c.usual_high[i]
