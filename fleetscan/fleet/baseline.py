@@ -27,10 +27,9 @@ from fleetscan.fleet import discover
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
-from fleetscan.fleet.profile import Level, daily_figures, daily_trend
+from fleetscan.fleet.profile import Level, all_hours, daily_figures, daily_trend
 from fleetscan.fleet.reduce import WindowAggregates, reduce_window
 from fleetscan.fleet.robust import (
-    MAD_TO_SIGMA,
     Bools,
     Floats,
     Ints,
@@ -38,7 +37,7 @@ from fleetscan.fleet.robust import (
     nan_median,
 )
 from fleetscan.sensors import profile_for
-from fleetscan.timeutil import EPOCH_MS_CUTOFF
+from fleetscan.timeutil import EPOCH_MS_CUTOFF, HOUR_MS
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,7 +65,7 @@ RECENT_POINTS = 6
 # A board off its usual gap in every window of this long (no habit lasts half a day: the sun
 # sets) is judged against its all-hours figures: a step or a drift that began in an hour still
 # learning must not become, a day later, what that hour's range allows.
-LONG_OFF_MS = 12 * 3_600_000
+LONG_OFF_MS = 12 * HOUR_MS
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,8 +207,7 @@ class MetricBaseline:
             usual, sigma = daily.usual, daily.sigma
             low, high, level, days = daily.low, daily.high, daily.level, daily.days
         else:
-            usual = nan_median(history)
-            sigma = MAD_TO_SIGMA * nan_median(np.abs(history - usual[:, None]))
+            usual, sigma = all_hours(history)
             low, high, days = usual, usual, np.zeros(len(usual), np.int64)
             level = np.where(buckets > 0, int(Level.ALL_HOURS), int(Level.NONE))
 
@@ -222,11 +220,10 @@ class MetricBaseline:
             run = np.where(off_only.all(axis=1), off_only.shape[1], np.argmin(off_only, axis=1))
         long_off = (run * self.bucket_ms >= LONG_OFF_MS) & (buckets > 0)
         if long_off.any():
-            rows_off = history[long_off]
-            centre = nan_median(rows_off)
+            centre, spread = all_hours(history[long_off])
             usual, low, high, sigma = (np.array(a, np.float64) for a in (usual, low, high, sigma))
             usual[long_off] = low[long_off] = high[long_off] = centre
-            sigma[long_off] = MAD_TO_SIGMA * nan_median(np.abs(rows_off - centre[:, None]))
+            sigma[long_off] = spread
             level = np.where(long_off, int(Level.LONG_OFF), level)
 
         trend = daily_trend(history, self.bucket_start[done])

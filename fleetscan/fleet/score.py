@@ -220,7 +220,8 @@ def score_metric(
     # Neighbours may explain a change, never create one: a board that stayed put while they
     # moved is judged against the fleet as usual.
     with np.errstate(invalid="ignore"):
-        z = np.where(np.abs(z_alone) < np.abs(z_fleet), z_alone, z_fleet)
+        by_alone = np.abs(z_alone) < np.abs(z_fleet)
+    z = np.where(by_alone, z_alone, z_fleet)
     # A gap that rose (or fell) day after day through the whole history is no normal to learn.
     z_trend = base.trend / np.fmax(base.trend_sigma, floor)
     with np.errstate(invalid="ignore"):
@@ -234,9 +235,7 @@ def score_metric(
         )
     z = np.where(trending, z_trend, z)
     with np.errstate(invalid="ignore"):
-        taken_out = np.where(
-            has_base & far & (shared != 0) & (np.abs(z_alone) < np.abs(z_fleet)), shared, np.nan
-        )
+        taken_out = np.where(has_base & far & (shared != 0) & by_alone, shared, np.nan)
     few_peers = peers < options.min_peers
     conditions = [
         invalid,
