@@ -103,6 +103,7 @@ def run_demo(
                 min_peers=3,  # five boards a room: four peers each
                 bucket_ms=15 * MINUTE_MS,  # a real deployment keeps 7 days in hourly buckets
                 baseline_span_ms=int(hours * HOUR_MS),
+                first_day_ms=2 * HOUR_MS,  # its boards have no daily habit to wait a day for
             ),
             lifecycle=LifecycleOptions.immediate(),  # a one-off sweep: the first flag alerts
             sample_ms=2 * MINUTE_MS,

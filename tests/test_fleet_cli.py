@@ -22,8 +22,9 @@ BAD = "esp32-bme280-08"
 GROUPING = ["--group-by", "site", "--group-by", "room", "--min-peers", "3"]
 
 
-def small_fleet(start_ms: int = START, hours: float = 8.0) -> SimulatedFleet:
-    fault = Fault(board=BAD, kind="step", size=2.0, onset_offset_ms=int((hours - 1) * HOUR))
+def small_fleet(start_ms: int = START, hours: float = 8.0, step: float = 5.0) -> SimulatedFleet:
+    # 5 °C is flagrant: on their first day boards are judged no tighter than their room's spread
+    fault = Fault(board=BAD, kind="step", size=step, onset_offset_ms=int((hours - 1) * HOUR))
     return SimulatedFleet(
         FleetSpec(
             boards=20,
@@ -135,7 +136,7 @@ def test_bad_options_exit_64_with_one_line(args: list[str], message: str) -> Non
 
 def _seed_sandbox(sb: Sandbox) -> SimulatedFleet:
     end = now_ms() // 1000 * 1000
-    fleet = small_fleet(start_ms=end - 9 * HOUR, hours=9.0)
+    fleet = small_fleet(start_ms=end - 9 * HOUR, hours=9.0, step=2.0)  # a warning as a snapshot
     sb.insert(fleet.iter_readings(["temperature"]))
     return fleet
 

@@ -139,7 +139,10 @@ def test_early_on_the_reason_says_what_is_being_learned() -> None:
     now = MIDNIGHT + 3 * HOUR_MS
     base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
     r = at(history, now, base)["b03"]
-    assert "learning: 3h of history, drift checks from 6h" in r.reason
+    assert (
+        "learning: 3h of history, drift checks from 6h, against the cohort's spread until 24h"
+        in r.reason
+    )
 
 
 def test_a_gap_trending_through_the_whole_history_is_a_finding_not_its_normal() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from fleetscan.fleet import MetricBaseline, SeriesBatch, Status, SweepOptions, l
 from fleetscan.fleet import score_window as sweep
 from fleetscan.simulate import Fault, FleetSpec, SimulatedFleet
 from fleetscan.simulate.batches import fleet_batches
+from fleetscan.simulate.realism import RealWorld
 
 START = 1_781_222_400_000  # 2026-06-12 00:00:00 UTC
 HOUR = 3_600_000
@@ -49,33 +51,67 @@ def simulate(*faults: Fault, hours: float = 12.0, **spec: object) -> SimulatedFl
 
 
 def replay(
-    fleet: SimulatedFleet, first_ms: int, last_ms: int, every_ms: int
+    fleet: SimulatedFleet,
+    first_ms: int,
+    last_ms: int,
+    every_ms: int,
+    options: SweepOptions = OPTIONS,
+    reasons: dict[tuple[str, str], str] | None = None,
 ) -> list[dict[tuple[str, str], Status]]:
-    """Sweeps from `first_ms` to `last_ms`, the baseline learned from the history before."""
+    """Sweeps from `first_ms` to `last_ms`, the baseline learned from the history before
+    (`reasons` gets each series' last reason)."""
     batches = fleet_batches(fleet, METRICS, group_by=GROUPS, time_order=True)
     baseline: dict[str, MetricBaseline] = {
-        m: learn_baseline(b.until(first_ms), now_ms=first_ms, options=OPTIONS)
+        m: learn_baseline(b.until(first_ms), now_ms=first_ms, options=options)
         for m, b in batches.items()
     }
     out = []
     for now in range(first_ms, last_ms + 1, every_ms):
         window: dict[str, SeriesBatch] = {m: b.until(now) for m, b in batches.items()}
-        results, baseline = sweep(window, baseline, now_ms=now, options=OPTIONS)
+        results, baseline = sweep(window, baseline, now_ms=now, options=options)
         out.append({(r.source_id, r.metric): r.status for r in results})
+        if reasons is not None:
+            reasons.update({(r.source_id, r.metric): r.reason for r in results})
     return out
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
 def test_the_bad_board_among_fifty_is_found_and_no_healthy_one(kind: str) -> None:
     size, status = EXPECTED[kind]
-    onset = 9 * HOUR
-    fleet = simulate(Fault(board=BAD, kind=kind, size=size, onset_offset_ms=onset))
+    onset = 31 * HOUR  # 07:00 on the second day, when the boards' daily habits are known
+    fleet = simulate(Fault(board=BAD, kind=kind, size=size, onset_offset_ms=onset), hours=34.0)
     sweeps = replay(fleet, START + onset, START + onset + 2 * HOUR, 10 * 60_000)
     flagged = {(src, m): s for sweep_ in sweeps for (src, m), s in sweep_.items() if s.flagged}
     assert {src for src, _ in flagged} == {BAD}, flagged
     assert status in flagged.values()
     if kind != "spikes":  # a lasting fault is still reported at the end
         assert any(s is status for (src, _), s in sweeps[-1].items() if src == BAD)
+
+
+def test_on_their_first_day_boards_in_the_sun_alert_less_and_a_flagrant_step_alerts() -> None:
+    """Before a day of history a board's own habit is unknown: its drift scale is no tighter
+    than its room's spread, so only what stands out of the room alerts on the first sunny day."""
+    step = Fault(board=BAD, kind="step", size=6.0, onset_offset_ms=12 * HOUR)
+    fleet = simulate(step, hours=16.0, real=RealWorld(sun_share=0.3, sun_peak_c=(2.0, 6.0)))
+    first, last = START + 6 * HOUR, START + 16 * HOUR - 60_000
+    reasons: dict[tuple[str, str], str] = {}
+
+    def value_alerts(options: SweepOptions) -> list[str]:
+        sweeps = replay(fleet, first, last, 10 * 60_000, options, reasons)
+        return [
+            src
+            for sweep_ in sweeps
+            for (src, m), s in sweep_.items()
+            if m == "temperature" and s in (Status.DRIFTING, Status.ANOMALOUS)
+        ]
+
+    judged_alone = value_alerts(replace(OPTIONS, first_day_ms=0))
+    first_day = value_alerts(OPTIONS)
+    healthy = [src for src in first_day if src != BAD]
+    # judged by their own first hours, sunny boards alert in over twice as many sweeps
+    assert 2 * len(healthy) < len([src for src in judged_alone if src != BAD])
+    assert BAD in first_day
+    assert "no tighter than the cohort's spread before 24h" in reasons[(BAD, "temperature")]
 
 
 def test_healthy_fleet_with_rooms_hvac_and_gateway_gaps_raises_nothing() -> None:

@@ -60,6 +60,8 @@ def test_the_table_fits_the_terminal_in_colour_and_stays_plain_in_a_pipe(tmp_pat
         "temperature",
         "--min-peers",
         "3",
+        "--baseline",
+        "6h",
         "--at",
         "2026-06-12T06:40:00Z",
     ]

@@ -44,6 +44,9 @@ class SweepOptions:
     bucket_ms: int = HOUR_MS  # baseline offsets are kept per bucket of this length
     baseline_span_ms: int = 7 * DAY_MS  # and for this long
     min_baseline_buckets: int = 6  # completed buckets before a baseline is used
+    # Until a board has this much history its own daily pattern is unknown (the sun may not yet
+    # have risen on it), so drift must also stand out of the cohort's spread, as a snapshot would.
+    first_day_ms: int = DAY_MS
     daily_profile: bool = True  # judge a window against the same hour of past days
     daily_hours: int = 1  # ...within this many hours of the window's hour (UTC)
     daily_scale_hours: int = 3  # scales pooled over this many hours either side
@@ -64,6 +67,8 @@ class SweepOptions:
         for name, number in positive.items():
             if not number > 0:
                 raise ValueError(f"{name} must be > 0, got {number!r}")
+        if self.first_day_ms < 0:
+            raise ValueError(f"first_day_ms must be >= 0, got {self.first_day_ms!r}")
         if self.min_peers < 1 or self.min_readings < 1 or self.min_baseline_buckets < 1:
             raise ValueError("min_peers, min_readings and min_baseline_buckets must be >= 1")
         if not 0 <= self.daily_hours <= self.daily_scale_hours <= 12 or self.daily_min_days < 1:
@@ -76,6 +81,16 @@ class SweepOptions:
             raise ValueError("min_scale values must be > 0")
         object.__setattr__(self, "min_scale", MappingProxyType(dict(self.min_scale)))
         object.__setattr__(self, "group_by", tuple(self.group_by))
+
+    @property
+    def first_day_span_ms(self) -> int:
+        """History before a board's own figures are trusted alone: `first_day_ms`, or the whole
+        baseline where that is asked to span less (it then asks not to wait for a daily habit).
+
+        >>> SweepOptions().first_day_span_ms, SweepOptions(baseline_span_ms=6 * 3_600_000).first_day_span_ms
+        (86400000, 21600000)
+        """
+        return min(self.first_day_ms, self.baseline_span_ms)
 
     def scale_floor(
         self, metric: str, profile: MetricProfile | None = None, *, snapshot: bool = False

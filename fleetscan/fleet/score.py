@@ -29,7 +29,7 @@ from fleetscan.fleet.baseline import BaselineView, cohort_members
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
 from fleetscan.fleet.reduce import WindowAggregates
-from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, grouped_median
+from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, grouped_median, nan_median
 from fleetscan.fleet.status import CODE, Status
 from fleetscan.sensors import profile_for
 
@@ -157,7 +157,16 @@ def score_metric(
     high = np.fmax(base.high, base.offset)
     usual = agg.median - base.offset  # the level each peer implies at its usual gap
     level, has_base, cross_sigma = _baseline_level(usual, base, groups, reference, options)
+    snapshot_scale = np.fmax(snapshot_sigma, snapshot_floor)
     drift_scale = np.fmax(np.fmax(base.offset_sigma, floor), cross_sigma)
+    # A board seen for less than a day may have a daily habit its history has not shown yet:
+    # its drift must also stand out of the spread of its cohort, or of the boards it usually
+    # moves with where it has enough of them (a whole fleet's rooms differ far more).
+    first_day = base.buckets * options.bucket_ms < options.first_day_span_ms
+    near = _neighbour_spread(neighbours, np.where(peer, agg.median, np.nan), options.min_peers)
+    first_day_scale = np.fmax(np.where(np.isfinite(near), near, snapshot_sigma), snapshot_floor)
+    own_scale = drift_scale  # how far a board left its own figures: what neighbours share
+    drift_scale = np.where(first_day, np.fmax(drift_scale, first_day_scale), drift_scale)
     # Pass 2: a peer implies any level its range at this hour allows (a board in the sun on a
     # clear day is as much a reference as on a dull one), so it takes the one nearest the
     # cohort's median; a peer off its range even so (a failing board) is left out wherever at least
@@ -181,11 +190,14 @@ def score_metric(
     level = np.where(has_base, np.where(enough_calm, calm_refs, all_refs), level)
     level = np.where(has_base, level, peer_median)
     offset = agg.median - level
-    snapshot_scale = np.fmax(snapshot_sigma, snapshot_floor)
     scale = np.where(has_base, drift_scale, snapshot_scale)
-    z_fleet = np.where(has_base, offset - np.clip(offset, low, high), offset) / scale
+    beyond = np.where(has_base, offset - np.clip(offset, low, high), offset)
+    z_fleet = beyond / scale
+    # A change shared with neighbours is one each of them made beyond its own figures, flagged
+    # or not (on a first day the scale that flags is wider than the board's own).
+    shared_scale = np.where(has_base, own_scale, snapshot_scale)
     with np.errstate(invalid="ignore"):
-        unusual = has_base & peer & (np.abs(z_fleet) > options.threshold)
+        unusual = has_base & peer & (np.abs(beyond / shared_scale) > options.threshold)
     change = offset - base.offset
     moved = np.where(unusual, change, np.nan)
     shared = _shared_change(neighbours, moved, change)
@@ -199,13 +211,13 @@ def score_metric(
     # A group's members are every board that left its usual gap that far, also those whose range
     # at this hour happens to hold the change (a board that did the same on a past day).
     with np.errstate(invalid="ignore"):
-        left = has_base & peer & (np.abs(change) > options.threshold * scale)
-    vouched = _linked_pairs(neighbours, moved, scale, options.threshold)
+        left = has_base & peer & (np.abs(change) > options.threshold * shared_scale)
+    vouched = _linked_pairs(neighbours, moved, shared_scale, options.threshold)
     group_shared, group = _group_change(
         groups.codes,
         np.where(left, change, np.nan),
         before,
-        scale,
+        shared_scale,
         options.threshold,
         enabled=recent is not None,
         vouched=vouched,
@@ -358,6 +370,23 @@ def _baseline_level(
     enough = (base.buckets >= options.min_baseline_buckets) & np.isfinite(base.offset)
     enough &= groups.loo_count(reference) >= options.min_peers
     return centre, enough, groups.sigma(adjusted - centre)
+
+
+def _neighbour_spread(neighbours: Ints | None, values: Floats, at_least: int) -> Floats:
+    """σ (1.4826 × MAD) of the `values` of each row's neighbours, NaN where fewer than
+    `at_least` of them have one.
+
+    >>> _neighbour_spread(np.array([[1, 2, 3], [0, -1, -1]]), np.array([0.0, 1.0, 2.0, 4.0]), 3)
+    array([1.4826,    nan])
+    """
+    if neighbours is None or neighbours.shape[1] == 0:
+        return np.full(len(values), np.nan)
+    theirs = np.where(neighbours >= 0, values[np.maximum(neighbours, 0)], np.nan)
+    enough = np.isfinite(theirs).sum(axis=1) >= at_least
+    centre = nan_median(np.where(enough[:, None], theirs, np.nan))
+    spread = MAD_TO_SIGMA * nan_median(np.abs(theirs - centre[:, None]))
+    out: Floats = np.where(enough, spread, np.nan)
+    return out
 
 
 def _shared_change(neighbours: Ints | None, delta: Floats, own: Floats) -> Floats:

@@ -387,6 +387,7 @@ class _Explainer:
         self, metric: str, columns: _Columns, options: SweepOptions, *, now_ms: int
     ) -> None:
         self.c, self.options = columns, options
+        self._first_day = human_duration(options.first_day_span_ms)  # see SweepOptions
         hour = (now_ms - options.window_ms // 2) // HOUR_MS % 24
         self.at = f"at {hour:02d}:00 UTC"
         self.prof = profile_for(metric)
@@ -426,6 +427,8 @@ class _Explainer:
             f"usually {self._v(c.usual_offset[i], True)} ± {self._v(c.scale[i])} "
             f"{LEVEL_TEXT[level]}"
         )
+        if c.buckets[i] * self.options.bucket_ms < self.options.first_day_span_ms:
+            text += f" (no tighter than the cohort's spread before {self._first_day})"
         if level == Level.LONG_OFF:
             return f"{text}: off its usual gap in every window for {LONG_OFF_MS // HOUR_MS} h+"
         if level == Level.ALL_HOURS:
@@ -447,8 +450,11 @@ class _Explainer:
         """`learning: 5 h of history, drift checks from 6 h`."""
         bucket_ms = self.options.bucket_ms
         have = human_duration(self.c.buckets[i] * bucket_ms)
-        need = human_duration(self.options.min_baseline_buckets * bucket_ms)
-        return f"learning: {have} of history, drift checks from {need}"
+        need_ms = self.options.min_baseline_buckets * bucket_ms
+        text = f"learning: {have} of history, drift checks from {human_duration(need_ms)}"
+        if self.options.first_day_span_ms > need_ms:
+            text += f", against the cohort's spread until {self._first_day}"
+        return text
 
     def _ok(self, i: int) -> str:
         c = self.c
