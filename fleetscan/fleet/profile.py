@@ -109,14 +109,16 @@ def daily_figures(
     (0.015, 24.03)
 
     On the second day an hour has one past day: all-hours figures, but a clear habit seen there
-    widens the range (at 12:00, the sun of the day before), while a plain hour keeps its point.
+    or an hour either side widens the range (at 12:00, the sun of the day before; at 08:00, the
+    sun that came at 09:00), while a plain hour keeps its point.
 
     >>> kw = dict(bucket_ms=HOUR_MS, hours=1, scale_hours=3, min_days=2, threshold=3.0)
-    >>> for at in (DAY_MS + 12 * HOUR_MS, DAY_MS + 3 * HOUR_MS):
+    >>> for at in (DAY_MS + 12 * HOUR_MS, DAY_MS + 8 * HOUR_MS, DAY_MS + 3 * HOUR_MS):
     ...     g = daily_figures(sunny[None, :36], starts[:36], at_ms=at, **kw)
     ...     print(Level(int(g.level[0])).name, float(g.usual[0]), float(g.low[0]),
     ...           round(float(g.high[0]), 2))
     ALL_HOURS 0.005 0.005 23.99
+    ALL_HOURS 0.005 0.0 23.99
     ALL_HOURS 0.005 0.005 0.01
     """
     n_sources = offsets.shape[0]
@@ -170,7 +172,14 @@ def daily_figures(
     seen_days = days_in(near)
     seen = np.flatnonzero(rows & (seen_days > 0))
     chosen = offsets[np.ix_(seen, near)]
-    once = nan_median(chosen)
+    # The habit is the hour nearest this one that strayed farthest (the sun may rise an hour
+    # earlier today than yesterday).
+    far = np.where(np.isfinite(chosen), np.abs(chosen - everything[seen][:, None]), -1.0)
+    once = (
+        np.take_along_axis(chosen, np.argmax(far, axis=1)[:, None], axis=1)[:, 0]
+        if len(seen)
+        else np.zeros(0)
+    )
     with np.errstate(invalid="ignore"):
         clear = np.abs(once - everything[seen]) > threshold * np.fmax(spread_all[seen], floor)
     seen, chosen, once = seen[clear], chosen[clear], once[clear]
