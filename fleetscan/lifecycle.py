@@ -13,7 +13,9 @@ houston (which opens on the first point above `max` and closes after 30 s of poi
 docs/plexus-contract.md §3.3) opens once and resolves once per alert. `SeriesState.fleet_z` is that value.
 
 A sweep that cannot judge a series (an outage, no data, too few peers) does not call `step`: the
-state is held as it is, so a silence neither opens nor resolves an alert.
+state is held as it is, so a silence neither opens nor resolves an alert. Too few peers still
+means fresh, valid readings arrived: where the series' flags were for staleness or invalid
+readings (`SeriesState.cause`), such a sweep is a normal one (fleetscan.sweeps.step).
 
 `storms()` turns "a large share of the fleet or of a cohort flagged at once" (a building-wide
 event, a gateway outage) into one finding per metric. The caller does not step those series
@@ -72,7 +74,8 @@ class SeriesState:
 
     `score` is the fleet_z of the open alert (the latest flagged sweep's score); 0 when idle.
     `returning` is the change a group shared with it, while it is still on its way back from it
-    (`sweeps.step`): None when none.
+    (`sweeps.step`): None when none. `cause` is the status of its latest flagged sweep while a
+    streak or an alert is on (`stale`, `drifting`...), else None.
     """
 
     streak: int = 0
@@ -82,13 +85,14 @@ class SeriesState:
     cooldown_until_ms: int | None = None
     score: float = 0.0
     returning: float | None = None
+    cause: str | None = None
 
     @property
     def fleet_z(self) -> float:
         """What `<metric>.fleet_z` carries: the alert's score while it is open, else 0.0."""
         return self.score if self.alerting else 0.0
 
-    def to_dict(self) -> dict[str, int | float | bool | None]:
+    def to_dict(self) -> dict[str, int | float | bool | str | None]:
         return {
             "streak": self.streak,
             "alerting": self.alerting,
@@ -97,6 +101,7 @@ class SeriesState:
             "cooldown_until_ms": self.cooldown_until_ms,
             "score": self.score,
             "returning": self.returning,
+            "cause": self.cause,
         }
 
     @classmethod
@@ -108,6 +113,7 @@ class SeriesState:
         streak = data.get("streak", 0)
         score = data.get("score", 0.0)
         back = data.get("returning")
+        cause = data.get("cause")  # states written before it have none
         return cls(
             streak=int(streak) if isinstance(streak, int | float) else 0,
             alerting=bool(data.get("alerting", False)),
@@ -118,6 +124,7 @@ class SeriesState:
             returning=float(back)
             if isinstance(back, int | float) and math.isfinite(back)
             else None,
+            cause=cause if isinstance(cause, str) else None,
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from fleetscan.lifecycle import LifecycleOptions, SeriesState, Transition, step, storms
@@ -129,3 +131,10 @@ def test_a_fleet_wide_storm_is_one_finding_not_one_per_cohort() -> None:
 def test_few_flags_are_not_a_storm() -> None:
     assert storms([("", "t", True)] * 4 + [("", "t", False)], OPTS) == []
     assert storms([("", "t", True)] * 5 + [("", "t", False)] * 6, OPTS) == []
+
+
+def test_the_cause_of_a_series_flags_is_kept_and_older_states_load_without_it() -> None:
+    state = SeriesState(streak=3, alerting=True, opened_ms=5, score=4.0, cause="stale")
+    assert SeriesState.from_dict(state.to_dict()) == state
+    written_before = {k: v for k, v in state.to_dict().items() if k != "cause"}
+    assert SeriesState.from_dict(written_before) == replace(state, cause=None)

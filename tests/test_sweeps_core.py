@@ -165,6 +165,31 @@ def test_an_outage_neither_resolves_nor_opens() -> None:
     assert bad.alerting and bad.fleet_z > 3.0
 
 
+def test_a_stale_alert_resolves_once_readings_return_even_with_too_few_peers() -> None:
+    """Too few peers holds a value alert (nothing to compare with), but fresh, valid readings
+    are all a stale alert waits for."""
+    four = set(boards()[:4])  # BAD and three peers
+    peer = boards()[0]
+    rows = [
+        r
+        for r in readings()
+        if r.source_id in four
+        and not (
+            r.source_id == BAD
+            and START + 6 * HOUR + 20 * MIN < r.ts_ms <= START + 6 * HOUR + 40 * MIN
+        )
+        and not (r.source_id == peer and r.ts_ms > START + 6 * HOUR + 40 * MIN)
+    ]  # BAD silent for 20 minutes; then one of its peers for good, leaving it two
+    outcomes = run(rows)
+    mine = [(o.now_ms, v) for o in outcomes for v in o.verdicts if v.result.source_id == BAD]
+    events = [(t, v.event.kind, v.result.status.value) for t, v in mine if v.event is not None]
+    assert events[0][1:] == ("opened", "stale")
+    after = [v.result.status.value for t, v in mine if t > START + 6 * HOUR + 45 * MIN]
+    assert set(after) == {"insufficient_peers"}
+    assert events[1][1] == "resolved" and events[1][0] <= START + 7 * HOUR
+    assert not mine[-1][1].alerting
+
+
 def test_time_must_move_forward() -> None:
     state = SweepState(last_sweep_ms=START)
     with pytest.raises(ValueError, match="not after the last one"):

@@ -61,6 +61,9 @@ IDLE = SeriesState()
 DISCOVERED = "~"  # the label prefix of cohorts found from the data (`fleet.discover.labels`)
 HELD_STATUSES = frozenset({Status.OUTAGE, Status.NO_DATA, Status.INSUFFICIENT_PEERS})
 """Statuses that say nothing about the series itself: its lifecycle is held, not stepped."""
+PEERLESS_CAUSES = frozenset({Status.STALE.value, Status.INVALID.value})
+"""Flags judged without peers: `insufficient_peers` rules them out (fresh, valid readings came),
+so for a series flagged for one of them it is a normal sweep, not a held one."""
 
 
 class Severity(IntEnum):
@@ -354,11 +357,16 @@ def _lifecycle(
         if storm is not None and not storm.members:  # an open alert holds, a streak restarts
             held = "storm"
             new = prev if prev.alerting or not prev.streak else replace(prev, streak=0)
-        elif r.status in HELD_STATUSES:
+        elif r.status in HELD_STATUSES and not (
+            r.status is Status.INSUFFICIENT_PEERS and prev.cause in PEERLESS_CAUSES
+        ):
             new, held = prev, r.status.value
         else:
             new, event = step(prev, flagged, now_ms, lopts, score=r.score)
             held = ""
+            cause = r.status.value if flagged else prev.cause if new.alerting else None
+            if new.cause != cause:
+                new = replace(new, cause=cause)
         if new.returning != returning:
             new = replace(new, returning=returning)
         if math.isfinite(r.age_ms):
