@@ -203,7 +203,23 @@ def test_a_board_that_often_goes_quiet_for_minutes_is_stale_only_beyond_its_usua
     assert r["b05"].status is Status.STALE, r["b05"].reason
     assert r["b04"].status is not Status.STALE, r["b04"].reason  # 5 min is usual for it
     usual = base.view(["b04", "b05"], now_ms=now).silence_ms
-    assert 6 * MIN <= usual[0] <= 8 * MIN and usual[1] <= 2 * MIN  # hourly longest gaps
+    assert 6 * MIN <= usual[0] <= 8 * MIN and usual[1] <= 2 * MIN  # its longest on a usual day
+
+
+def test_a_gateway_gap_the_whole_fleet_shared_is_no_boards_habit_of_silence() -> None:
+    history = fleet(1.0)
+    ts = history.ts_ms
+    gateway = (ts >= ts.min() + 6 * HOUR_MS + 20 * MIN) & (ts < ts.min() + 6 * HOUR_MS + 32 * MIN)
+    quiet = (history.source == 5) & (ts >= ts.max() - 5 * MIN)  # b05 silent for the last 5 min
+    keep = ~gateway & ~quiet
+    batch = SeriesBatch.from_arrays(
+        "temperature", history.source_ids, history.source[keep], ts[keep], history.value[keep]
+    )
+    now = int(ts.max()) + 1
+    base = learn_baseline(batch.until(now - 20 * MIN), now_ms=now - 20 * MIN, options=OPTS)
+    assert base.view(["b05"], now_ms=now).silence_ms[0] <= 2 * MIN  # not the 12-min gap
+    r = at(batch, now, base)
+    assert r["b05"].status is Status.STALE, r["b05"].reason
 
 
 def small_room_with_sun(days: int) -> SeriesBatch:

@@ -37,7 +37,7 @@ from fleetscan.fleet.robust import (
     nan_median,
 )
 from fleetscan.sensors import profile_for
-from fleetscan.timeutil import EPOCH_MS_CUTOFF, HOUR_MS
+from fleetscan.timeutil import DAY_MS, EPOCH_MS_CUTOFF, HOUR_MS
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,7 +54,7 @@ class BaselineView:
     trend: Floats  # day-to-day change of the gap at the same hour (units/day), see profile
     trend_sigma: Floats
     trend_pairs: Ints
-    silence_ms: Floats  # its usual longest silence: 90th percentile of hourly longest gaps
+    silence_ms: Floats  # its usual longest silence: its longest own gap on a typical day
     last_ts: Ints  # newest reading ever seen
     interval_ms: Floats  # usual spacing of readings
     cohorts: tuple[str, ...]  # the cohort the offsets were learned in ("" when unknown)
@@ -228,7 +228,7 @@ class MetricBaseline:
 
         trend = daily_trend(history, self.bucket_start[done])
         silence = (
-            _row_quantile(self.silences()[:, done], SILENCE_QUANTILE)
+            typical_daily_max(self.silences()[:, done], self.bucket_start[done])
             if self.silence is not None
             else np.full(len(self), np.nan)
         )
@@ -391,20 +391,51 @@ Baseline = Mapping[str, MetricBaseline]
 """A whole sweep's baseline: one `MetricBaseline` per metric name."""
 
 
-SILENCE_QUANTILE = 0.9  # a board's usual longest silence: this quantile of its hourly longest gaps
+def typical_daily_max(rows: Floats, bucket_start: Ints) -> Floats:
+    """Each row's longest value on a typical day: the median over days of each day's maximum
+    (UTC days; NaN for a row with none). A board's longest silence on most days is its worst
+    radio hour, not a fault; one long outage is one day, not its habit.
+
+    >>> t = np.arange(72, dtype=np.int64) * 3_600_000
+    >>> gaps = np.full((1, 72), 20_000.0); gaps[0, [5, 30, 60]] = [600_000, 900_000, 9e6]
+    >>> typical_daily_max(gaps, t).tolist()  # days of 10, 15 and 150 min at worst
+    [900000.0]
+    """
+    if not rows.shape[1]:
+        return np.full(len(rows), np.nan)
+    _, day = np.unique(bucket_start // DAY_MS, return_inverse=True)
+    daily = np.full((len(rows), int(day.max()) + 1), np.nan)
+    finite = np.isfinite(rows)
+    for d in range(daily.shape[1]):
+        columns = day == d
+        seen = finite[:, columns].any(axis=1)
+        values = np.where(finite[:, columns], rows[:, columns], -np.inf)
+        daily[seen, d] = np.max(values[seen], axis=1)
+    return nan_median(daily)
 
 
-def _row_quantile(rows: Floats, q: float) -> Floats:
-    """The `q` quantile (lower value) of each row's finite entries; NaN for a row with none."""
-    counts = np.isfinite(rows).sum(axis=1)
-    ordered = np.sort(rows, axis=1)  # NaN sorts last
-    index = np.maximum(np.floor(q * (counts - 1)).astype(np.int64), 0)
-    picked = (
-        ordered[np.arange(len(rows)), np.minimum(index, max(rows.shape[1] - 1, 0))]
-        if rows.shape[1]
-        else np.full(len(rows), np.nan)
-    )
-    out: Floats = np.where(counts > 0, picked, np.nan)
+def own_silences(
+    gap_ms: Floats, interval_ms: Floats, groups: Cohorts, options: SweepOptions
+) -> Floats:
+    """Each source's longest gap, NaN where the other members of its cohort, or the fleet, were
+    mostly silent that long too (stale by their median gap): a gateway outage is the gateway's,
+    not a habit of each board behind it.
+
+    >>> opts = SweepOptions()
+    >>> gaps = np.array([600_000.0, 610_000.0, 590_000.0, 20_000.0])
+    >>> own_silences(gaps, np.full(4, 10_000.0), Cohorts(("a", "a", "a", "b")), opts).tolist()
+    [nan, nan, nan, 20000.0]
+    """
+    known = np.isfinite(gap_ms)
+    limit = np.fmax(options.stale_factor * interval_ms, float(options.stale_floor_ms))
+    limit = np.where(np.isfinite(limit), limit, float(options.stale_floor_ms))
+    theirs = groups.loo_median(groups.pack(gap_ms, known))
+    with np.errstate(invalid="ignore"):
+        shared = theirs > limit
+        if known.sum() > 1:
+            shared |= float(np.median(gap_ms[known])) > limit
+        shared &= gap_ms > limit  # a short gap is its own whoever else was silent
+    out: Floats = np.where(shared, np.nan, gap_ms)
     return out
 
 
@@ -514,7 +545,7 @@ def learn_from_buckets(
         offsets[:, j] = np.where(trusted, agg.median - centre, np.nan)
         levels[:, j] = np.where(np.isfinite(offsets[:, j]), centre, np.nan)
         spacing[:, j] = np.where(agg.count >= 2, agg.interval_ms, np.nan)
-        silence[:, j] = agg.gap_ms
+        silence[:, j] = own_silences(agg.gap_ms, agg.interval_ms, groups, options)
     interval = nan_median(spacing) if n_buckets else np.full(n_sources, np.nan)
     return MetricBaseline(
         metric=metric,

@@ -17,9 +17,16 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import numpy as np
 
 from fleetscan.fleet import discover
-from fleetscan.fleet.baseline import LONG_OFF_MS, Baseline, MetricBaseline, fold_window
+from fleetscan.fleet.baseline import (
+    LONG_OFF_MS,
+    Baseline,
+    MetricBaseline,
+    fold_window,
+    own_silences,
+)
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
+from fleetscan.fleet.peers import Cohorts
 from fleetscan.fleet.profile import LEVEL_TEXT, Level
 from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates, reduce_window
 from fleetscan.fleet.score import MetricScores, score_metric, with_fleet
@@ -235,8 +242,8 @@ def _silences(
     start = now_ms - options.window_ms
     back = (agg.last_ts >= 0) & (seen_before >= 0) & (seen_before < start)
     ended = np.where(back, start - seen_before, np.nan).astype(np.float64)
-    out: np.ndarray[Any, np.dtype[np.float64]] = np.fmax(agg.gap_ms, ended)
-    return out
+    gaps = np.fmax(agg.gap_ms, ended)
+    return own_silences(gaps, agg.interval_ms, Cohorts(agg.cohorts), options)
 
 
 def _learnable(scores: MetricScores, options: SweepOptions) -> np.ndarray[Any, np.dtype[np.bool_]]:
