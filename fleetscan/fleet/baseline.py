@@ -403,14 +403,10 @@ def typical_daily_max(rows: Floats, bucket_start: Ints) -> Floats:
     """
     if not rows.shape[1]:
         return np.full(len(rows), np.nan)
-    _, day = np.unique(bucket_start // DAY_MS, return_inverse=True)
-    daily = np.full((len(rows), int(day.max()) + 1), np.nan)
-    finite = np.isfinite(rows)
-    for d in range(daily.shape[1]):
-        columns = day == d
-        seen = finite[:, columns].any(axis=1)
-        values = np.where(finite[:, columns], rows[:, columns], -np.inf)
-        daily[seen, d] = np.max(values[seen], axis=1)
+    day = bucket_start // DAY_MS
+    first = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])  # buckets are in time order
+    daily = np.maximum.reduceat(np.where(np.isfinite(rows), rows, -np.inf), first, axis=1)
+    daily[np.isneginf(daily)] = np.nan
     return nan_median(daily)
 
 
