@@ -423,8 +423,7 @@ def own_silences(
     [nan, nan, nan, 20000.0]
     """
     known = np.isfinite(gap_ms)
-    limit = np.fmax(options.stale_factor * interval_ms, float(options.stale_floor_ms))
-    limit = np.where(np.isfinite(limit), limit, float(options.stale_floor_ms))
+    limit = np.fmax(options.stale_factor * interval_ms, float(options.stale_floor_ms))  # NaN: floor
     theirs = groups.loo_median(groups.pack(gap_ms, known))
     with np.errstate(invalid="ignore"):
         shared = theirs > limit

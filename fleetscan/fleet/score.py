@@ -77,6 +77,7 @@ class MetricScores:
     level: Ints  # `profile.Level` of the figures
     days: Ints  # past days behind them
     buckets: Ints  # completed buckets learned so far
+    first_day: Bools  # under `first_day_span_ms` of history: no tighter than its peers' spread
     shared_change: Floats  # the change its usual neighbours share, where that explains it
     moved_with: Bools  # far from the fleet only together with its usual neighbours
     group: Ints  # (rows, K) the boards of its cohort that left their gaps with it now, -1 = none
@@ -297,6 +298,7 @@ def score_metric(
         level=base.level,
         days=base.days,
         buckets=base.buckets,
+        first_day=first_day,
         shared_change=np.where(moved_with, shared, np.nan),
         moved_with=moved_with,
         group=np.where(moved_with[:, None], group, -1),
@@ -372,6 +374,12 @@ def _baseline_level(
     return centre, enough, groups.sigma(adjusted - centre)
 
 
+def _of_neighbours(neighbours: Ints, values: Floats) -> Floats:
+    """(rows, K) `values` of each row's neighbours, NaN where there is none (-1)."""
+    out: Floats = np.where(neighbours >= 0, values[np.maximum(neighbours, 0)], np.nan)
+    return out
+
+
 def _neighbour_spread(neighbours: Ints | None, values: Floats, at_least: int) -> Floats:
     """σ (1.4826 × MAD) of the `values` of each row's neighbours, NaN where fewer than
     `at_least` of them have one.
@@ -381,7 +389,7 @@ def _neighbour_spread(neighbours: Ints | None, values: Floats, at_least: int) ->
     """
     if neighbours is None or neighbours.shape[1] == 0:
         return np.full(len(values), np.nan)
-    theirs = np.where(neighbours >= 0, values[np.maximum(neighbours, 0)], np.nan)
+    theirs = _of_neighbours(neighbours, values)
     enough = np.isfinite(theirs).sum(axis=1) >= at_least
     centre = nan_median(np.where(enough[:, None], theirs, np.nan))
     spread = MAD_TO_SIGMA * nan_median(np.abs(theirs - centre[:, None]))
@@ -400,7 +408,7 @@ def _shared_change(neighbours: Ints | None, delta: Floats, own: Floats) -> Float
     """
     if neighbours is None or neighbours.shape[1] == 0:
         return np.zeros(len(delta))
-    theirs = np.where(neighbours >= 0, delta[np.maximum(neighbours, 0)], np.nan)
+    theirs = _of_neighbours(neighbours, delta)
     distance = np.where(np.isfinite(theirs), np.abs(theirs - own[:, None]), np.inf)
     nearest = np.take_along_axis(theirs, np.argmin(distance, axis=1)[:, None], axis=1)[:, 0]
     out: Floats = np.where(np.isfinite(nearest), nearest, 0.0)

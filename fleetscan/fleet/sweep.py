@@ -358,6 +358,7 @@ class _Columns:
         self.level: _Column[int] = _Column(s.level)
         self.days: _Column[int] = _Column(s.days)
         self.buckets: _Column[int] = _Column(s.buckets)
+        self.first_day: _Column[bool] = _Column(s.first_day)
         self.shared_change: _Column[float] = _Column(s.shared_change)
         self.trend: _Column[float] = _Column(s.trend)
         self.room_moved: _Column[float] = _Column(s.room_moved)
@@ -434,7 +435,7 @@ class _Explainer:
             f"usually {self._v(c.usual_offset[i], True)} ± {self._v(c.scale[i])} "
             f"{LEVEL_TEXT[level]}"
         )
-        if c.buckets[i] * self.options.bucket_ms < self.options.first_day_span_ms:
+        if c.first_day[i]:
             text += f" (no tighter than the cohort's spread before {self._first_day})"
         if level == Level.LONG_OFF:
             return f"{text}: off its usual gap in every window for {LONG_OFF_MS // HOUR_MS} h+"

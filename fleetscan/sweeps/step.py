@@ -364,7 +364,8 @@ def _lifecycle(
         else:
             new, event = step(prev, flagged, now_ms, lopts, score=r.score)
             held = ""
-            cause = r.status.value if flagged else prev.cause if new.alerting else None
+            # what the flags are for: this sweep's, else the open alert's, else nothing
+            cause = r.status.value if flagged else (prev.cause if new.alerting else None)
             if new.cause != cause:
                 new = replace(new, cause=cause)
         if new.returning != returning:
