@@ -172,7 +172,8 @@ SELECT
                 arraySlice(v, {lag + 1}, m), arraySlice(v, 1, m), arraySlice(v, {2 * lag + 1}, m)),
      0) AS spikes,
   if(n >= 2, toFloat64(gap), nan) AS gap_ms,
-  if(n >= 2, t[arrayFirstIndex(x -> x = gap, steps) + 1], -1) AS gap_end_ts
+  if(n >= 2, t[arrayFirstIndex(x -> x = gap, steps) + 1], -1) AS gap_end_ts,
+  if(n >= 1, t[1], -1) AS first_ts
   {"".join(f", {name}" for name, _ in extra)}
 FROM (
   SELECT *,
@@ -218,7 +219,7 @@ def _to_aggregates(
 ) -> WindowAggregates:
     """The columns of `_aggregates_sql` (after its keys) as a `WindowAggregates`."""
     (n, nan_n, invalid_n, future_n, past_n, median, vmin, vmax, last_ts) = cols[:9]
-    interval, noise, lag1, grid, spikes, gap, gap_end = cols[9:]
+    interval, noise, lag1, grid, spikes, gap, gap_end, first = cols[9:]
 
     def ints(c: Any) -> Any:
         return np.asarray(c, np.int64)
@@ -250,6 +251,7 @@ def _to_aggregates(
         spikes=ints(spikes),
         gap_ms=floats(gap),
         gap_end_ts=ints(gap_end),
+        first_ts=ints(first),
     )
 
 

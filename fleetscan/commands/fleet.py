@@ -176,7 +176,7 @@ def fleet(
     --group-by, boards that usually move together (hour-to-hour gap changes correlated ≥ 0.4 and
     beyond chance over 8+ shared hours, fleets of up to 500) are found and a change they share
     is one cohort event. Stale after 5 intervals, a minute and 1.5× the source's usual longest
-    silence.
+    silence (its longest gap on a typical day; before 24 h of history, at least its cohort's).
     """
     one_off = no_state or input_file is not None or clickhouse is not None
     try:

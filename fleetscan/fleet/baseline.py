@@ -393,21 +393,26 @@ Baseline = Mapping[str, MetricBaseline]
 
 def typical_daily_max(rows: Floats, bucket_start: Ints) -> Floats:
     """Each row's longest value on a typical day: the median over days of each day's maximum
-    (UTC days; NaN for a row with none). A board's longest silence on most days is its worst
-    radio hour, not a fault; one long outage is one day, not its habit.
+    (NaN for a row with none). A board's longest silence on most days is its worst radio hour,
+    not a fault; one long outage is one day, not its habit. Days are the 24 h spans counted back
+    from the newest bucket, so none is a day only begun; a row's oldest day with a value, usually
+    cut by the start of its history, counts only while it is its only one.
 
-    >>> t = np.arange(72, dtype=np.int64) * 3_600_000
-    >>> gaps = np.full((1, 72), 20_000.0); gaps[0, [5, 30, 60]] = [600_000, 900_000, 9e6]
-    >>> typical_daily_max(gaps, t).tolist()  # days of 10, 15 and 150 min at worst
+    >>> t = np.arange(96, dtype=np.int64) * 3_600_000
+    >>> gaps = np.full((1, 96), 20_000.0); gaps[0, [5, 30, 60, 90]] = [6e6, 6e5, 9e5, 9e6]
+    >>> typical_daily_max(gaps, t).tolist()  # 10, 15 and 150 min at worst (the first day: cut)
     [900000.0]
     """
     if not rows.shape[1]:
         return np.full(len(rows), np.nan)
-    day = bucket_start // DAY_MS
-    first = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])  # buckets are in time order
+    back = (bucket_start[-1] - bucket_start) // DAY_MS  # buckets are in time order
+    first = np.flatnonzero(np.r_[True, back[1:] != back[:-1]])
     daily = np.maximum.reduceat(np.where(np.isfinite(rows), rows, -np.inf), first, axis=1)
-    daily[np.isneginf(daily)] = np.nan
-    return nan_median(daily)
+    seen = ~np.isneginf(daily)
+    oldest = np.argmax(seen, axis=1)  # each row's first day with a value: cut by its start
+    seen[np.arange(len(rows)), oldest] &= seen.sum(axis=1) == 1
+    out: Floats = nan_median(np.where(seen, daily, np.nan))
+    return out
 
 
 def own_silences(
@@ -527,6 +532,7 @@ def learn_from_buckets(
     offsets = np.full((n_sources, n_buckets), np.nan)
     spacing = np.full((n_sources, n_buckets), np.nan)
     silence = np.full((n_sources, n_buckets), np.nan)
+    gaps = np.full((n_sources, n_buckets), np.nan)
     levels = np.full((n_sources, n_buckets), np.nan)
     groups = Cohorts(cohorts)
     silent = np.zeros(n_sources, np.bool_)
@@ -540,8 +546,11 @@ def learn_from_buckets(
         offsets[:, j] = np.where(trusted, agg.median - centre, np.nan)
         levels[:, j] = np.where(np.isfinite(offsets[:, j]), centre, np.nan)
         spacing[:, j] = np.where(agg.count >= 2, agg.interval_ms, np.nan)
-        silence[:, j] = own_silences(agg.gap_ms, agg.interval_ms, groups, options)
+        gaps[:, j] = agg.gap_ms
     interval = nan_median(spacing) if n_buckets else np.full(n_sources, np.nan)
+    for j in range(n_buckets):  # a bucket without a spacing of its own uses the usual one
+        step = np.where(np.isfinite(spacing[:, j]), spacing[:, j], interval)
+        silence[:, j] = own_silences(gaps[:, j], step, groups, options)
     return MetricBaseline(
         metric=metric,
         bucket_ms=bucket_ms,

@@ -24,6 +24,8 @@ Columns, all over the window `(now - window, now + clock_tolerance]`:
 | spikes      | readings beyond max(6·noise, 3·noise floor) from both readings 5 places away  |
 | gap_ms      | longest silence between two consecutive valid readings (NaN below 2 readings)  |
 | gap_end_ts  | when that silence ended (-1 when none): tells a shared outage from a dead board|
+| first_ts    | oldest valid reading (-1 when none): with the reading before the window, the   |
+|             | silence a board ended as the window began                                     |
 
 Implementation: the valid rows are sorted once by (source, time) and laid out as a padded
 sources × readings matrix (NaN padding), in chunks of similar-sized sources so one chatty source
@@ -84,6 +86,7 @@ class WindowAggregates:
     spikes: Ints
     gap_ms: Floats
     gap_end_ts: Ints
+    first_ts: Ints
 
     def __len__(self) -> int:
         return len(self.source_ids)
@@ -117,6 +120,7 @@ class WindowAggregates:
             nans.copy(),
             ints.copy(),
             nans.copy(),
+            np.full(n, -1, np.int64),
             np.full(n, -1, np.int64),
         )
 
@@ -202,6 +206,9 @@ def reduce_window(
         gap_end_ts=np.where(
             np.isfinite(stats.gap_end), stats.gap_end + (now_ms - window_ms), -1
         ).astype(np.int64),
+        first_ts=np.where(stats.count > 0, stats.first_rel + (now_ms - window_ms), -1).astype(
+            np.int64
+        ),
     )
 
 
@@ -230,6 +237,7 @@ class _Stats:
     gap_ms: Floats
     gap_end: Floats  # relative to the window's start
     last_rel: Floats  # newest valid reading, relative to the window's start
+    first_rel: Floats  # oldest valid reading, relative to the window's start
 
 
 def _grouped_stats(
@@ -256,6 +264,7 @@ def _grouped_stats(
             "gap_ms",
             "gap_end",
             "last_rel",
+            "first_rel",
         )
     }
     spikes = np.zeros(n_sources, np.int64)
@@ -369,6 +378,7 @@ def _padded_stats(
         "gap_ms": gap,
         "gap_end": gap_end,
         "last_rel": last_rel,
+        "first_rel": t[:, 0],
     }
 
 

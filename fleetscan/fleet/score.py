@@ -120,14 +120,19 @@ def score_metric(
     known = last >= 0
     age = np.where(known, now_ms - last, np.nan).astype(np.float64)
     stale_after = np.fmax(options.stale_factor * interval, float(options.stale_floor_ms))
+    groups = Cohorts(agg.cohorts)
     # A board that often goes quiet for minutes (bursty radio loss) is stale only beyond its
-    # own usual longest silence.
-    stale_after = np.fmax(stale_after, SILENCE_FACTOR * base.silence_ms)
+    # own usual longest silence; before it has a day of history (its longest so far says little),
+    # beyond its cohort's too.
+    first_day = base.buckets * options.bucket_ms < options.first_day_span_ms
+    heard = np.isfinite(base.silence_ms)
+    cohort_silence = groups.loo_median(groups.pack(base.silence_ms, heard))
+    usual_silence = np.where(first_day, np.fmax(base.silence_ms, cohort_silence), base.silence_ms)
+    stale_after = np.fmax(stale_after, SILENCE_FACTOR * usual_silence)
     with np.errstate(invalid="ignore"):
         silent = known & (age > stale_after) & ~invalid
     collective = _collective(agg, silent, known, age, stale_after, last, options.outage_fraction)
     peer = has_value & ~invalid & ~silent
-    groups = Cohorts(agg.cohorts)
 
     # Pass 1: how the peers' windows look (for stuck and noisy).
     judged = judge_peers(agg, groups, prof, options, invalid=invalid, silent=silent)
@@ -163,7 +168,6 @@ def score_metric(
     # A board seen for less than a day may have a daily habit its history has not shown yet:
     # its drift must also stand out of the spread of its cohort, or of the boards it usually
     # moves with where it has enough of them (a whole fleet's rooms differ far more).
-    first_day = base.buckets * options.bucket_ms < options.first_day_span_ms
     near = _neighbour_spread(neighbours, np.where(peer, agg.median, np.nan), options.min_peers)
     first_day_scale = np.fmax(np.where(np.isfinite(near), near, snapshot_sigma), snapshot_floor)
     own_scale = drift_scale  # how far a board left its own figures: what neighbours share

@@ -201,7 +201,7 @@ def score_window(
             interval_ms=np.where(agg.count >= 3, agg.interval_ms, np.nan),
             now_ms=now_ms,
             options=options,
-            silence_ms=_silences(agg, view.last_ts, now_ms=now_ms, options=options),
+            silence_ms=_silences(agg, view.last_ts, view.interval_ms, options),
             off_usual=(scores.status == CODE[Status.DRIFTING])
             | (scores.status == CODE[Status.ANOMALOUS]),
             levels=agg.median - scores.offset,
@@ -233,17 +233,18 @@ def _with_known_sources(
 def _silences(
     agg: WindowAggregates,
     seen_before: np.ndarray[Any, np.dtype[np.int64]],
-    *,
-    now_ms: int,
+    usual_interval: np.ndarray[Any, np.dtype[np.float64]],
     options: SweepOptions,
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     """The longest silence each source ended in this window: its longest gap inside it, or (when
-    it reappears after a silence reaching back before the window) at least window start − last."""
-    start = now_ms - options.window_ms
-    back = (agg.last_ts >= 0) & (seen_before >= 0) & (seen_before < start)
-    ended = np.where(back, start - seen_before, np.nan).astype(np.float64)
+    it reappears after a silence reaching back before the window) its first reading here minus
+    the last one seen before, the whole silence rather than only the part before the window."""
+    back = (agg.first_ts >= 0) & (seen_before >= 0) & (agg.first_ts > seen_before)
+    ended = np.where(back, agg.first_ts - seen_before, np.nan).astype(np.float64)
     gaps = np.fmax(agg.gap_ms, ended)
-    return own_silences(gaps, agg.interval_ms, Cohorts(agg.cohorts), options)
+    # A board back with one reading has no spacing of its own here: its usual one stands in.
+    interval = np.where(np.isfinite(agg.interval_ms), agg.interval_ms, usual_interval)
+    return own_silences(gaps, interval, Cohorts(agg.cohorts), options)
 
 
 def _learnable(scores: MetricScores, options: SweepOptions) -> np.ndarray[Any, np.dtype[np.bool_]]:
