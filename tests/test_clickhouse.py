@@ -20,13 +20,18 @@ from fleetscan.sandbox.keys import ORG_ID
 from fleetscan.simulate import Fault, FleetSpec, SimulatedFleet
 from fleetscan.sweeps.live import fetch_rows
 from fleetscan.sweeps.step import LifecycleStep, StepOptions, SweepState, plan_sweep, step_lifecycle
-from fleetscan.timeutil import iso_z
+from fleetscan.timeutil import iso_z, parse_timestamp_ms
 
 pytest.importorskip("chdb", reason="the clickhouse extra: pip install -e '.[test]'")
 
 from clickhouse_fixtures import create_plexus_store  # noqa: E402
 
-from fleetscan.clickhouse import Connection, Target, clickhouse_sweep  # noqa: E402
+from fleetscan.clickhouse import (  # noqa: E402
+    Connection,
+    Target,
+    clickhouse_sweep,
+    window_aggregates,
+)
 
 NOW = 1_781_258_400_000  # 2026-06-12 10:00:00 UTC
 HOUR = 3_600_000
@@ -249,3 +254,48 @@ def test_clickhouse_urls_fail_in_one_line_without_the_password(url: str, code: i
     assert result.exit_code == code, result.output
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "hunter2" not in result.output
+
+
+def test_every_window_column_from_clickhouse_equals_the_numpy_reduction(tmp_path: Path) -> None:
+    """`window_aggregates` (SQL) and `reduce_window` (NumPy) give the same value in every column,
+    `first_ts` and the gaps included, on rows with silences, a lone reading and an empty source."""
+    from dataclasses import fields
+
+    from fleetscan.fleet import SeriesBatch
+    from fleetscan.fleet.reduce import WindowAggregates, reduce_window
+
+    rng = np.random.default_rng(4)
+    start = NOW - 600_000
+    rows = []
+    for board, stamps in {
+        "b1": np.arange(start + 7_000, NOW, 20_000),
+        "b2": np.r_[np.arange(start + 3_000, start + 200_000, 20_000), NOW - 30_000],  # a silence
+        "b3": np.array([NOW - 5_000]),  # one reading, back after a silence
+        "b4": np.arange(start + 11_000, NOW, 60_000),
+    }.items():
+        for ts in stamps.tolist():
+            rows.append({"source_id": board, "timestamp": iso_z(int(ts)),
+                         "metric": "temperature", "value": float(rng.normal(21, 0.3))})  # fmt: skip
+    create_plexus_store(tmp_path / "ch", rows, org=ORG_ID)
+    options = SweepOptions(window_ms=600_000)
+    with Connection(f"chdb:{tmp_path / 'ch'}") as conn:
+        sql = window_aggregates(
+            conn, Target(org=ORG_ID), "temperature", now_ms=NOW, upper_ms=NOW, options=options
+        )
+    order = sorted(range(len(rows)), key=lambda k: rows[k]["timestamp"])
+    ids = ("b1", "b2", "b3", "b4")
+    batch = SeriesBatch.from_arrays(
+        "temperature",
+        list(ids),
+        np.array([ids.index(rows[k]["source_id"]) for k in order]),
+        np.array([parse_timestamp_ms(rows[k]["timestamp"]) for k in order]),
+        np.array([rows[k]["value"] for k in order]),
+    )
+    numpy = reduce_window(batch, now_ms=NOW, window_ms=600_000)
+    assert sql.source_ids == numpy.source_ids == ids
+    assert sql.first_ts[2] == NOW - 5_000 and sql.first_ts[1] == start + 3_000
+    for f in fields(WindowAggregates):
+        if f.name in ("metric", "source_ids", "cohorts"):
+            continue
+        a, b = getattr(sql, f.name), getattr(numpy, f.name)
+        assert all(same(float(x), float(y)) for x, y in zip(a, b, strict=True)), (f.name, a, b)
