@@ -33,9 +33,11 @@ def fleet(
     night_drift_from: int | None = None,
     drift_per_day: float = 0.0,
     step_from: int | None = None,
+    dull: float = 0.3,
+    dull_first: bool = False,
 ) -> SeriesBatch:
-    """8 boards a minute apart over `days`; b01 is in the sun 10:00-14:00 (weaker every other
-    day, as on cloudy days); b02 optionally drifts 0.5 °C/h from `night_drift_from` (epoch ms),
+    """8 boards a minute apart over `days`; b01 is in the sun 10:00-14:00 (`dull` times as strong
+    every other day, as on cloudy days: the second day, or the first if `dull_first`); b02 optionally drifts 0.5 °C/h from `night_drift_from` (epoch ms),
     b04 steps by +1.5 °C at `step_from`."""
     rng = np.random.default_rng(3)
     ts = MIDNIGHT + np.arange(int(days * DAY_MS // MIN)) * MIN
@@ -47,7 +49,7 @@ def fleet(
         v = shared + 0.1 * i + rng.normal(0, 0.02, len(ts))
         if i == 1:
             into = (hour - 10) / 4
-            clear = np.where(day % 2 == 0, 1.0, 0.3)
+            clear = np.where(day % 2 == int(dull_first), 1.0, dull)
             v = v + np.where((into > 0) & (into < 1), sun * clear * np.sin(np.pi * into) ** 2, 0)
         if i == 3:  # a drift under way before the history begins (0 by default)
             v = v + drift_per_day * (ts - MIDNIGHT + 6 * HOUR_MS) / DAY_MS
@@ -286,3 +288,16 @@ def test_a_step_in_an_hour_still_learning_is_not_that_hours_normal_a_day_later()
         seen[("b04", t)].status for t in range(step + 30 * MIN, step + DAY_MS + HOUR_MS, HOUR_MS)
     ]
     assert all(status is Status.DRIFTING for status in held), held
+
+
+def test_a_clear_day_after_one_dull_day_is_no_drift_but_a_board_without_the_habit_is() -> None:
+    """Day 1 dull (a fifth of the sun), day 2 clear: at noon on day 2, b01 sits 5× as far off
+    as the one past day showed, within `ONE_DAY_GAIN`. b04, which has no habit there, stepping
+    by +1.5 °C an hour before still drifts."""
+    now = MIDNIGHT + DAY_MS + 12 * HOUR_MS + 30 * MIN
+    history = fleet(1.6, dull=0.2, dull_first=True, step_from=now - 90 * MIN)
+    base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
+    r = at(history, now, base)
+    assert r["b01"].offset > 5.0, r["b01"].reason  # the sun of the day before: about 1.2 °C
+    assert r["b01"].status is Status.OK, r["b01"].reason
+    assert r["b04"].status is Status.DRIFTING, r["b04"].reason

@@ -171,8 +171,9 @@ def fleet(
     --baseline) its drift scale is no tighter than its peers' spread, since its own daily habit
     is not yet known; drift is judged against the same hour (±1 h) on at least 2 past days of
     the same kind (weekday/weekend), else ±3 h, else all hours (widened by a clear habit seen
-    within an hour of it on the one past day there is; all hours again after 12 h off the usual
-    gap in every window); a gap moving day after day over 24+ hourly pairs is drifting. Without
+    within an hour of it on the one past day there is, up to 6× as far; all hours again after
+    12 h off the usual gap in every window); a gap moving day after day over 24+ hourly pairs
+    is drifting. Without
     --group-by, boards that usually move together (hour-to-hour gap changes correlated ≥ 0.4 and
     beyond chance over 8+ shared hours, fleets of up to 500) are found and a change they share
     is one cohort event. Stale after 5 intervals, a minute and 1.5× the source's usual longest

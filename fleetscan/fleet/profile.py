@@ -11,7 +11,8 @@ did around the same hour on past days instead:
 - the **range** is the lowest and highest of those gaps: a gap inside it is normal, however
   bimodal the history (sunny and cloudy days), and a z counts only what lies beyond it; where
   the board has a habit at this hour (`habit_range`) it reaches `HABIT_GAIN` times as far on the
-  habit's side and back to the board's all-hours gap on the other (a dull day);
+  habit's side and back to the board's all-hours gap on the other (a dull day); a clear habit
+  seen on one past day only reaches `ONE_DAY_GAIN` times as far (that day may have been dull);
 - the **scale** is pooled over ±`scale_hours`: 1.4826 × the median absolute deviation of every
   gap from its own hour's median (one hour over a few days is far too few values for a spread),
   and at least half the range's width over the threshold (a board that varied by 7 °C between
@@ -38,6 +39,9 @@ PAST_DAYS_MIN_AGE_MS = 12 * HOUR_MS  # a bucket is "a past day at this hour" onc
 # A habit (sun on a window) seen on past days may be this many times as strong on another: a
 # cloudy day lets through a fraction of a clear day's sun, and a few days may all be cloudy.
 HABIT_GAIN = 3.0
+# A habit seen on one past day only may be this many times as strong: that day's weather is not
+# known, and an overcast day lets through about a sixth of a clear day's sun.
+ONE_DAY_GAIN = 6.0
 
 
 class Level(IntEnum):
@@ -117,8 +121,8 @@ def daily_figures(
     ...     g = daily_figures(sunny[None, :36], starts[:36], at_ms=at, **kw)
     ...     print(Level(int(g.level[0])).name, float(g.usual[0]), float(g.low[0]),
     ...           round(float(g.high[0]), 2))
-    ALL_HOURS 0.005 0.005 23.99
-    ALL_HOURS 0.005 0.0 23.99
+    ALL_HOURS 0.005 0.005 47.98
+    ALL_HOURS 0.005 0.0 47.98
     ALL_HOURS 0.005 0.005 0.01
     """
     n_sources = offsets.shape[0]
@@ -166,7 +170,7 @@ def daily_figures(
     )
     # An hour seen on too few past days keeps the all-hours figures, but a clear habit there
     # (its gap on those days more than `threshold` σ from its all-hours gap: sun on the window
-    # yesterday morning) is no drift: its range reaches as far as `habit_range` lets a habit.
+    # yesterday morning) is no drift: its range reaches `ONE_DAY_GAIN` times as far.
     # The centre and σ stay the all-hours ones, and such windows are still learned whatever
     # their status, so one odd day cannot become a board's normal.
     seen_days = days_in(near)
@@ -189,7 +193,7 @@ def daily_figures(
             once_low = np.fmin(everything[seen], np.nanmin(chosen, axis=1))
             once_high = np.fmax(everything[seen], np.nanmax(chosen, axis=1))
         low[seen], high[seen] = habit_range(
-            everything[seen], once, once_low, once_high, spread_all[seen]
+            everything[seen], once, once_low, once_high, spread_all[seen], ONE_DAY_GAIN
         )
     all_days = days_in(np.ones(len(day_of), np.bool_))
     days = np.where(rows, all_days, days)
@@ -234,7 +238,7 @@ def all_hours(offsets: Floats) -> tuple[Floats, Floats]:
 
 
 def habit_range(
-    base: Floats, usual: Floats, low: Floats, high: Floats, sigma: Floats
+    base: Floats, usual: Floats, low: Floats, high: Floats, sigma: Floats, gain: float = HABIT_GAIN
 ) -> tuple[Floats, Floats]:
     """The past days' range at this hour, widened where the board has a habit at this hour.
 
@@ -253,8 +257,8 @@ def habit_range(
     with np.errstate(invalid="ignore"):
         up = usual - base > sigma
         down = base - usual > sigma
-    wide_high = np.where(up, np.fmax(high, base + HABIT_GAIN * (high - base)), high)
-    wide_low = np.where(down, np.fmin(low, base + HABIT_GAIN * (low - base)), low)
+    wide_high = np.where(up, np.fmax(high, base + gain * (high - base)), high)
+    wide_low = np.where(down, np.fmin(low, base + gain * (low - base)), low)
     wide_low = np.where(up, np.fmin(wide_low, base), wide_low)
     wide_high = np.where(down, np.fmax(wide_high, base), wide_high)
     return wide_low, wide_high
