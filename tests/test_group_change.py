@@ -177,3 +177,27 @@ def test_onset_is_told_from_where_each_change_began_over_several_points() -> Non
     )
     assert np.isfinite(change[:5]).all() and np.isnan(change[5:]).all()
     assert sorted(rows[0][rows[0] >= 0].tolist()) == [1, 2, 3, 4]
+
+
+def swept_from_nothing(batch: SeriesBatch) -> dict[str, FleetResult]:
+    """Sweeps every 5 min from the first reading, with no history before: the last results."""
+    baseline: dict[str, MetricBaseline] = {}
+    end = int(batch.ts_ms.max()) + 1
+    results: list[FleetResult] = []
+    for at in range(START + 15 * MIN, end + 1, 5 * MIN):
+        window = {"temperature": batch.between(at - OPTS.window_ms, at)}
+        results, baseline = score_window(window, baseline, now_ms=at, options=OPTS)
+    return {r.source_id: r for r in results}
+
+
+def test_before_a_baseline_boards_standing_apart_together_are_one_group_not_anomalous() -> None:
+    """Two hours in (no baseline yet), five boards are 4 °C below the fleet together: a room at
+    another level or moving as one, each of them ok with a reason that says so; one board alone
+    4 °C below is anomalous."""
+    group = swept_from_nothing(fleet(2, {i: -4.0 for i in range(5)}))
+    for i in range(5):
+        r = group[f"b{i:02d}"]
+        assert not r.status.flagged, r.reason
+        assert "together with other boards" in r.reason and "no baseline" not in r.reason
+    alone = swept_from_nothing(fleet(2, {0: -4.0}))
+    assert alone["b00"].status is Status.ANOMALOUS, alone["b00"].reason

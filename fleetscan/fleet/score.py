@@ -208,19 +208,23 @@ def score_metric(
     shared = _shared_change(neighbours, moved, change)
     # Without links from history, a group that leaves its usual gaps in this sweep by about the
     # same change is one change too (a room whose HVAC changes before discovery links it).
+    # Before a baseline a board's offset is its change: boards that stand apart from the cohort
+    # together, by about the same offset, are a room at another level (or one that just moved),
+    # not each a fault, whenever that began.
+    group_change = np.where(has_base, change, offset)
     before = np.zeros((len(change), 1))
     if recent is not None:  # the newest bucket's NaN: nothing made before; earlier ones: unknown
-        before = recent - base.offset[:, None]
+        before = np.where(has_base[:, None], recent - base.offset[:, None], 0.0)
         before[:, -1] = np.nan_to_num(before[:, -1])
     # (no `recent`, no groups: tagged cohorts, or a caller that does not look for them)
     # A group's members are every board that left its usual gap that far, also those whose range
     # at this hour happens to hold the change (a board that did the same on a past day).
     with np.errstate(invalid="ignore"):
-        left = has_base & peer & (np.abs(change) > options.threshold * shared_scale)
+        left = peer & (np.abs(group_change) > options.threshold * shared_scale)
     vouched = _linked_pairs(neighbours, moved, shared_scale, options.threshold)
     group_shared, group = _group_change(
         groups.codes,
-        np.where(left, change, np.nan),
+        np.where(left, group_change, np.nan),
         before,
         shared_scale,
         options.threshold,
@@ -229,11 +233,12 @@ def score_metric(
     )
     with np.errstate(invalid="ignore"):
         nearer = np.isfinite(group_shared) & (
-            np.abs(change - group_shared) < np.abs(change - shared)
+            ~has_base | (np.abs(change - group_shared) < np.abs(change - shared))
         )
     shared = np.where(nearer, group_shared, shared)
     alone = offset - shared  # the gap without the change its usual neighbours share
-    z_alone = np.where(has_base, alone - np.clip(alone, low, high), offset) / scale
+    alone_pre = offset - np.where(nearer, group_shared, 0.0)
+    z_alone = np.where(has_base, alone - np.clip(alone, low, high), alone_pre) / scale
     # Neighbours may explain a change, never create one: a board that stayed put while they
     # moved is judged against the fleet as usual.
     with np.errstate(invalid="ignore"):
@@ -243,7 +248,7 @@ def score_metric(
     z_trend = base.trend / np.fmax(base.trend_sigma, floor)
     with np.errstate(invalid="ignore"):
         far = np.abs(z) > options.threshold
-        moved_with = has_base & (np.abs(z_fleet) > options.threshold) & ~far
+        moved_with = (has_base | nearer) & (np.abs(z_fleet) > options.threshold) & ~far
         trending = (
             has_base
             & ~far

@@ -467,6 +467,14 @@ class _Explainer:
 
     def _ok(self, i: int) -> str:
         c = self.c
+        if math.isfinite(c.shared_change[i]) and not c.has_baseline[i]:
+            return (
+                f"{self._v(c.offset[i], True)}{self.unit} off the peer median, together with "
+                f"other boards ({c.cohort[i] or 'its neighbours'}, "
+                f"{self._v(c.shared_change[i], True)}{self.unit} together): a room at another "
+                f"level or moving as one, not this board (z={c.z[i]:+.1f} after it; "
+                f"{self._learning(i)})"
+            )
         if math.isfinite(c.shared_change[i]):
             return (
                 f"gap {self._v(c.offset[i], True)}{self.unit} {self.at} moved together with other "
