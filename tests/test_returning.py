@@ -41,6 +41,7 @@ def test_a_board_explained_by_its_group_then_ramping_back_with_it_is_returning()
     explained = _returning(None, result(-1.65, flagged=False, shared=-1.72))
     assert explained == -1.72
     assert _returning(explained, result(-0.59, flagged=True)) == -1.72  # lagging on its way back
+    assert _returning(explained, result(-1.80, flagged=True)) == -1.72  # still where it took it
 
 
 def test_a_change_past_the_shared_one_or_the_other_way_is_judged_as_usual() -> None:

@@ -38,6 +38,7 @@ from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.emit import series_points
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.reduce import WindowAggregates
+from fleetscan.fleet.score import ONSET_SHARE
 from fleetscan.fleet.status import Status
 from fleetscan.fleet.sweep import FleetResult, Said, score_window
 from fleetscan.lifecycle import LifecycleOptions, SeriesState, Storm, Transition, step, storms
@@ -405,13 +406,19 @@ def _returning(before: float | None, r: FleetResult) -> float | None:
     sweep's shared change where one explains it; in a flagged sweep right after, the one before
     while the series' own change keeps its sign and is no larger (a room's change ramping out:
     a board whose window lags its neighbours' is not a fresh fault); None otherwise, and once a
-    sweep reads it normal without a shared change. A drift from there grows past it, and a step
-    the other way is judged as usual."""
+    sweep reads it normal without a shared change. "No larger" allows `ONSET_SHARE` more (one
+    cause moves boards by about, not exactly, one change): a board still where its group took
+    it is part of that change in the sweeps where the group is not told. A drift from there
+    grows past it, and a step the other way is judged as usual."""
     change = r.offset - r.baseline_offset
     if not r.flagged:  # explained by a shared change now, or back to normal
         shared = r.shared_change
         return shared if math.isfinite(shared) and shared != 0 else None
-    if before is not None and change * before > 0 and abs(change) <= abs(before):
+    if (
+        before is not None
+        and change * before > 0
+        and abs(change) <= abs(before) * (1 + ONSET_SHARE)
+    ):
         return before
     return None
 
