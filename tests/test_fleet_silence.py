@@ -68,6 +68,7 @@ def test_a_silence_longer_than_the_window_is_learned_whole_even_when_one_reading
     assert usual[1] <= 2 * MIN, usual[1] / MIN
     assert results["b04"].status is not Status.STALE, results["b04"].reason
     assert results["b05"].status is Status.STALE, results["b05"].reason
+    assert results["b05"].reason == "no reading for 21m (stale after 5m)"  # 5 intervals, no habit
 
 
 def test_on_its_first_day_a_board_may_be_as_quiet_as_its_cohort_usually_is() -> None:
@@ -82,3 +83,4 @@ def test_on_its_first_day_a_board_may_be_as_quiet_as_its_cohort_usually_is() -> 
     spells[7] = [(420, 480)]
     results, _ = sweep(room(8, spells), MIDNIGHT + 7 * HOUR_MS + 55 * MIN + 30_000)
     assert results["b07"].status is Status.STALE, results["b07"].reason
+    assert "1.5× its cohort's usual longest silence, 21m" in results["b07"].reason

@@ -67,6 +67,8 @@ class MetricScores:
     peers: Ints
     age_ms: Floats
     stale_after_ms: Floats
+    usual_silence_ms: Floats  # what `stale_after_ms` allows 1.5× of (NaN: none known)
+    cohort_silence: Bools  # that silence is the cohort's (a board's first day), not its own
     noise_ratio: Floats
     peer_noise: Floats
     peer_range: Floats
@@ -297,6 +299,10 @@ def score_metric(
         peers=peers,
         age_ms=age,
         stale_after_ms=stale_after,
+        usual_silence_ms=usual_silence,
+        cohort_silence=first_day
+        & np.isfinite(cohort_silence)
+        & ~(base.silence_ms >= cohort_silence),
         noise_ratio=noise_ratio,
         peer_noise=peer_noise,
         peer_range=peer_range,

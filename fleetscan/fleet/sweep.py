@@ -29,7 +29,7 @@ from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts
 from fleetscan.fleet.profile import LEVEL_TEXT, Level
 from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates, reduce_window
-from fleetscan.fleet.score import MetricScores, score_metric, with_fleet
+from fleetscan.fleet.score import SILENCE_FACTOR, MetricScores, score_metric, with_fleet
 from fleetscan.fleet.status import CODE, CODES, Status
 from fleetscan.sensors import profile_for
 from fleetscan.timeutil import HOUR_MS, human_duration, iso_z
@@ -349,6 +349,8 @@ class _Columns:
         self.peers: _Column[int] = _Column(s.peers)
         self.age_ms: _Column[float] = _Column(s.age_ms)
         self.stale_after_ms: _Column[float] = _Column(s.stale_after_ms)
+        self.usual_silence_ms: _Column[float] = _Column(s.usual_silence_ms)
+        self.cohort_silence: _Column[bool] = _Column(s.cohort_silence)
         self.noise_ratio: _Column[float] = _Column(s.noise_ratio)
         self.peer_noise: _Column[float] = _Column(s.peer_noise)
         self.peer_range: _Column[float] = _Column(s.peer_range)
@@ -576,7 +578,13 @@ class _Explainer:
 
     def _stale(self, i: int) -> str:
         c = self.c
-        return f"no reading for {human_duration(c.age_ms[i])} (stale after {human_duration(c.stale_after_ms[i])})"
+        limit = c.stale_after_ms[i]
+        why = ""
+        usual = c.usual_silence_ms[i]
+        if math.isfinite(usual) and limit <= SILENCE_FACTOR * usual:  # its silences set the limit
+            whose = "its cohort's" if c.cohort_silence[i] else "its"
+            why = f": {SILENCE_FACTOR:g}× {whose} usual longest silence, {human_duration(usual)}"
+        return f"no reading for {human_duration(c.age_ms[i])} (stale after {human_duration(limit)}{why})"
 
     def _outage(self, i: int) -> str:
         return (
