@@ -50,6 +50,12 @@ def test_a_change_past_the_shared_one_or_the_other_way_is_judged_as_usual() -> N
     assert _returning(None, result(-0.6, flagged=True)) is None  # nothing shared before
 
 
+def test_spikes_or_a_frozen_sensor_right_after_a_shared_change_are_flags_of_their_own() -> None:
+    for status in (Status.NOISY, Status.STUCK, Status.STALE):
+        flagged = replace(result(-1.70, flagged=True), status=status)
+        assert _returning(-1.72, flagged) is None, status
+
+
 def test_a_sweep_read_normal_on_its_own_ends_it() -> None:
     assert _returning(-1.72, result(-0.05, flagged=False)) is None
 

@@ -55,6 +55,7 @@ from fleetscan.sweeps.plan import (
 from fleetscan.timeutil import iso_z
 
 Key = tuple[str, str]  # (source_id, metric)
+VALUE_STATUSES = frozenset({Status.DRIFTING, Status.ANOMALOUS})  # what a group's change explains
 StormKey = tuple[str, str | None]  # (metric, cohort or None for the whole fleet)
 CohortTrack = tuple[int, tuple[str, ...], float]  # a cohort event's last sweep, boards, change
 
@@ -414,6 +415,8 @@ def _returning(before: float | None, r: FleetResult) -> float | None:
     if not r.flagged:  # explained by a shared change now, or back to normal
         shared = r.shared_change
         return shared if math.isfinite(shared) and shared != 0 else None
+    if r.status not in VALUE_STATUSES:  # spikes, a frozen or silent sensor: no group's doing
+        return None
     if (
         before is not None
         and change * before > 0
