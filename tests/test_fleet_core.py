@@ -316,6 +316,28 @@ def test_stuck_needs_moving_peers() -> None:
     assert Status.STUCK not in {x.status for x in sweep(make_batch(flat)).values()}
 
 
+def test_a_flip_of_one_coarse_code_is_no_movement_for_stuck() -> None:
+    """Boards reporting on a 0.04 °C step, 7 readings a window (60 s, some lost): peers whose
+    windows span one code moved by a rounding flip, so a board that sat inside one code is not
+    stuck; once the peers span two codes or more, the same flat window is."""
+    code = 0.04
+    flips = {f"b{i}": 21.0 + code * np.array([0, 1, 0, 0, 1, 1, 0]) for i in range(9)}
+    flips["b9"] = np.full(7, 21.0)
+    quiet = sweep(make_batch(flips, cadence_ms=MIN))
+    assert quiet["b9"].status is not Status.STUCK
+    rises = ([0, 1, 1, 2, 2, 3, 3], [0, 0, 1, 1, 2, 2, 2], [1, 1, 2, 2, 3, 4, 4])
+    warming = {f"b{i}": 21.0 + code * np.array(rises[i % 3]) for i in range(9)}
+    warming["b9"] = np.full(7, 21.0)
+    frozen = sweep(make_batch(warming, cadence_ms=MIN))["b9"]
+    assert frozen.status is Status.STUCK
+    assert "while peers move 0.12 (readings in steps of 0.04, resolution 0.01)" in frozen.reason
+    # on the 0.01 step a one-code spread of 0.04 is four codes: still stuck, as before
+    wander = ([0, 1, 4, 2, 3, 0, 1], [0, 1, 2, 3, 3, 2, 0], [2, 0, 1, 3, 1, 0, 3])
+    fine = {f"b{i}": 21.0 + 0.01 * np.array(wander[i % 3]) for i in range(9)}
+    fine["b9"] = np.full(7, 21.0)
+    assert sweep(make_batch(fine, cadence_ms=MIN))["b9"].status is Status.STUCK
+
+
 def test_noisy_sensor_and_its_ratio() -> None:
     series = healthy(8)
     rng = np.random.default_rng(9)

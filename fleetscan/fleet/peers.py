@@ -28,6 +28,11 @@ from fleetscan.fleet.robust import (
 )
 from fleetscan.sensors import MetricProfile
 
+# A frozen board's peers must have moved by more than this many codes of the reporting step.
+STUCK_PEER_CODES = 2
+# `reporting_step`: windows that must have moved, the largest step tried (in resolutions), and how
+# near a whole number of steps (in steps) a range must be.
+STEP_MIN_WINDOWS, STEP_MAX_CODES, STEP_TOLERANCE = 8, 20, 0.05
 SIMULATED_GRID_SHARE = 0.95  # share of readings on the 0.1 grid (healthy sensors: about 10 %)
 SIMULATED_MAX_LAG1 = 0.5  # i.i.d. values have no autocorrelation; healthy ones are near 1
 SIMULATED_MIN_SPREAD = 0.4  # the values cover at least this share of the simulated range
@@ -73,6 +78,7 @@ class PeerJudgement:
 
     stuck: Bools  # frozen while its cohort moves
     peer_range: Floats  # leave-one-out median of the other candidates' ranges
+    step: float  # the step the sensors report on (`reporting_step`)
     trusted: Bools  # usable as a peer: has a value, valid, not silent, not stuck
 
 
@@ -96,15 +102,41 @@ def judge_peers(
 ) -> PeerJudgement:
     """Judge every source of `agg` as a possible peer of the others in its cohort."""
     candidate = (agg.count >= options.min_readings) & ~invalid & ~silent
-    peer_range = groups.loo_median(groups.pack(agg.vmax - agg.vmin, candidate))
+    ranges = agg.vmax - agg.vmin
+    peer_range = groups.loo_median(groups.pack(ranges, candidate))
     resolution = max(prof.resolution, 1e-12)
+    # Peers whose windows moved by a single code of the sensors' reporting step moved by a
+    # rounding flip, not by anything a frozen board would miss: they must move `STUCK_PEER_CODES`.
+    step = reporting_step(ranges[candidate], resolution)
     with np.errstate(invalid="ignore"):
-        stuck = (
-            (agg.count >= options.stuck_min_readings)
-            & (agg.vmax - agg.vmin <= 0.5 * resolution)
-            & (peer_range > options.stuck_peer_factor * resolution)
+        moving = (peer_range > options.stuck_peer_factor * resolution) & (
+            peer_range >= (STUCK_PEER_CODES - 0.25) * step  # whole codes, with float slack
         )
-    return PeerJudgement(stuck=stuck, peer_range=peer_range, trusted=candidate & ~stuck)
+        stuck = (agg.count >= options.stuck_min_readings) & (ranges <= 0.5 * resolution) & moving
+    return PeerJudgement(stuck=stuck, peer_range=peer_range, step=step, trusted=candidate & ~stuck)
+
+
+def reporting_step(ranges: Floats, resolution: float) -> float:
+    """The step the sensors report on, as this window shows it: the largest multiple of the
+    resolution (up to `STEP_MAX_CODES` of them) that every window's range is a whole number of,
+    where at least `STEP_MIN_WINDOWS` windows moved at all; else the resolution.
+
+    >>> reporting_step(np.array([0.0, 0.08, 0.04, 0.12, 0.04, 0.16, 0.08, 0.04, 0.2, np.nan]), 0.01)
+    0.04
+    >>> reporting_step(np.array([0.91, 0.88, 0.93, 0.9, 0.87, 0.9, 0.92, 0.94]), 0.01)  # fine, far
+    0.01
+    >>> reporting_step(np.array([0.0, 0.04]), 0.01)  # too few moved to tell
+    0.01
+    """
+    with np.errstate(invalid="ignore"):
+        moved = ranges[ranges > 0.5 * resolution] / resolution  # in units of the resolution
+    if len(moved) < STEP_MIN_WINDOWS:
+        return resolution
+    for k in range(min(STEP_MAX_CODES, int(round(float(moved.min())))), 1, -1):
+        codes = moved / k
+        if bool(np.all(np.abs(codes - np.round(codes)) < STEP_TOLERANCE)):
+            return k * resolution
+    return resolution
 
 
 def looks_simulated(agg: WindowAggregates, prof: MetricProfile, options: SweepOptions) -> Bools:

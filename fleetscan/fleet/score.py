@@ -72,6 +72,7 @@ class MetricScores:
     noise_ratio: Floats
     peer_noise: Floats
     peer_range: Floats
+    code_step: float  # the step the window's readings are reported on (`peers.reporting_step`)
     simulated: Bools
     has_baseline: Bools
     usual_low: Floats  # past days' range of the gap at this hour (NaN without a baseline)
@@ -306,6 +307,7 @@ def score_metric(
         noise_ratio=noise_ratio,
         peer_noise=peer_noise,
         peer_range=peer_range,
+        code_step=judged.step,
         simulated=simulated,
         has_baseline=has_base,
         usual_low=np.where(has_base, low, np.nan),

@@ -354,6 +354,7 @@ class _Columns:
         self.noise_ratio: _Column[float] = _Column(s.noise_ratio)
         self.peer_noise: _Column[float] = _Column(s.peer_noise)
         self.peer_range: _Column[float] = _Column(s.peer_range)
+        self.code_step = s.code_step
         self.simulated: _Column[bool] = _Column(s.simulated)
         self.has_baseline: _Column[bool] = _Column(s.has_baseline)
         self.usual_low: _Column[float] = _Column(s.usual_low)
@@ -538,8 +539,16 @@ class _Explainer:
         c = self.c
         return (
             f"flat at {self._v(c.median[i])}{self.unit} over {c.count[i]} readings while "
-            f"peers move {self._v(c.peer_range[i])} (resolution {self.prof.resolution:g})"
+            f"peers move {self._v(c.peer_range[i])} ({self._step()})"
         )
+
+    def _step(self) -> str:
+        """The step a frozen board's peers moved in: the sensor's resolution, or the coarser
+        code the fleet's readings come in (a one-code flip is no movement)."""
+        step = self.c.code_step
+        if step <= self.prof.resolution * (1 + 1e-9):
+            return f"resolution {self.prof.resolution:g}"
+        return f"readings in steps of {step:g}, resolution {self.prof.resolution:g}"
 
     def _noisy(self, i: int) -> str:
         c = self.c
