@@ -201,3 +201,39 @@ def test_before_a_baseline_boards_standing_apart_together_are_one_group_not_anom
         assert "together with other boards" in r.reason and "no baseline" not in r.reason
     alone = swept_from_nothing(fleet(2, {0: -4.0}))
     assert alone["b00"].status is Status.ANOMALOUS, alone["b00"].reason
+
+
+def test_a_group_across_rooms_is_found_while_other_boards_widen_the_fleets_spread() -> None:
+    """Tagged rooms of seven: all of room b and one board of rooms a and c warm by 1.5 °C
+    together, while each board of room d changes on its own (sun on the windows, by 0.4-1.2 °C
+    either way). Against its room, each lone mover drifts; the fleet view explains it as one
+    group with room b. Who moved with the group is judged by each board's own figures, not by
+    the spread of the fleet's current changes, which room d (and any group) widens."""
+    rng = np.random.default_rng(3)
+    ts = START + np.arange(9 * 60) * MIN
+    recent = ts >= ts[-1] - 30 * MIN
+    rooms = [r for r in "abcd" for _ in range(7)]
+    moving = {0, *range(7, 14), 14}
+    src, when, val = [], [], []
+    for i in range(len(rooms)):
+        wander = np.repeat(rng.normal(0, 0.05, 9), 60)
+        v = 21 + rng.normal(0, 0.1) + wander + rng.normal(0, 0.03, len(ts))
+        sun = rng.choice((-1.0, 1.0)) * rng.uniform(0.4, 1.2) if rooms[i] == "d" else 0.0
+        v = v + np.where(recent, 1.5 if i in moving else sun, 0.0)
+        src.append(np.full(len(ts), i))
+        when.append(ts)
+        val.append(np.round(v, 2))
+    s, t, v = np.concatenate(src), np.concatenate(when), np.concatenate(val)
+    order = np.argsort(t, kind="stable")
+    ids = [f"b{i:02d}" for i in range(len(rooms))]
+    batch = SeriesBatch.from_arrays("temperature", ids, s[order], t[order], v[order], cohorts=rooms)
+    options = SweepOptions(min_peers=3, first_day_ms=0, group_by=("room",))
+    now = int(batch.ts_ms.max()) + 1
+    base = learn_baseline(batch.until(now - 40 * MIN), now_ms=now - 40 * MIN, options=options)
+    window = {"temperature": batch.between(now - options.window_ms, now)}
+    results, _ = score_window(window, {"temperature": base}, now_ms=now, options=options)
+    r = {x.source_id: x for x in results}
+    for lone in ("b00", "b14"):
+        assert not r[lone].status.flagged, r[lone].reason
+        assert "moved together with other boards" in r[lone].reason, r[lone].reason
+    assert all(rooms[ids.index(s)] == "d" for s in flagged(r))  # room d's own changes

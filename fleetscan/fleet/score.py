@@ -222,8 +222,11 @@ def score_metric(
     # (no `recent`, no groups: tagged cohorts, or a caller that does not look for them)
     # A group's members are every board that left its usual gap that far, also those whose range
     # at this hour happens to hold the change (a board that did the same on a past day).
+    # Each judged by its own figures alone: the spread of the cohort's current changes, which a
+    # group moving now widens itself, does not decide who moved with it.
+    member_scale = np.where(has_base, np.fmax(base.offset_sigma, floor), snapshot_scale)
     with np.errstate(invalid="ignore"):
-        left = peer & (np.abs(group_change) > options.threshold * shared_scale)
+        left = peer & (np.abs(group_change) > options.threshold * member_scale)
     vouched = _linked_pairs(neighbours, moved, shared_scale, options.threshold)
     group_shared, group = _group_change(
         groups.codes,
