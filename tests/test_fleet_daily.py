@@ -183,6 +183,34 @@ def test_daily_figures_pick_the_same_kind_of_day_first() -> None:
     assert f.days[0] == 3  # Sat 13, Sun 14, Sat 20
 
 
+def test_a_weekday_habit_seen_on_the_one_past_weekday_widens_mondays_range() -> None:
+    """History from Friday 12 June: a radiator warms board 0 by 2 °C from 08:00 to 18:00 on
+    Friday and not at the weekend; board 1 never strays. On Monday at 16:00 the only past
+    weekday is Friday, too few for same-kind figures, so the three days' range (0..2) holds,
+    but Friday's clear habit there reaches `ONE_DAY_GAIN` times as far, as on a second day:
+    a heating day warmer than Friday's is no drift. Board 1 keeps its narrow range."""
+    starts = MIDNIGHT + np.arange(3 * 24, dtype=np.int64) * HOUR_MS  # Fri 12 .. Sun 14 June
+    hour = (starts // HOUR_MS) % 24
+    friday = starts < MIDNIGHT + DAY_MS
+    rng = np.random.default_rng(2)
+    radiator = np.where(friday & (hour >= 8) & (hour < 18), 2.0, 0.0)
+    offsets = np.vstack([radiator, np.zeros(len(starts))]) + rng.normal(0, 0.05, (2, len(starts)))
+    monday_4pm = MIDNIGHT + 3 * DAY_MS + 16 * HOUR_MS
+    f = daily_figures(
+        offsets,
+        starts,
+        bucket_ms=HOUR_MS,
+        at_ms=monday_4pm,
+        hours=1,
+        scale_hours=3,
+        min_days=2,
+        threshold=3.0,
+    )
+    assert Level(int(f.level[0])) is Level.ANY_DAYS
+    assert f.high[0] > 6.0  # well beyond Friday's 2 °C, as a colder Monday's heating may go
+    assert f.high[1] < 0.3
+
+
 @pytest.mark.parametrize("module", [fleetscan.fleet.profile])
 def test_doctests(module: object) -> None:
     assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]

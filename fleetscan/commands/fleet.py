@@ -170,8 +170,9 @@ def fleet(
     source has 6 hourly buckets (6 h) of history; until it has 24 h (or all of a shorter
     --baseline) its drift scale is no tighter than its peers' spread, since its own daily habit
     is not yet known; drift is judged against the same hour (±1 h) on at least 2 past days of
-    the same kind (weekday/weekend), else ±3 h, else all hours (widened by a clear habit seen
-    within an hour of it on the one past day there is, up to 6× as far; all hours again after
+    the same kind (weekday/weekend), else of any kind, else ±3 h, else all hours (widened by a
+    clear habit seen within an hour of it on the one past day there is, or on the one past day
+    of the same kind, up to 6× as far; all hours again after
     12 h off the usual gap in every window); a gap moving day after day over 24+ hourly pairs
     is drifting. Without
     --group-by, boards that usually move together (hour-to-hour gap changes correlated ≥ 0.4 and

@@ -174,27 +174,35 @@ def daily_figures(
     # The centre and σ stay the all-hours ones, and such windows are still learned whatever
     # their status, so one odd day cannot become a board's normal.
     seen_days = days_in(near)
-    seen = np.flatnonzero(rows & (seen_days > 0))
-    chosen = offsets[np.ix_(seen, near)]
-    # The habit is the hour nearest this one that strayed farthest (the sun may rise an hour
-    # earlier today than yesterday).
-    far = np.where(np.isfinite(chosen), np.abs(chosen - everything[seen][:, None]), -1.0)
-    once = (
-        np.take_along_axis(chosen, np.argmax(far, axis=1)[:, None], axis=1)[:, 0]
-        if len(seen)
-        else np.zeros(0)
-    )
-    with np.errstate(invalid="ignore"):
-        clear = np.abs(once - everything[seen]) > threshold * np.fmax(spread_all[seen], floor)
-    seen, chosen, once = seen[clear], chosen[clear], once[clear]
-    if len(seen):
+
+    def one_day_habit(candidates: Bools, columns: Bools) -> tuple[Ints, Floats, Floats]:
+        """The `candidates` rows with a clear habit in `columns`, and its widened range."""
+        seen = np.flatnonzero(candidates & (days_in(columns) > 0))
+        chosen = offsets[np.ix_(seen, columns)]
+        # The habit is the hour nearest this one that strayed farthest (the sun may rise an
+        # hour earlier today than yesterday).
+        far = np.where(np.isfinite(chosen), np.abs(chosen - everything[seen][:, None]), -1.0)
+        once = (
+            np.take_along_axis(chosen, np.argmax(far, axis=1)[:, None], axis=1)[:, 0]
+            if len(seen)
+            else np.zeros(0)
+        )
+        with np.errstate(invalid="ignore"):
+            clear = np.abs(once - everything[seen]) > threshold * np.fmax(spread_all[seen], floor)
+        seen, chosen, once = seen[clear], chosen[clear], once[clear]
+        if not len(seen):
+            return seen, np.zeros(0), np.zeros(0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN
             once_low = np.fmin(everything[seen], np.nanmin(chosen, axis=1))
             once_high = np.fmax(everything[seen], np.nanmax(chosen, axis=1))
-        low[seen], high[seen] = habit_range(
+        wide_low, wide_high = habit_range(
             everything[seen], once, once_low, once_high, spread_all[seen], ONE_DAY_GAIN
         )
+        return seen, wide_low, wide_high
+
+    seen, wide_low, wide_high = one_day_habit(rows, near)
+    low[seen], high[seen] = wide_low, wide_high
     all_days = days_in(np.ones(len(day_of), np.bool_))
     days = np.where(rows, all_days, days)
     days[seen] = seen_days[seen]
@@ -222,6 +230,14 @@ def daily_figures(
             high[rows],
             sigma[rows],
         )
+    # Too few past days of this kind (the first Monday after a weekend), where the usual gap of
+    # all the days is no habit: a clear habit seen on the one day of this kind (a radiator
+    # under weekday heating, seen on Friday only) widens the range as on a board's second day.
+    with np.errstate(invalid="ignore"):
+        no_habit = np.abs(usual - everything) <= sigma
+    few_same = ((level == int(Level.ANY_DAYS)) | (level == int(Level.NEAR_HOURS))) & no_habit
+    seen, wide_low, wide_high = one_day_habit(few_same, near & same_kind)
+    low[seen], high[seen] = np.fmin(low[seen], wide_low), np.fmax(high[seen], wide_high)
     return DailyFigures(usual, low, high, sigma, days.astype(np.int64), level)
 
 
