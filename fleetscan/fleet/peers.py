@@ -132,7 +132,8 @@ def reporting_step(ranges: Floats, resolution: float) -> float:
         moved = ranges[ranges > 0.5 * resolution] / resolution  # in units of the resolution
     if len(moved) < STEP_MIN_WINDOWS:
         return resolution
-    for k in range(min(STEP_MAX_CODES, int(round(float(moved.min())))), 1, -1):
+    smallest = int(round(float(moved.min())))  # a whole number of steps itself: try its divisors
+    for k in (k for k in range(min(STEP_MAX_CODES, smallest), 1, -1) if smallest % k == 0):
         codes = moved / k
         if bool(np.all(np.abs(codes - np.round(codes)) < STEP_TOLERANCE)):
             return k * resolution
