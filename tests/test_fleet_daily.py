@@ -17,7 +17,7 @@ from fleetscan.fleet import (
     learn_baseline,
     score_window,
 )
-from fleetscan.fleet.profile import Level, daily_figures
+from fleetscan.fleet.profile import DailyFigures, Level, daily_figures
 from fleetscan.fleet.sweep import FleetResult
 from fleetscan.timeutil import DAY_MS, HOUR_MS
 
@@ -163,21 +163,26 @@ def test_a_gap_trending_through_the_whole_history_is_a_finding_not_its_normal() 
     )
 
 
-def test_daily_figures_pick_the_same_kind_of_day_first() -> None:
-    starts = MIDNIGHT + np.arange(9 * 24, dtype=np.int64) * HOUR_MS  # Fri 12 .. Sat 20 June
-    weekend = ((starts // DAY_MS) + 3) % 7 >= 5
-    offsets = np.where(weekend, 0.0, 3.0)[None, :]  # a radiator on weekdays only
-    sunday_noon = MIDNIGHT + 9 * DAY_MS + 12 * HOUR_MS  # 21 June
-    f = daily_figures(
+def hourly_figures(offsets: np.ndarray, starts: np.ndarray, at_ms: int) -> DailyFigures:
+    """`daily_figures` of hourly buckets as a sweep asks for them (±1 h, scale over ±3 h)."""
+    return daily_figures(
         offsets,
         starts,
         bucket_ms=HOUR_MS,
-        at_ms=sunday_noon,
+        at_ms=at_ms,
         hours=1,
         scale_hours=3,
         min_days=2,
         threshold=3.0,
     )
+
+
+def test_daily_figures_pick_the_same_kind_of_day_first() -> None:
+    starts = MIDNIGHT + np.arange(9 * 24, dtype=np.int64) * HOUR_MS  # Fri 12 .. Sat 20 June
+    weekend = ((starts // DAY_MS) + 3) % 7 >= 5
+    offsets = np.where(weekend, 0.0, 3.0)[None, :]  # a radiator on weekdays only
+    sunday_noon = MIDNIGHT + 9 * DAY_MS + 12 * HOUR_MS  # 21 June
+    f = hourly_figures(offsets, starts, sunday_noon)
     assert Level(int(f.level[0])) is Level.SAME_DAYS
     assert (f.usual[0], f.low[0], f.high[0]) == (0.0, 0.0, 0.0)
     assert f.days[0] == 3  # Sat 13, Sun 14, Sat 20
@@ -196,16 +201,7 @@ def test_a_weekday_habit_seen_on_the_one_past_weekday_widens_mondays_range() -> 
     radiator = np.where(friday & (hour >= 8) & (hour < 18), 2.0, 0.0)
     offsets = np.vstack([radiator, np.zeros(len(starts))]) + rng.normal(0, 0.05, (2, len(starts)))
     monday_4pm = MIDNIGHT + 3 * DAY_MS + 16 * HOUR_MS
-    f = daily_figures(
-        offsets,
-        starts,
-        bucket_ms=HOUR_MS,
-        at_ms=monday_4pm,
-        hours=1,
-        scale_hours=3,
-        min_days=2,
-        threshold=3.0,
-    )
+    f = hourly_figures(offsets, starts, monday_4pm)
     assert Level(int(f.level[0])) is Level.ANY_DAYS
     assert f.high[0] > 6.0  # well beyond Friday's 2 °C, as a colder Monday's heating may go
     assert f.high[1] < 0.3

@@ -30,9 +30,10 @@ from fleetscan.sensors import MetricProfile
 
 # A frozen board's peers must have moved by more than this many codes of the reporting step.
 STUCK_PEER_CODES = 2
-# `reporting_step`: windows that must have moved, the largest step tried (in resolutions), and how
-# near a whole number of steps (in steps) a range must be.
-STEP_MIN_WINDOWS, STEP_MAX_CODES, STEP_TOLERANCE = 8, 20, 0.05
+# `reporting_step`: windows that must have moved, the largest step tried (in resolutions), how
+# near a whole number of steps (in steps) a range must be, and the share of moving windows whose
+# ranges must be (one odd board, a different sensor, does not hide the fleet's step).
+STEP_MIN_WINDOWS, STEP_MAX_CODES, STEP_TOLERANCE, STEP_SHARE = 8, 20, 0.05, 0.9
 SIMULATED_GRID_SHARE = 0.95  # share of readings on the 0.1 grid (healthy sensors: about 10 %)
 SIMULATED_MAX_LAG1 = 0.5  # i.i.d. values have no autocorrelation; healthy ones are near 1
 SIMULATED_MIN_SPREAD = 0.4  # the values cover at least this share of the simulated range
@@ -118,13 +119,17 @@ def judge_peers(
 
 def reporting_step(ranges: Floats, resolution: float) -> float:
     """The step the sensors report on, as this window shows it: the largest multiple of the
-    resolution (up to `STEP_MAX_CODES` of them) that every window's range is a whole number of,
-    where at least `STEP_MIN_WINDOWS` windows moved at all; else the resolution.
+    resolution (up to `STEP_MAX_CODES` of them) that the ranges of `STEP_SHARE` of the moving
+    windows are a whole number of, where at least `STEP_MIN_WINDOWS` windows moved at all; else
+    the resolution.
 
     >>> reporting_step(np.array([0.0, 0.08, 0.04, 0.12, 0.04, 0.16, 0.08, 0.04, 0.2, np.nan]), 0.01)
     0.04
     >>> reporting_step(np.array([0.91, 0.88, 0.93, 0.9, 0.87, 0.9, 0.92, 0.94]), 0.01)  # fine, far
     0.01
+    >>> odd = np.array([0.04, 0.08, 0.12, 0.04, 0.08, 0.16, 0.04, 0.08, 0.04, 0.12, 0.06])
+    >>> reporting_step(odd, 0.01)  # one board of eleven on another step
+    0.04
     >>> reporting_step(np.array([0.0, 0.04]), 0.01)  # too few moved to tell
     0.01
     """
@@ -135,7 +140,8 @@ def reporting_step(ranges: Floats, resolution: float) -> float:
     smallest = int(round(float(moved.min())))  # a whole number of steps itself: try its divisors
     for k in (k for k in range(min(STEP_MAX_CODES, smallest), 1, -1) if smallest % k == 0):
         codes = moved / k
-        if bool(np.all(np.abs(codes - np.round(codes)) < STEP_TOLERANCE)):
+        whole = np.abs(codes - np.round(codes)) < STEP_TOLERANCE
+        if float(whole.mean()) >= STEP_SHARE:
             return k * resolution
     return resolution
 
