@@ -28,7 +28,7 @@ from fleetscan.fleet.robust import (
 )
 from fleetscan.sensors import MetricProfile
 
-# A frozen board's peers must have moved by more than this many codes of the reporting step.
+# A frozen board's peers must have moved by at least this many codes of the reporting step.
 STUCK_PEER_CODES = 2
 # `reporting_step`: windows that must have moved, the largest step tried (in resolutions), how
 # near a whole number of steps (in steps) a range must be, and the share of moving windows whose
@@ -137,7 +137,9 @@ def reporting_step(ranges: Floats, resolution: float) -> float:
         moved = ranges[ranges > 0.5 * resolution] / resolution  # in units of the resolution
     if len(moved) < STEP_MIN_WINDOWS:
         return resolution
-    smallest = int(round(float(moved.min())))  # a whole number of steps itself: try its divisors
+    # The smallest range is normally a whole number of steps itself: only its divisors are tried
+    # (an odd board holding the smallest range leaves the resolution, today's rule).
+    smallest = int(round(float(moved.min())))
     for k in (k for k in range(min(STEP_MAX_CODES, smallest), 1, -1) if smallest % k == 0):
         codes = moved / k
         whole = np.abs(codes - np.round(codes)) < STEP_TOLERANCE

@@ -150,8 +150,11 @@ def daily_figures(
     masks = (near & same_kind, near, wide)
     level = np.full(n_sources, int(Level.ALL_HOURS), np.int64)
     days = np.zeros(n_sources, np.int64)
+    counts = {
+        code: days_in(masks[code]) for code in (Level.SAME_DAYS, Level.ANY_DAYS, Level.NEAR_HOURS)
+    }
     for code in (Level.NEAR_HOURS, Level.ANY_DAYS, Level.SAME_DAYS):  # most specific wins
-        count = days_in(masks[code])
+        count = counts[code]
         enough = count >= min_days
         level = np.where(enough, int(code), level)
         days = np.where(enough, count, days)
@@ -173,11 +176,12 @@ def daily_figures(
     # yesterday morning) is no drift: its range reaches `ONE_DAY_GAIN` times as far.
     # The centre and σ stay the all-hours ones, and such windows are still learned whatever
     # their status, so one odd day cannot become a board's normal.
-    seen_days = days_in(near)
+    seen_days = counts[Level.ANY_DAYS]  # past days seen within ±hours: `near`
 
-    def one_day_habit(candidates: Bools, columns: Bools) -> tuple[Ints, Floats, Floats]:
-        """The `candidates` rows with a clear habit in `columns`, and its widened range."""
-        seen = np.flatnonzero(candidates & (days_in(columns) > 0))
+    def one_day_habit(candidates: Bools, code: Level) -> tuple[Ints, Floats, Floats]:
+        """The `candidates` rows with a clear habit in `masks[code]`, and its widened range."""
+        columns = masks[code]
+        seen = np.flatnonzero(candidates & (counts[code] > 0))
         chosen = offsets[np.ix_(seen, columns)]
         # The habit is the hour nearest this one that strayed farthest (the sun may rise an
         # hour earlier today than yesterday).
@@ -201,7 +205,7 @@ def daily_figures(
         )
         return seen, wide_low, wide_high
 
-    seen, wide_low, wide_high = one_day_habit(rows, near)
+    seen, wide_low, wide_high = one_day_habit(rows, Level.ANY_DAYS)
     low[seen], high[seen] = wide_low, wide_high
     all_days = days_in(np.ones(len(day_of), np.bool_))
     days = np.where(rows, all_days, days)
@@ -236,7 +240,7 @@ def daily_figures(
     with np.errstate(invalid="ignore"):
         no_habit = np.abs(usual - everything) <= sigma
     few_same = ((level == int(Level.ANY_DAYS)) | (level == int(Level.NEAR_HOURS))) & no_habit
-    seen, wide_low, wide_high = one_day_habit(few_same, near & same_kind)
+    seen, wide_low, wide_high = one_day_habit(few_same, Level.SAME_DAYS)
     low[seen], high[seen] = np.fmin(low[seen], wide_low), np.fmax(high[seen], wide_high)
     return DailyFigures(usual, low, high, sigma, days.astype(np.int64), level)
 

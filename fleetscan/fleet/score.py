@@ -167,7 +167,8 @@ def score_metric(
     usual = agg.median - base.offset  # the level each peer implies at its usual gap
     level, has_base, cross_sigma = _baseline_level(usual, base, groups, reference, options)
     snapshot_scale = np.fmax(snapshot_sigma, snapshot_floor)
-    drift_scale = np.fmax(np.fmax(base.offset_sigma, floor), cross_sigma)
+    own_sigma = np.fmax(base.offset_sigma, floor)  # the board's own figures at this hour
+    drift_scale = np.fmax(own_sigma, cross_sigma)
     # A board seen for less than a day may have a daily habit its history has not shown yet:
     # its drift must also stand out of the spread of its cohort, or of the boards it usually
     # moves with where it has enough of them (a whole fleet's rooms differ far more).
@@ -224,7 +225,7 @@ def score_metric(
     # at this hour happens to hold the change (a board that did the same on a past day).
     # Each judged by its own figures alone: the spread of the cohort's current changes, which a
     # group moving now widens itself, does not decide who moved with it.
-    member_scale = np.where(has_base, np.fmax(base.offset_sigma, floor), snapshot_scale)
+    member_scale = np.where(has_base, own_sigma, snapshot_scale)
     with np.errstate(invalid="ignore"):
         left = peer & (np.abs(group_change) > options.threshold * member_scale)
     vouched = _linked_pairs(neighbours, moved, shared_scale, options.threshold)
