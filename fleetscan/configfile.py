@@ -127,6 +127,7 @@ KEYS: Mapping[str, Mapping[str, Check]] = {
         "window": _duration,
         "baseline": _baseline,
         "baseline_sample": _duration,
+        "warm_up": _duration,
         "min_peers": _int_at_least_1,
         "min_scale": _min_scale,
         "threshold": _positive,

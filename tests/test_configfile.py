@@ -106,7 +106,7 @@ def test_config_check_names_line_key_and_what_is_allowed(tmp_path: Path) -> None
     assert code == 1 and out == ""
     assert err.splitlines() == [
         f"fleetscan: {config}:3: [fleet] threshhold: unknown key; allowed: metrics, group_by, "
-        "window, baseline, baseline_sample, min_peers, min_scale, threshold, critical",
+        "window, baseline, baseline_sample, warm_up, min_peers, min_scale, threshold, critical",
         f"fleetscan: {config}:4: [fleet] min_peers: must be a whole number >= 1",
         f"fleetscan: {config}:7: [plexus] api_key: keep the API key out of the file: set "
         "PLEXUS_API_KEY (e.g. a 0600 EnvironmentFile)",

@@ -20,6 +20,8 @@ START = 1_781_222_400_000  # 2026-06-12 00:00:00 UTC
 HOUR = 3_600_000
 BAD = "esp32-bme280-08"
 GROUPING = ["--group-by", "site", "--group-by", "room", "--min-peers", "3"]
+# The fleets here have 8 h of history: their boards' gaps are judged from 6 h, not the default 24.
+JUDGED = ["--warm-up", "6h"]
 
 
 def small_fleet(start_ms: int = START, hours: float = 8.0, step: float = 5.0) -> SimulatedFleet:
@@ -53,19 +55,17 @@ def test_offline_jsonl_as_of_a_moment(tmp_path: Path) -> None:
     path = tmp_path / "fleet.jsonl"
     fleet.write_jsonl(path)
     at = iso_z(START + 7 * HOUR + 30 * 60_000)
-    code, out, err = run(
-        "--metric",
-        "temperature",
-        "--metric",
-        "humidity",
-        "--input",
-        str(path),
-        "--at",
-        at,
-        "--format",
-        "jsonl",
-        *GROUPING,
-    )
+    args = ["--metric", "temperature", "--metric", "humidity", "--input", str(path), "--at", at]
+    # By default a board with under a day of history is shown, not alerted on: with 7 h of it a
+    # 5 °C step might be the sun's first morning on its window.
+    code, out, err = run(*args, "--format", "jsonl", *GROUPING)
+    assert code == 0, err
+    waiting = records(out)[(BAD, "temperature")]
+    assert waiting["status"] == "ok" and waiting["alerting"] is False
+    reason = str(waiting["reason"])
+    assert "no alert yet, a daily habit cannot be told from a fault" in reason, reason
+    assert "learning: 7h of history, its gap alerts from 24h (a steady drift from 12h)" in reason
+    code, out, err = run(*args, "--format", "jsonl", *GROUPING, *JUDGED)
     assert code == 2, err  # CRITICAL: the drifting board's fleet_z is above --critical 6
     got = records(out)
     assert len(got) == 40
@@ -114,6 +114,7 @@ def test_offline_csv_table(tmp_path: Path) -> None:
         "--at",
         iso_z(START + 8 * HOUR - 1000),
         *GROUPING,
+        *JUDGED,
     )
     assert code == 2, err
     lines = out.splitlines()
@@ -127,6 +128,7 @@ def test_offline_csv_table(tmp_path: Path) -> None:
     [
         (["--metric", "temperature", "--min-scale", "x=y"], "--min-scale"),
         (["--metric", "temperature", "--window", "soon"], "invalid duration"),
+        (["--metric", "temperature", "--warm-up", "a day"], "invalid duration"),
     ],
 )
 def test_bad_options_exit_64_with_one_line(args: list[str], message: str) -> None:

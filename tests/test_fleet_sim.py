@@ -114,6 +114,34 @@ def test_on_their_first_day_boards_in_the_sun_alert_less_and_a_flagrant_step_ale
     assert "no tighter than the cohort's spread before 24h" in reasons[(BAD, "temperature")]
 
 
+def test_within_the_warm_up_the_suns_first_morning_is_shown_and_a_drift_under_way_alerts() -> None:
+    """With `warm_up_ms` a board's gap does not flag before a day of history (its first sunny
+    morning is new), except where it moved one way through every quarter of 12 h or more."""
+    drift = Fault(board=BAD, kind="drift", size=5.0, onset_ms=START - 6 * HOUR)  # °C a day
+    fleet = simulate(drift, hours=20.0, real=RealWorld(sun_share=0.3, sun_peak_c=(2.0, 6.0)))
+    first, last, every = START + HOUR, START + 20 * HOUR - 60_000, 20 * 60_000
+
+    def value_flags(options: SweepOptions, reasons: dict[tuple[str, str], str]) -> list[str]:
+        sweeps = replay(fleet, first, last, every, options, reasons)
+        return [
+            f"{src} {(first + k * every - START) // HOUR}h"
+            for k, sweep_ in enumerate(sweeps)
+            for (src, m), s in sweep_.items()
+            if m == "temperature" and s in (Status.DRIFTING, Status.ANOMALOUS)
+        ]
+
+    judged: dict[tuple[str, str], str] = {}
+    waited: dict[tuple[str, str], str] = {}
+    at_once = [f for f in value_flags(OPTIONS, judged) if not f.startswith(BAD)]
+    flags = value_flags(replace(OPTIONS, warm_up_ms=24 * HOUR), waited)
+    assert at_once, "judged from the first hours, boards in the sun alert: nothing to spare"
+    assert [f for f in flags if not f.startswith(BAD)] == []
+    found = [int(f.split()[1][:-1]) for f in flags if f.startswith(BAD)]
+    assert found and 12 <= found[0] <= 16, flags  # 12 h of history make a steady drift
+    reason = waited[(BAD, "temperature")]
+    assert "the same way in every quarter of it: a drift under way" in reason, reason
+
+
 def test_healthy_fleet_with_rooms_hvac_and_gateway_gaps_raises_nothing() -> None:
     fleet = simulate(hours=14.0, hvac_events_per_day=8.0, gateway_gaps_per_day=6.0)
     first, last = START + 8 * HOUR, START + 14 * HOUR - 60_000

@@ -166,10 +166,14 @@ def fleet(
     (Plexus, key or state trouble, or a sweep that watched nothing: over half the series
     without peers or data, or a --metric with no rows), 64 usage.
 
-    Warm-up: snapshots only (anomalous beyond 3 σ with the BME280's unit-to-unit floor) until a
-    source has 6 hourly buckets (6 h) of history; until it has 24 h (or all of a shorter
-    --baseline) its drift scale is no tighter than its peers' spread, since its own daily habit
-    is not yet known; drift is judged against the same hour (±1 h) on at least 2 past days of
+    Warm-up: until a source has --warm-up of history (24 h, or all of a shorter --baseline) its
+    gap to its peers is shown but does not flag, since a daily habit cannot be told from a fault
+    before a day has shown it; only a drift under way does (its gap moving the same way through
+    every quarter of 12+ h of history, beyond the scatter about a straight line and 3× the
+    cohort's spread). Stuck, stale, noisy and invalid flag from the first sweep. After it (or
+    with --warm-up 0): snapshots only (anomalous beyond 3 σ with the BME280's unit-to-unit
+    floor) until 6 hourly buckets (6 h); until 24 h the drift scale is no tighter than the
+    peers' spread; drift is judged against the same hour (±1 h) on at least 2 past days of
     the same kind (weekday/weekend), else of any kind, else ±3 h, else all hours (widened by a
     clear habit seen within an hour of it on the one past day there is, or on the one past day
     of the same kind, up to 6× as far; all hours again after

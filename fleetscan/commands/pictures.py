@@ -38,8 +38,8 @@ from fleetscan.timeutil import now_ms
 DEFAULT_SPAN_MS = 24 * 3_600_000
 # The sweep options `plot` and `report` take (the others stay at their defaults).
 REPLAYED = (
-    "window", "baseline", "group_by", "min_peers", "threshold", "consecutive", "recovery",
-    "cooldown",
+    "window", "baseline", "warm_up", "group_by", "min_peers", "threshold", "consecutive",
+    "recovery", "cooldown",
 )  # fmt: skip
 
 FromOption = Annotated[

@@ -58,6 +58,17 @@ BaselineOption = Annotated[
         "compare snapshots only. With state it is learned once, then folded forward.",
     ),
 ]
+WarmUpOption = Annotated[
+    str,
+    typer.Option(
+        "--warm-up",
+        help="History a board needs before its gap to its peers alerts: a daily habit (sun on "
+        "a window, a radiator) cannot be told from a fault before a day has shown it. Until "
+        "then the gap is shown, and only a drift under way (its gap moving one way through "
+        "every quarter of 12h or more of history) alerts; stuck, stale, noisy and invalid "
+        "alert from the first sweep. 0 judges the gap from the first sweep.",
+    ),
+]
 BaselineSampleOption = Annotated[
     str,
     typer.Option(
@@ -137,6 +148,7 @@ class SweepArgs:
     window: str = "10m"
     baseline: str = "7d"
     baseline_sample: str = "2m"
+    warm_up: str = "24h"
     group_by: list[str] | None = None
     min_peers: int = 3  # a leave-one-out median of 3 peers still outvotes one bad peer
     min_scale: list[str] | None = None
@@ -158,6 +170,7 @@ class SweepArgs:
         for name, text in checked + ([("--baseline", self.baseline)] if use_baseline else []):
             if parse_duration_ms(text) <= 0:
                 raise InputError(f"{name} {text!r}: give a duration longer than 0 (e.g. 10m)")
+        warm_up_ms = parse_duration_ms(self.warm_up)  # checked with snapshots too
         if not self.threshold > 0:
             raise InputError(f"--threshold {self.threshold:g}: give a number above 0 (e.g. 3)")
         sweep = SweepOptions(
@@ -167,6 +180,8 @@ class SweepArgs:
             min_scale=min_scales(self.min_scale or []),
             group_by=tuple(self.group_by or ()),
             baseline_span_ms=parse_duration_ms(self.baseline) if use_baseline else DEFAULT_SPAN_MS,
+            # Snapshots (`--baseline 0`) have no history to wait for: they judge every sweep.
+            warm_up_ms=warm_up_ms if use_baseline else 0,
         )
         if immediate:
             lifecycle = LifecycleOptions.immediate(
@@ -196,6 +211,7 @@ _OPTIONS: dict[str, Any] = {
     "window": WindowOption,
     "baseline": BaselineOption,
     "baseline_sample": BaselineSampleOption,
+    "warm_up": WarmUpOption,
     "group_by": GroupByOption,
     "min_peers": MinPeersOption,
     "min_scale": MinScaleOption,

@@ -27,7 +27,15 @@ from fleetscan.fleet import discover
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
-from fleetscan.fleet.profile import Level, all_hours, daily_figures, daily_trend
+from fleetscan.fleet.profile import (
+    STEADY_MIN_BUCKETS,
+    TREND_MIN_PAIRS,
+    Level,
+    all_hours,
+    daily_figures,
+    daily_trend,
+    steady_change,
+)
 from fleetscan.fleet.reduce import WindowAggregates, reduce_window
 from fleetscan.fleet.robust import (
     Bools,
@@ -51,9 +59,11 @@ class BaselineView:
     level: Ints  # `profile.Level` codes: where the figures come from
     days: Ints  # past days behind them
     buckets: Ints  # completed buckets with an offset
+    history_ms: Ints  # from the start of the first of them to now (0 when none)
     trend: Floats  # day-to-day change of the gap at the same hour (units/day), see profile
     trend_sigma: Floats
     trend_pairs: Ints
+    steady: Floats  # the gap's move through a history too short for `trend`, see profile
     silence_ms: Floats  # its usual longest silence: its longest own gap on a typical day
     last_ts: Ints  # newest reading ever seen
     interval_ms: Floats  # usual spacing of readings
@@ -191,7 +201,11 @@ class MetricBaseline:
         safe = np.where(known, rows, 0)
         done = self.bucket_start + self.bucket_ms <= now_ms
         history = self.offset[:, done]
-        buckets = np.isfinite(history).sum(axis=1)
+        learned = np.isfinite(history)
+        buckets = learned.sum(axis=1)
+        # How long it has been known: a lossy hour learns nothing, but it is history all the same.
+        first = self.bucket_start[done][np.argmax(learned, axis=1)] if history.shape[1] else 0
+        history_ms = np.where(buckets > 0, now_ms - first, 0).astype(np.int64)
         if opts.daily_profile and history.shape[1]:
             daily = daily_figures(
                 history,
@@ -227,6 +241,11 @@ class MetricBaseline:
             level = np.where(long_off, int(Level.LONG_OFF), level)
 
         trend = daily_trend(history, self.bucket_start[done])
+        # Too short a history for day-to-day pairs: did the gap move one way through all of it?
+        steady = np.full(len(history), np.nan)
+        young = (trend.pairs < TREND_MIN_PAIRS) & (buckets >= STEADY_MIN_BUCKETS)
+        if young.any():
+            steady[young] = steady_change(history[young], threshold=opts.threshold)
         silence = (
             typical_daily_max(self.silences()[:, done], self.bucket_start[done])
             if self.silence is not None
@@ -247,9 +266,11 @@ class MetricBaseline:
             level=pick(level, int(Level.NONE)).astype(np.int64),
             days=pick(days, 0).astype(np.int64),
             buckets=pick(buckets, 0).astype(np.int64),
+            history_ms=pick(history_ms, 0).astype(np.int64),
             trend=pick(trend.per_day, np.nan),
             trend_sigma=pick(trend.sigma, np.nan),
             trend_pairs=pick(trend.pairs, 0).astype(np.int64),
+            steady=pick(steady, np.nan),
             silence_ms=pick(silence, np.nan),
             last_ts=pick(self.last_ts, -1).astype(np.int64),
             interval_ms=pick(self.interval_ms, np.nan),

@@ -47,6 +47,10 @@ class SweepOptions:
     # Until a board has this much history its own daily pattern is unknown (the sun may not yet
     # have risen on it), so drift must also stand out of the cohort's spread, as a snapshot would.
     first_day_ms: int = DAY_MS
+    # Until a board has this much history its gap to its peers is shown but does not flag, unless
+    # it moved one way through all of it (a drift under way): a daily habit cannot be told from a
+    # fault before a day has shown it. 0 judges from the first sweep; the CLI's `--warm-up` is 24h.
+    warm_up_ms: int = 0
     daily_profile: bool = True  # judge a window against the same hour of past days
     daily_hours: int = 1  # ...within this many hours of the window's hour (UTC)
     daily_scale_hours: int = 3  # scales pooled over this many hours either side
@@ -67,8 +71,11 @@ class SweepOptions:
         for name, number in positive.items():
             if not number > 0:
                 raise ValueError(f"{name} must be > 0, got {number!r}")
-        if self.first_day_ms < 0:
-            raise ValueError(f"first_day_ms must be >= 0, got {self.first_day_ms!r}")
+        if self.first_day_ms < 0 or self.warm_up_ms < 0:
+            raise ValueError(
+                f"first_day_ms and warm_up_ms must be >= 0, got {self.first_day_ms!r}, "
+                f"{self.warm_up_ms!r}"
+            )
         if self.min_peers < 1 or self.min_readings < 1 or self.min_baseline_buckets < 1:
             raise ValueError("min_peers, min_readings and min_baseline_buckets must be >= 1")
         if not 0 <= self.daily_hours <= self.daily_scale_hours <= 12 or self.daily_min_days < 1:
@@ -91,6 +98,16 @@ class SweepOptions:
         (86400000, 21600000)
         """
         return min(self.first_day_ms, self.baseline_span_ms)
+
+    @property
+    def warm_up_span_ms(self) -> int:
+        """History before a board's gap to its peers may flag: `warm_up_ms`, or the whole
+        baseline where that is asked to span less, as for `first_day_span_ms`.
+
+        >>> SweepOptions(warm_up_ms=86_400_000, baseline_span_ms=6 * 3_600_000).warm_up_span_ms
+        21600000
+        """
+        return min(self.warm_up_ms, self.baseline_span_ms)
 
     def scale_floor(
         self, metric: str, profile: MetricProfile | None = None, *, snapshot: bool = False

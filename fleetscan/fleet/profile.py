@@ -344,3 +344,62 @@ def daily_trend(offsets: Floats, bucket_start: Ints) -> DailyTrend:
     sigma = MAD_TO_SIGMA * nan_median(np.abs(change - per_day[:, None]))
     pairs = np.isfinite(change).sum(axis=1).astype(np.int64)
     return DailyTrend(per_day, sigma, pairs)
+
+
+# Hour-to-same-hour-a-day-earlier pairs (a day of history behind a day) before a trend counts.
+TREND_MIN_PAIRS = 24
+# A gap must have moved the same way through at least this much history before `steady_change`
+# calls it a drift under way: a daily habit rises for a morning at most (the sun sets, a radiator
+# steps once and holds), so no habit moves one way through half a day.
+STEADY_MIN_BUCKETS = 12
+STEADY_PARTS = 4
+
+
+def steady_change(offsets: Floats, *, threshold: float) -> Floats:
+    """Per row: how far its gap moved through its whole history, where it moved the same way in
+    every quarter of it (else NaN), for a history too short for `daily_trend`.
+
+    The history's learned buckets are split into four quarters in time order. The gap moved
+    steadily when each quarter's median lies beyond the one before, on the same side, by more than
+    `threshold` times the noise of such a step, where the noise is the scatter of the buckets about
+    the straight line through the first and last quarters' medians (1.4826 × the MAD of the
+    residuals). The change is the last quarter's median minus the first's. A steady drift follows
+    that line closely, a passing bump or two aside; a board in the sun (flat all night, then up)
+    or one whose radiator stepped on mid-history strays far from it and moves in one or two
+    quarters only.
+
+    >>> hours = np.arange(16, dtype=np.float64)
+    >>> noise = np.tile([0.02, -0.02], 8)
+    >>> drift = hours * 0.2 + noise  # 0.2 °C an hour, all along
+    >>> sun = np.where(hours < 8, 0.0, (hours - 7) * 1.0) + noise  # flat all night, then up
+    >>> short = np.r_[drift[:11], [np.nan] * 5]  # 11 learned buckets: too short to tell
+    >>> steady_change(np.vstack([drift, sun, short]), threshold=3.0).round(2).tolist()
+    [2.4, nan, nan]
+    """
+    n_rows, n_columns = offsets.shape
+    out = np.full(n_rows, np.nan)
+    if n_columns < STEADY_MIN_BUCKETS:
+        return out
+    valid = np.isfinite(offsets)
+    count = valid.sum(axis=1)
+    rank = np.cumsum(valid, axis=1) - 1
+    part = (STEADY_PARTS * rank) // np.maximum(count, 1)[:, None]
+    in_part = [valid & (part == k) for k in range(STEADY_PARTS)]
+    medians = np.column_stack([nan_median(np.where(m, offsets, np.nan)) for m in in_part])
+    centres = np.column_stack([nan_median(np.where(m, rank, np.nan)) for m in in_part])
+    # The straight line through the first and last quarters, and the buckets' scatter about it.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (medians[:, -1] - medians[:, 0]) / (centres[:, -1] - centres[:, 0])
+    line = medians[:, :1] + slope[:, None] * (rank - centres[:, :1])
+    residual = np.where(valid, offsets - line, np.nan)
+    noise = MAD_TO_SIGMA * nan_median(np.abs(residual - nan_median(residual)[:, None]))
+    # A quarter's median of m buckets has a spread of about 1.25 σ / √m; a step between two, √2 more.
+    per_part = np.maximum(count // STEADY_PARTS, 1)
+    step_noise = 1.25 * np.sqrt(2.0) * noise / np.sqrt(per_part)
+    moves = np.diff(medians, axis=1)
+    with np.errstate(invalid="ignore"):
+        up = (moves > threshold * step_noise[:, None]).all(axis=1)
+        down = (moves < -threshold * step_noise[:, None]).all(axis=1)
+    steady = (count >= STEADY_MIN_BUCKETS) & (up | down)
+    out[steady] = (medians[:, -1] - medians[:, 0])[steady]
+    return out

@@ -28,6 +28,7 @@ import numpy as np
 from fleetscan.fleet.baseline import BaselineView, cohort_members
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts, invalid_readings, judge_peers
+from fleetscan.fleet.profile import TREND_MIN_PAIRS
 from fleetscan.fleet.reduce import WindowAggregates
 from fleetscan.fleet.robust import MAD_TO_SIGMA, Bools, Floats, Ints, grouped_median, nan_median
 from fleetscan.fleet.status import CODE, Status
@@ -38,8 +39,6 @@ from fleetscan.sensors import profile_for
 NOISY_MIN_FLOOR_SHARE = 0.5
 # A peer whose own scale at this hour is this many times its cohort's typical one is no reference.
 STEADY_SIGMA_FACTOR = 3.0
-# Hour-to-same-hour-a-day-earlier pairs (a day of history behind a day) before a trend counts.
-TREND_MIN_PAIRS = 24
 # Stale after this many times a board's usual longest silence (see `BaselineView.silence_ms`).
 SILENCE_FACTOR = 1.5
 # Boards (itself included) that must leave their usual gaps in one sweep, by about the same change,
@@ -85,6 +84,8 @@ class MetricScores:
     moved_with: Bools  # far from the fleet only together with its usual neighbours
     group: Ints  # (rows, K) the boards of its cohort that left their gaps with it now, -1 = none
     trend: Floats  # units/day where the gap trended through the whole history, else NaN
+    steady: Floats  # units the gap moved through a short history, every quarter alike, else NaN
+    warming: Bools  # off its peers, but within the warm-up: shown, not flagged
     room_moved: Floats  # with tags: its cohort's change against the fleet, where that explains it
     # the change of the boards that left their usual gaps with it in this sweep (`_group_change`),
     # wherever such a group was found, also where its range at this hour holds the change
@@ -127,7 +128,7 @@ def score_metric(
     # A board that often goes quiet for minutes (bursty radio loss) is stale only beyond its
     # own usual longest silence; before it has a day of history (its longest so far says little),
     # beyond its cohort's too.
-    first_day = base.buckets * options.bucket_ms < options.first_day_span_ms
+    first_day = base.history_ms < options.first_day_span_ms
     heard = np.isfinite(base.silence_ms)
     cohort_silence = groups.loo_median(groups.pack(base.silence_ms, heard))
     usual_silence = np.where(first_day, np.fmax(base.silence_ms, cohort_silence), base.silence_ms)
@@ -251,17 +252,21 @@ def score_metric(
     with np.errstate(invalid="ignore"):
         by_alone = np.abs(z_alone) < np.abs(z_fleet)
     z = np.where(by_alone, z_alone, z_fleet)
-    # A gap that rose (or fell) day after day through the whole history is no normal to learn.
-    z_trend = base.trend / np.fmax(base.trend_sigma, floor)
+    # Until a board has `warm_up_ms` of history its daily habits are unknown (the sun may not have
+    # reached its window yet): its gap to its peers is shown but alerts only as a drift under way.
+    warming = base.history_ms < options.warm_up_span_ms
+    # A gap that rose (or fell) day after day through the whole history is no normal to learn;
+    # nor is one that moved one way through every quarter of a history too short for that, as
+    # far as boards of its cohort stand apart (its own spread so far is the drift's own doing).
+    daily = base.trend_pairs >= TREND_MIN_PAIRS
+    z_trend = np.where(
+        daily, base.trend / np.fmax(base.trend_sigma, floor), base.steady / first_day_scale
+    )
     with np.errstate(invalid="ignore"):
         far = np.abs(z) > options.threshold
+        judged_far = far & ~warming
         moved_with = (has_base | nearer) & (np.abs(z_fleet) > options.threshold) & ~far
-        trending = (
-            has_base
-            & ~far
-            & (base.trend_pairs >= TREND_MIN_PAIRS)
-            & (np.abs(z_trend) > options.threshold)
-        )
+        trending = has_base & ~judged_far & (np.abs(z_trend) > options.threshold)
     z = np.where(trending, z_trend, z)
     with np.errstate(invalid="ignore"):
         taken_out = np.where(has_base & far & (shared != 0) & by_alone, shared, np.nan)
@@ -275,9 +280,9 @@ def score_metric(
         few_peers,
         stuck,
         noisy_ratio,
-        far & has_base,
+        judged_far & has_base,
         trending,
-        far,
+        judged_far,
     ]
     choices = [
         Status.INVALID,
@@ -323,7 +328,9 @@ def score_metric(
         shared_change=np.where(moved_with, shared, np.nan),
         moved_with=moved_with,
         group=np.where(moved_with[:, None], group, -1),
-        trend=np.where(trending, base.trend, np.nan),
+        trend=np.where(trending & daily, base.trend, np.nan),
+        steady=np.where(trending & ~daily, base.steady, np.nan),
+        warming=warming & far,
         room_moved=np.full(len(z), np.nan),
         group_change=group_shared,
         taken_out=taken_out,

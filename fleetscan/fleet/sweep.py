@@ -27,7 +27,7 @@ from fleetscan.fleet.baseline import (
 from fleetscan.fleet.batch import SeriesBatch
 from fleetscan.fleet.options import SweepOptions
 from fleetscan.fleet.peers import Cohorts
-from fleetscan.fleet.profile import LEVEL_TEXT, Level
+from fleetscan.fleet.profile import LEVEL_TEXT, STEADY_MIN_BUCKETS, Level
 from fleetscan.fleet.reduce import SIMULATED_RANGE, WindowAggregates, reduce_window
 from fleetscan.fleet.score import SILENCE_FACTOR, MetricScores, score_metric, with_fleet
 from fleetscan.fleet.status import CODE, CODES, Status
@@ -365,6 +365,8 @@ class _Columns:
         self.first_day: _Column[bool] = _Column(s.first_day)
         self.shared_change: _Column[float] = _Column(s.shared_change)
         self.trend: _Column[float] = _Column(s.trend)
+        self.steady: _Column[float] = _Column(s.steady)
+        self.warming: _Column[bool] = _Column(s.warming)
         self.room_moved: _Column[float] = _Column(s.room_moved)
         self.taken_out: _Column[float] = _Column(s.taken_out)
         self.cohort: tuple[str, ...] = agg.cohorts
@@ -459,10 +461,18 @@ class _Explainer:
         )
 
     def _learning(self, i: int) -> str:
-        """`learning: 5 h of history, drift checks from 6 h`."""
+        """`learning: 5h of history, drift checks from 6h`, or, within a warm-up, `learning: 5h
+        of history, its gap alerts from 24h (a steady drift from 12h)`."""
         bucket_ms = self.options.bucket_ms
         have = human_duration(self.c.buckets[i] * bucket_ms)
         need_ms = self.options.min_baseline_buckets * bucket_ms
+        warm_up_ms = self.options.warm_up_span_ms
+        if warm_up_ms > need_ms:
+            steady = human_duration(max(STEADY_MIN_BUCKETS * bucket_ms, need_ms))
+            return (
+                f"learning: {have} of history, its gap alerts from {human_duration(warm_up_ms)} "
+                f"(a steady drift from {steady})"
+            )
         text = f"learning: {have} of history, drift checks from {human_duration(need_ms)}"
         if self.options.first_day_span_ms > need_ms:
             text += f", against the cohort's spread until {self._first_day}"
@@ -492,6 +502,12 @@ class _Explainer:
                 f"({c.cohort[i]}) moved {self._v(c.room_moved[i], True)}{self.unit} against the "
                 "fleet, this board did not"
             )
+        if c.warming[i]:
+            off = self._off_usual(i) if c.has_baseline[i] else self._anomalous(i, learning=False)
+            return (
+                f"{off}: no alert yet, a daily habit cannot be told from a fault before a day "
+                f"has shown it ({self._learning(i)})"
+            )
         if c.has_baseline[i]:
             return self._off_usual(i)
         return (
@@ -499,14 +515,14 @@ class _Explainer:
             f"{self._learning(i)}"
         )
 
-    def _anomalous(self, i: int) -> str:
+    def _anomalous(self, i: int, *, learning: bool = True) -> str:
         c = self.c
         side = "above" if c.z[i] > 0 else "below"
-        return (
+        text = (
             f"{self._v(c.median[i])}{self.unit} is {abs(c.z[i]):.1f}σ {side} the "
-            f"{self._vs_peers(i)} (scale {self._v(c.scale[i])}; no baseline yet, "
-            f"{self._learning(i)})"
+            f"{self._vs_peers(i)} (scale {self._v(c.scale[i])}"
         )
+        return f"{text}; no baseline yet, {self._learning(i)})" if learning else f"{text})"
 
     def _drifting(self, i: int) -> str:
         c = self.c
@@ -516,6 +532,13 @@ class _Explainer:
                 f"gap to peers moved {self._v(c.trend[i], True)}{self.unit} a day, hour for hour, "
                 f"through its {history} of history: a drift under way, not its normal "
                 f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
+            )
+        if math.isfinite(c.steady[i]):
+            history = human_duration(c.buckets[i] * self.options.bucket_ms)
+            return (
+                f"gap to peers moved {self._v(c.steady[i], True)}{self.unit} through its "
+                f"{history} of history, the same way in every quarter of it: a drift under way, "
+                f"not its normal (z={c.z[i]:+.1f}; {self._vs_peers(i)})"
             )
         return self._off_usual(i)
 
