@@ -153,6 +153,7 @@ def test_a_gap_trending_through_the_whole_history_is_a_finding_not_its_normal() 
     base = learn_baseline(history.until(now), now_ms=now, options=OPTS)
     r = at(history, now, base)
     assert r["b03"].status is Status.DRIFTING, r["b03"].reason
+    assert "a day, hour for hour, through its" in r["b03"].reason
     assert "a drift under way, not its normal" in r["b03"].reason
     assert "+3.0" in r["b03"].reason or "+2.9" in r["b03"].reason
     assert r["b01"].status is Status.OK  # in the sun every day: no trend

@@ -526,21 +526,21 @@ class _Explainer:
 
     def _drifting(self, i: int) -> str:
         c = self.c
-        if math.isfinite(c.trend[i]):
-            history = human_duration(c.buckets[i] * self.options.bucket_ms)
-            return (
-                f"gap to peers moved {self._v(c.trend[i], True)}{self.unit} a day, hour for hour, "
-                f"through its {history} of history: a drift under way, not its normal "
-                f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
-            )
-        if math.isfinite(c.steady[i]):
-            history = human_duration(c.buckets[i] * self.options.bucket_ms)
-            return (
-                f"gap to peers moved {self._v(c.steady[i], True)}{self.unit} through its "
-                f"{history} of history, the same way in every quarter of it: a drift under way, "
-                f"not its normal (z={c.z[i]:+.1f}; {self._vs_peers(i)})"
-            )
-        return self._off_usual(i)
+        daily, steady = math.isfinite(c.trend[i]), math.isfinite(c.steady[i])
+        if not (daily or steady):
+            return self._off_usual(i)
+        history = human_duration(c.buckets[i] * self.options.bucket_ms)
+        how = (
+            f"{self._v(c.trend[i], True)}{self.unit} a day, hour for hour, through its {history} "
+            "of history"
+            if daily
+            else f"{self._v(c.steady[i], True)}{self.unit} through its {history} of history, the "
+            "same way in every quarter of it"
+        )
+        return (
+            f"gap to peers moved {how}: a drift under way, not its normal "
+            f"(z={c.z[i]:+.1f}; {self._vs_peers(i)})"
+        )
 
     def _off_usual(self, i: int) -> str:
         """The gap to peers now against its usual one (for a baseline-judged z)."""
