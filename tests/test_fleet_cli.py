@@ -61,7 +61,8 @@ def test_offline_jsonl_as_of_a_moment(tmp_path: Path) -> None:
     code, out, err = run(*args, "--format", "jsonl", *GROUPING)
     assert code == 0, err
     waiting = records(out)[(BAD, "temperature")]
-    assert waiting["status"] == "ok" and waiting["alerting"] is False
+    assert waiting["status"] == "ok" and waiting["alerting"] is False and waiting["withheld"]
+    assert "off their peers within the warm-up (--warm-up)" in err
     reason = str(waiting["reason"])
     assert "no alert yet, a daily habit cannot be told from a fault" in reason, reason
     assert "learning: 7h of history, its gap alerts from 24h (a steady drift from 12h)" in reason

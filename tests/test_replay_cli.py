@@ -66,6 +66,20 @@ def test_summary_names_who_would_have_alerted_when_and_for_how_long(history: Pat
     assert "flagged temperature at once" in lines[4]
 
 
+def test_within_the_warm_up_the_summary_says_what_it_held_back(history: Path) -> None:
+    """8 h of history with the default 24 h warm-up: the drifting board and the storm are shown,
+    not alerted on, and the summary says so rather than a bare `0 alerts`."""
+    args = ["replay", "--metric", "temperature", "--group-by", "site", "--min-peers", "3"]
+    code, out, err = invoke([*args, "--input", str(history)])
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].endswith(": 0 alerts, 0 storms")
+    assert "series were off their peers within the warm-up" in lines[1]
+    assert "--warm-up 0 judges from the first sweep" in lines[1]
+    code, out, _ = invoke([*args, "--input", str(history), "--warm-up", "0"])
+    assert code == 0 and "would have alerted:" in out and "warm-up" not in out
+
+
 def test_without_storms_the_same_event_is_many_alerts(history: Path) -> None:
     code, out, _ = replay(
         "--input", str(history), "--from", iso_z(START + 6 * HOUR), "--storm-min", "99"

@@ -70,6 +70,7 @@ class FleetResult:
     peers: int
     explain: Callable[[], str] = field(compare=False, repr=False)
     shared_change: float = math.nan  # the change it shared with its usual neighbours, if any
+    withheld: bool = False  # off its peers, but within its warm-up: shown, not flagged
 
     @property
     def reason(self) -> str:
@@ -106,6 +107,7 @@ class FleetResult:
             "age_s": _num(self.age_ms / 1000.0),
             "cohort": self.cohort,
             "shared_change": _num(self.shared_change),
+            "withheld": self.withheld,
         }
 
 
@@ -283,6 +285,7 @@ def _results(
         scores.usual_offset.tolist(),
         scores.peers.tolist(),
         scores.shared_change.tolist(),
+        scores.warming.tolist(),
         strict=True,
     )
     explain = _Explainer(agg.metric, _Columns(agg, scores), options, now_ms=now_ms)
@@ -291,7 +294,7 @@ def _results(
     for i, (source_id, code, z, row) in enumerate(
         zip(agg.source_ids, status_codes, z_values, rows, strict=True)
     ):
-        median, count, age_ms, peer_median, scale, offset, usual_offset, peers, shared = row
+        median, count, age_ms, peer_median, scale, offset, usual_offset, peers, shared, held = row
         status = CODES[code]
         if not status.flagged:
             score = 0.0
@@ -318,6 +321,7 @@ def _results(
                 peers=peers,
                 explain=_Reason(explain, i, status),
                 shared_change=shared,
+                withheld=held and status is Status.OK,
             )
         )
     return out

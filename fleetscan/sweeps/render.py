@@ -94,9 +94,11 @@ def summary(verdicts: Sequence[SeriesVerdict]) -> str:
     counts = Counter(r.status for r in results)
     parts = ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
     alerting = sum(v.alerting for v in verdicts)
+    withheld = sum(r.withheld for r in results)
     return (
         f"{len(results)} series ({sources} sources × {metrics} metric"
         f"{'s' if metrics != 1 else ''}): {parts or 'nothing to score'}; {alerting} alerting"
+        + (f"; {withheld} off their peers within the warm-up (--warm-up)" if withheld else "")
     )
 
 
@@ -246,6 +248,13 @@ def replay_summary(summary: Summary, *, every_ms: int, elapsed_s: float) -> list
         f"{n_storms} storm{'s' if n_storms != 1 else ''}"
         + (f", {n_events} cohort event{'s' if n_events != 1 else ''}" if n_events else "")
     ]
+    if summary.withheld:
+        n = len(summary.withheld)
+        lines.append(
+            f"{n} series {'were' if n != 1 else 'was'} off {'their' if n != 1 else 'its'} peers "
+            "within the warm-up, before a day of history could tell a habit from a fault: shown, "
+            "not alerted on (--warm-up 0 judges from the first sweep)"
+        )
     if summary.episodes:
         lines.append("would have alerted:")
         rows = []

@@ -257,6 +257,7 @@ class Summary:
     first_ms: int | None = None
     last_ms: int | None = None
     series: set[tuple[str, str]] = field(default_factory=set)
+    withheld: set[tuple[str, str]] = field(default_factory=set)  # off their peers in a warm-up
     episodes: list[Episode] = field(default_factory=list)
     storms: list[StormEpisode] = field(default_factory=list)
     _open: dict[tuple[str, str], Episode] = field(default_factory=dict)
@@ -270,6 +271,8 @@ class Summary:
         for v in outcome.verdicts:
             key = (v.result.source_id, v.result.metric)
             self.series.add(key)
+            if v.result.withheld:
+                self.withheld.add(key)
             if v.event is not None and v.event.kind == "opened":
                 episode = Episode(
                     key[0], key[1], v.event.at_ms, v.result.status.value, v.result.reason, 0.0
