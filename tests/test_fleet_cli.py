@@ -65,7 +65,8 @@ def test_offline_jsonl_as_of_a_moment(tmp_path: Path) -> None:
     assert "off their peers within the warm-up (--warm-up)" in err
     reason = str(waiting["reason"])
     assert "no alert yet, a daily habit cannot be told from a fault" in reason, reason
-    assert "learning: 7h of history, its gap alerts from 24h (a steady drift from 12h)" in reason
+    assert "learning: 7h of history, learned as its habits; its gap is judged from 24h" in reason
+    assert "(a steady drift from 12h)" in reason
     code, out, err = run(*args, "--format", "jsonl", *GROUPING, *JUDGED)
     assert code == 2, err  # CRITICAL: the drifting board's fleet_z is above --critical 6
     got = records(out)

@@ -466,7 +466,7 @@ class _Explainer:
 
     def _learning(self, i: int) -> str:
         """`learning: 5h of history, drift checks from 6h`, or, within a warm-up, `learning: 5h
-        of history, its gap alerts from 24h (a steady drift from 12h)`."""
+        of history, learned as its habits; its gap is judged from 24h (a steady drift from 12h)`."""
         bucket_ms = self.options.bucket_ms
         have = human_duration(self.c.buckets[i] * bucket_ms)
         need_ms = self.options.min_baseline_buckets * bucket_ms
@@ -474,7 +474,8 @@ class _Explainer:
         if warm_up_ms > need_ms:
             steady = human_duration(max(STEADY_MIN_BUCKETS * bucket_ms, need_ms))
             return (
-                f"learning: {have} of history, its gap alerts from {human_duration(warm_up_ms)} "
+                f"learning: {have} of history, learned as its habits; its gap is judged from "
+                f"{human_duration(warm_up_ms)} "
                 f"(a steady drift from {steady})"
             )
         text = f"learning: {have} of history, drift checks from {human_duration(need_ms)}"
