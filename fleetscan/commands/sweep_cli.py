@@ -64,9 +64,10 @@ WarmUpOption = Annotated[
         "--warm-up",
         help="History a board needs before its gap to its peers alerts: a daily habit (sun on "
         "a window, a radiator) cannot be told from a fault before a day has shown it. Until "
-        "then the gap is shown, and only a drift under way (its gap moving one way through "
-        "every quarter of 12h or more of history) alerts; stuck, stale, noisy and invalid "
-        "alert from the first sweep. 0 judges the gap from the first sweep.",
+        "then the gap is shown and learned as the board's habits (a step in it too), and only "
+        "a drift under way (its gap moving one way through every quarter of 12h or more of "
+        "history) alerts; stuck, stale, noisy and invalid alert from the first sweep. 0 judges "
+        "the gap from the first sweep.",
     ),
 ]
 BaselineSampleOption = Annotated[
