@@ -85,7 +85,7 @@ class MetricScores:
     group: Ints  # (rows, K) the boards of its cohort that left their gaps with it now, -1 = none
     trend: Floats  # units/day where the gap trended through the whole history, else NaN
     steady: Floats  # units the gap moved through a short history, every quarter alike, else NaN
-    warming: Bools  # off its peers, but within the warm-up: shown, not flagged
+    warming: Bools  # off its peers within the warm-up (not flagged for it; may be for another)
     room_moved: Floats  # with tags: its cohort's change against the fleet, where that explains it
     # the change of the boards that left their usual gaps with it in this sweep (`_group_change`),
     # wherever such a group was found, also where its range at this hour holds the change

@@ -321,7 +321,7 @@ def _results(
                 peers=peers,
                 explain=_Reason(explain, i, status),
                 shared_change=shared,
-                withheld=held and status is Status.OK,
+                withheld=held and status is Status.OK,  # the status after `with_fleet` clears
             )
         )
     return out
@@ -475,8 +475,7 @@ class _Explainer:
             steady = human_duration(max(STEADY_MIN_BUCKETS * bucket_ms, need_ms))
             return (
                 f"learning: {have} of history, learned as its habits; its gap is judged from "
-                f"{human_duration(warm_up_ms)} "
-                f"(a steady drift from {steady})"
+                f"{human_duration(warm_up_ms)} (a steady drift from {steady})"
             )
         text = f"learning: {have} of history, drift checks from {human_duration(need_ms)}"
         if self.options.first_day_span_ms > need_ms:
